@@ -1,0 +1,52 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+PYTEST_ARGS ?=
+
+# Debian packages the tests drive for real: a browser for the UI tests.
+TEST_DEBS := chromium chromium-driver
+
+.PHONY: run test install install-dev system-deps bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# The stamp files re-run pip only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PIP) install -q -e '.[openai,dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+system-deps:
+	@missing=""; for p in $(TEST_DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (run as root or install them; browser tests will say so)"; fi; \
+	fi
+
+run: install
+	$(PY) -m dictation doctor
+	$(PY) -m dictation serve --host $(HOST) --port $(PORT)
+
+test: install-dev system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install-dev
+	$(PY) bench/transcribe.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info test-output

@@ -1,0 +1,93 @@
+"""The errors a person may see, each with the HTTP status the API answers with.
+
+Raised anywhere in the core; `api/` turns them into a JSON response in one place and
+the CLI turns them into a message and exit code 2.
+"""
+
+from __future__ import annotations
+
+
+class DictationError(Exception):
+    """Base class: `message` is a sentence a person understands."""
+
+    status: int = 500
+    code: str = "error"
+
+    def __init__(self, message: str, **detail: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class BadAudio(DictationError):
+    """The file is not audio we can decode (text, image, truncated, empty)."""
+
+    status = 415
+    code = "not_audio"
+
+
+class TooLarge(DictationError):
+    status = 413
+    code = "too_large"
+
+
+class NotAuthenticated(DictationError):
+    status = 401
+    code = "not_authenticated"
+
+
+class Forbidden(DictationError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(DictationError):
+    status = 404
+    code = "not_found"
+
+
+class TransitionRefused(DictationError):
+    """A workflow action that is not allowed from the current state or for this user."""
+
+    status = 409
+    code = "transition_refused"
+
+
+class Conflict(DictationError):
+    status = 409
+    code = "conflict"
+
+
+class StaleVersion(DictationError):
+    """An edit based on an old version of a draft: nothing is overwritten."""
+
+    status = 412
+    code = "stale_version"
+
+
+class PreconditionRequired(DictationError):
+    status = 428
+    code = "precondition_required"
+
+
+class InvalidInput(DictationError):
+    status = 422
+    code = "invalid"
+
+
+class ModelUnavailable(DictationError):
+    """No transcription model could be found or loaded; the message says what to install."""
+
+    status = 503
+    code = "model_unavailable"
+
+
+class PublishError(DictationError):
+    """A destination refused or failed a publication; `transient` says whether to retry."""
+
+    status = 502
+    code = "publish_failed"
+
+    def __init__(self, message: str, transient: bool = False, **detail: object) -> None:
+        super().__init__(message, **detail)
+        self.transient = transient

@@ -1,0 +1,243 @@
+"""The tables. A memo is the executive's recording and carries the workflow state of the
+whole item (DESIGN.md "States"); its draft is the text the assistant edits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dictation.db import Base, utcnow
+
+
+class Role(enum.StrEnum):
+    author = "author"  # the executive: uploads, sees own memos, signs off
+    assistant = "assistant"  # worklist of all memos, edits, publishes
+    admin = "admin"  # also users, tokens, destinations
+
+
+class Priority(enum.StrEnum):
+    normal = "normal"
+    high = "high"
+    urgent = "urgent"
+
+
+class State(enum.StrEnum):
+    received = "received"
+    transcribing = "transcribing"
+    ready = "ready"
+    in_review = "in_review"
+    awaiting_approval = "awaiting_approval"
+    approved = "approved"
+    changes_requested = "changes_requested"
+    scheduled = "scheduled"
+    publishing = "publishing"
+    published = "published"
+    failed = "failed"
+    archived = "archived"
+
+
+class JobStatus(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+def _enum(e: type[enum.Enum]) -> String:
+    # Plain strings, not native enums: adding a state must not need a type migration.
+    return String(max(len(m.value) for m in e) + 8)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(_enum(Role), default=Role.author)
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # argon2; None = no password login
+    language: Mapped[str | None] = mapped_column(String(8))  # UI language; None = Accept-Language
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped on password change or sign-out everywhere: old session cookies stop working.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex; the token is shown once
+    prefix: Mapped[str] = mapped_column(String(16))  # first characters, to tell tokens apart in lists
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class Memo(Base):
+    __tablename__ = "memos"
+    __table_args__ = (
+        UniqueConstraint("author_id", "idempotency_key", name="uq_memo_idempotency"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    title: Mapped[str | None] = mapped_column(String(300))
+    priority: Mapped[str] = mapped_column(_enum(Priority), default=Priority.normal)
+    due_at: Mapped[dt.datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8), default="auto")  # auto, en, fr
+    status: Mapped[str] = mapped_column(_enum(State), default=State.received, index=True)
+    error: Mapped[str | None] = mapped_column(Text)  # why the last job failed, kept until retry
+    progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0..1 of the running job
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # The original bytes, content-addressed in the media store.
+    media_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    original_filename: Mapped[str | None] = mapped_column(String(300))
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    playback_sha256: Mapped[str | None] = mapped_column(String(64))  # Opus copy browsers play
+    peaks: Mapped[list | None] = mapped_column(JSON)  # waveform for the player
+    transcript: Mapped[dict | None] = mapped_column(JSON)  # Transcript.to_dict(), never edited
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
+    draft: Mapped["Draft | None"] = relationship(back_populates="memo", uselist=False)
+
+
+class Draft(Base):
+    __tablename__ = "drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    memo_id: Mapped[int] = mapped_column(ForeignKey("memos.id", ondelete="CASCADE"), unique=True)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    body_markdown: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    slug: Mapped[str] = mapped_column(String(200), default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)  # the ETag; bumped by every save
+    # What compose() made of the transcript: kept for the diff, never overwritten.
+    machine_markdown: Mapped[str] = mapped_column(Text, default="")
+    paragraphs: Mapped[list] = mapped_column(JSON, default=list)  # [{text, start, end}] time ranges
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # the claim lock
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    memo: Mapped[Memo] = relationship(back_populates="draft")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+
+
+class DraftRevision(Base):
+    __tablename__ = "draft_revisions"
+    __table_args__ = (UniqueConstraint("draft_id", "version", name="uq_revision_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    body_markdown: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list] = mapped_column(JSON, default=list)
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    slug: Mapped[str] = mapped_column(String(200), default="")
+    saved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None = the machine
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class AuditEntry(Base):
+    """Every state change: who, when, from, to, and why."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    memo_id: Mapped[int] = mapped_column(ForeignKey("memos.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None = the system
+    action: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(40))
+    to_state: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    """Our record of a queued task: progress, errors and recovery live here, not in the queue,
+    so a worker killed mid-job is noticed (stale heartbeat) and the job runs again."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # process (prepare+transcribe+compose), publish
+    memo_id: Mapped[int | None] = mapped_column(ForeignKey("memos.id", ondelete="CASCADE"), index=True)
+    publication_id: Mapped[int | None] = mapped_column(ForeignKey("publications.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(_enum(JobStatus), default=JobStatus.queued, index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    stage: Mapped[str | None] = mapped_column(String(40))  # prepare, transcribe, compose, publish
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    run_at: Mapped[dt.datetime | None]  # not before (scheduled publication, backoff)
+    heartbeat_at: Mapped[dt.datetime | None]
+    worker: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+
+
+class Destination(Base):
+    __tablename__ = "destinations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # blog, wordpress, ghost, micropub, webhook
+    url: Mapped[str | None] = mapped_column(String(500))
+    username: Mapped[str | None] = mapped_column(String(200))
+    secret_encrypted: Mapped[str | None] = mapped_column(Text)  # secretbox; never shown again
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Publication(Base):
+    """One draft on one destination. The remote id is stored before success is reported, so a
+    retry updates the post instead of creating a second one."""
+
+    __tablename__ = "publications"
+    __table_args__ = (UniqueConstraint("draft_id", "destination_id", name="uq_publication"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), index=True)
+    destination_id: Mapped[int] = mapped_column(ForeignKey("destinations.id"))
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")  # scheduled, publishing, published, failed, unpublished
+    publish_at: Mapped[dt.datetime | None]
+    remote_id: Mapped[str | None] = mapped_column(String(500))
+    remote_url: Mapped[str | None] = mapped_column(String(1000))
+    # An attempt may have reached the CMS without an answer: look the post up before creating.
+    maybe_created: Mapped[bool] = mapped_column(Boolean, default=False)
+    published_version: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    destination: Mapped[Destination] = relationship()

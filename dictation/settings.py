@@ -1,0 +1,119 @@
+"""Every knob, declared once, with its help text and its DICTATION_* environment variable.
+
+`tests/test_settings.py` checks that each field here is documented in README.md.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me"
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "dictation-desk"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DICTATION_", env_file=".env", extra="ignore")
+
+    # --- deployment -------------------------------------------------------------------
+    environment: Literal["development", "production"] = Field(
+        "development",
+        description="`production` refuses the placeholder secret key and insecure cookies.",
+    )
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Where the database, media files, queue and assembled models live.",
+    )
+    secret_key: str = Field(
+        PLACEHOLDER_SECRET,
+        description="Signs session cookies and encrypts CMS secrets. Required outside development.",
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="The address people use to reach the app; used in links, e-mails and the blog feed.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db. Default: SQLite in the data dir.",
+    )
+    queue_url: str | None = Field(
+        None,
+        description="redis://host:port/db for a Redis queue shared by many workers. Default: SQLite in the data dir.",
+    )
+    models_dir: Path | None = Field(
+        None, description="Where models assembled from PyPI parts are kept. Default: models/ in the data dir."
+    )
+    max_upload_mb: int = Field(500, description="Largest memo upload accepted, in megabytes (413 above).")
+    workers: int = Field(1, description="Worker threads `dictation serve` runs beside the API (0 = none).")
+
+    # --- transcription ----------------------------------------------------------------
+    engine: Literal["faster-whisper", "openai-whisper"] = Field(
+        "faster-whisper", description="Transcription engine."
+    )
+    model: str = Field(
+        "base",
+        description="Model name (base, tiny.en, ...) or a path to a model directory or .pt file.",
+    )
+    language: str = Field("auto", description="Memo language: auto, en or fr.")
+    beam_size: int = Field(
+        5, description="Beam width. Greedy decoding (1) was seen to swallow French speech here."
+    )
+    compute_type: str = Field("int8", description="CTranslate2 compute type for faster-whisper.")
+    cpu_threads: int = Field(
+        0, description="Threads per transcription (0 = all cores). Workers scale best as processes with 1."
+    )
+    vad: bool = Field(True, description="Skip silence with voice activity detection.")
+    glossary: str = Field(
+        "",
+        description="Comma-separated names and jargon given to the model as an initial prompt.",
+    )
+
+    # --- review desk ------------------------------------------------------------------
+    rewind_seconds: float = Field(
+        2.0, description="How far the editor's player rewinds when playback resumes."
+    )
+    session_max_age_hours: int = Field(24 * 14, description="How long a browser sign-in lasts.")
+
+    # --- publishing and notifications -------------------------------------------------
+    blog_title: str = Field("Company blog", description="Title of the built-in blog.")
+    publish_timeout_s: float = Field(20.0, description="Timeout of one request to a CMS.")
+    publish_max_attempts: int = Field(5, description="Attempts of a publication before it fails.")
+    smtp_host: str | None = Field(None, description="SMTP server for e-mail notifications (none = off).")
+    smtp_port: int = Field(587, description="SMTP port.")
+    smtp_user: str | None = Field(None, description="SMTP user name.")
+    smtp_password: str | None = Field(None, description="SMTP password (never logged).")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_from: str = Field("dictation-desk@localhost", description="Sender address of notifications.")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> "Settings":
+        if self.environment != "development" and self.secret_key == PLACEHOLDER_SECRET:
+            raise ValueError(
+                "DICTATION_SECRET_KEY is still the placeholder; set a long random value "
+                "before running in production."
+            )
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'dictation.sqlite3'}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
+
+
+@functools.lru_cache
+def get_settings() -> Settings:
+    return Settings()

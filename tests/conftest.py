@@ -1,0 +1,43 @@
+"""Shared fixtures. `../shared` sits beside the repository root; tests that need it, or a
+service, skip with the reason when it is absent, and fail instead under CI=true."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+AUDIO = SHARED / "audio"
+MODELS = SHARED / "models"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip with `reason` when `condition` is false; under CI=true fail instead."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI must exercise this, but: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def shared_file(relative: str) -> Path:
+    path = SHARED / relative
+    need(path.exists(), f"{path} is absent (../shared is laid beside the checkout on CI)")
+    return path
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch) -> Path:
+    """A fresh data directory, with settings pointed at it."""
+    from dictation import settings
+
+    path = tmp_path / "data"
+    path.mkdir()
+    monkeypatch.setenv("DICTATION_DATA_DIR", str(path))
+    settings.get_settings.cache_clear()
+    yield path
+    settings.get_settings.cache_clear()

@@ -1,0 +1,27 @@
+import pytest
+from pydantic import ValidationError
+
+from dictation.settings import PLACEHOLDER_SECRET, Settings
+from tests.conftest import ROOT
+
+
+def test_every_setting_documented_in_readme():
+    readme = (ROOT / "README.md").read_text()
+    missing = [f"DICTATION_{name.upper()}" for name in Settings.model_fields
+               if f"DICTATION_{name.upper()}" not in readme]
+    assert not missing, f"settings missing from README.md: {missing}"
+
+
+def test_every_setting_has_help_text():
+    assert all(field.description for field in Settings.model_fields.values())
+
+
+def test_refuse_placeholder_secret_in_production():
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings(environment="production", secret_key=PLACEHOLDER_SECRET)
+    assert Settings(environment="production", secret_key="x" * 40).secret_key == "x" * 40
+
+
+def test_read_setting_from_environment(monkeypatch):
+    monkeypatch.setenv("DICTATION_MAX_UPLOAD_MB", "7")
+    assert Settings().max_upload_mb == 7
