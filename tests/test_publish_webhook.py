@@ -1,0 +1,146 @@
+"""Signed webhook destination against a real HTTP receiver in the test that checks every
+signature the way the Standard Webhooks spec tells receivers to."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from dictation.errors import PublishError
+from dictation.publish import Destination, Post, get_publisher, publish_with_retries
+from dictation.publish.webhook import sign, verify
+from dictation.settings import Settings
+
+SECRET = "whsec_" + base64.b64encode(b"a receiver's 32 byte signing key!").decode()
+
+
+def receiver_accepts(secret: str, headers, body: bytes) -> bool:
+    """Written from the spec, independently of dictation.publish.webhook."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    offered = [s.split(",", 1)[1] for s in headers["webhook-signature"].split() if s.startswith("v1,")]
+    fresh = abs(time.time() - int(headers["webhook-timestamp"])) < 300
+    return fresh and any(hmac.compare_digest(expected, s) for s in offered)
+
+
+class Receiver:
+    def __init__(self, tamper: bool = False, fail_first: int = 0) -> None:
+        self.accepted: list[dict] = []
+        self.rejected = 0
+        self.seen_ids: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if tamper:
+                    body = body.replace(b"Quarterly", b"Quarterlx")
+                outer.seen_ids.append(self.headers["webhook-id"])
+                if not receiver_accepts(SECRET, self.headers, body):
+                    outer.rejected += 1
+                    return self._answer(401, {"error": "bad signature"})
+                if len(outer.seen_ids) <= fail_first:
+                    return self._answer(503, {"error": "busy"})
+                if self.headers["webhook-id"] not in [a["id"] for a in outer.accepted]:
+                    outer.accepted.append({"id": self.headers["webhook-id"], **json.loads(body)})
+                self._answer(200, {"id": f"post-{len(outer.accepted)}", "url": "https://cms.example/p"})
+
+            def _answer(self, status, data):
+                raw = json.dumps(data).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/dictation"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def _publisher(url: str, tmp_path, secret: str = SECRET):
+    return get_publisher(Destination(kind="webhook", url=url, secret=secret), Settings(data_dir=tmp_path))
+
+
+POST = Post(draft_id="d-17", title="Quarterly update", slug="quarterly-update", body_markdown="We **grew**.",
+            tags=("news",))  # fmt: skip
+
+
+def test_send_signed_post_the_receiver_verifies(receiver, tmp_path):
+    remote = _publisher(receiver.url, tmp_path).create(POST)
+
+    assert receiver.rejected == 0 and len(receiver.accepted) == 1
+    event = receiver.accepted[0]
+    assert event["type"] == "post.published"
+    assert event["data"]["title"] == "Quarterly update" and event["data"]["html"] == "<p>We <strong>grew</strong>.</p>"
+    assert remote.remote_id == "post-1" and remote.url == "https://cms.example/p"
+
+
+def test_update_and_unpublish_events_are_signed(receiver, tmp_path):
+    publisher = _publisher(receiver.url, tmp_path)
+    publisher.update("post-9", POST)
+    publisher.unpublish("post-9")
+
+    assert [e["type"] for e in receiver.accepted] == ["post.updated", "post.unpublished"]
+    assert all(e["data"]["remote_id"] == "post-9" for e in receiver.accepted)
+    assert receiver.rejected == 0
+
+
+def test_reject_tampered_body(tmp_path):
+    tampering = Receiver(tamper=True)
+    try:
+        with pytest.raises(PublishError) as caught:
+            _publisher(tampering.url, tmp_path).create(POST)
+    finally:
+        tampering.close()
+    assert tampering.rejected == 1 and not tampering.accepted
+    assert "401" in caught.value.message and not caught.value.transient
+
+
+def test_reject_wrong_secret(receiver, tmp_path):
+    with pytest.raises(PublishError):
+        _publisher(receiver.url, tmp_path, secret="whsec_" + base64.b64encode(b"x" * 32).decode()).create(POST)
+    assert receiver.rejected == 1
+
+
+def test_retry_keeps_webhook_id_so_receiver_deduplicates(tmp_path):
+    flaky = Receiver(fail_first=2)
+    try:
+        outcome = publish_with_retries(_publisher(flaky.url, tmp_path), POST, sleep=lambda s: None)
+    finally:
+        flaky.close()
+    assert outcome.attempts == 3
+    assert len(set(flaky.seen_ids)) == 1 and len(flaky.accepted) == 1
+
+
+def test_verify_matches_spec_vector_and_refuses_changes():
+    # the test vector published with the Standard Webhooks reference libraries
+    secret, msg_id, ts, body = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, b'{"test": 2432232314}'
+    assert sign(secret, msg_id, ts, body) == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    headers = {"webhook-id": msg_id, "webhook-timestamp": str(ts), "webhook-signature": sign(secret, msg_id, ts, body)}
+    assert verify(secret, headers, body, now=ts + 10)
+    assert not verify(secret, headers, body + b" ", now=ts + 10)
+    assert not verify(secret, {**headers, "webhook-id": "msg_other"}, body, now=ts + 10)
+    assert not verify(secret, headers, body, now=ts + 3600)  # a replay an hour later
