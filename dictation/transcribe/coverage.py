@@ -1,0 +1,206 @@
+"""Nothing said may be silently dropped: compare speech heard by VAD with words written.
+
+Greedy decoding was seen here to swallow 20 s of French speech into one short segment.
+Speech spans found by VAD are cut into short windows; a run of windows holding
+implausibly few words per second is decoded again on its own (beam search, no VAD) and
+the result with more words is spliced in. A run that stays sparse is recorded in
+`Transcript.sparse_spans` so the editor can show it rather than hide it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from dataclasses import replace
+
+import numpy as np
+
+from dictation.transcribe.engine import SAMPLE_RATE, Engine, tidy_segments
+from dictation.transcribe.options import TranscribeOptions
+from dictation.transcribe.result import Segment, Transcript
+
+try:
+    _libc = ctypes.CDLL("libc.so.6") if sys.platform.startswith("linux") else None
+except OSError:  # musl or another libc without malloc_trim
+    _libc = None
+
+# Short pauses split spans (sentence level); coarse spans (VAD's defaults) hide a
+# swallowed 20 s inside a 28 s paragraph that is otherwise well transcribed.
+FINE_SILENCE_MS = 500
+FINE_PAD_MS = 200
+# Windows this long inside a span are compared on their own; real speech here runs at
+# ~3 words per second, so even a 1.5 s hesitation leaves a window well above 0.6.
+WINDOW_SECONDS = 4.0
+# Audio kept either side of a span that is decoded again, so its edge words are whole.
+REDECODE_PAD_SECONDS = 0.5
+# A re-decode may widen across pauses shorter than this (a breath, a comma), not across
+# a long silence.
+WIDEN_ACROSS_SECONDS = 2.0
+
+
+def speech_spans(audio: np.ndarray) -> list[tuple[float, float]]:
+    """Seconds (start, end) where Silero VAD hears speech, split at pauses of 0.5 s;
+    engine-independent (faster-whisper's copy of Silero works on any numpy audio)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    if len(audio) == 0:
+        return []
+    vad = VadOptions(min_silence_duration_ms=FINE_SILENCE_MS, speech_pad_ms=FINE_PAD_MS)
+    spans = [
+        (s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE)
+        for s in get_speech_timestamps(audio, vad)
+    ]
+    release_memory()
+    return spans
+
+
+def release_memory() -> None:
+    """Hand freed heap back to the system: Silero's buffers (~0.4 MB per second of audio)
+    stay in glibc's heap otherwise and add to the worker's peak while Whisper decodes."""
+    if _libc is not None:
+        _libc.malloc_trim(0)
+
+
+def decoding_spans(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Fine spans joined across short pauses: what the engines decode when VAD is on.
+
+    Whisper needs the context of the neighbouring sentence; only silences of 2 s or
+    more (VAD's usual threshold) are skipped.
+    """
+    return _merge(spans, WIDEN_ACROSS_SECONDS)
+
+
+def _word_times(segments: list[Segment]) -> np.ndarray:
+    """Midpoint of every word; segments without word timings spread their words evenly."""
+    times: list[float] = []
+    for segment in segments:
+        if segment.words:
+            times.extend((w.start + w.end) / 2 for w in segment.words)
+        else:
+            count = len(segment.text.split())
+            step = (segment.end - segment.start) / max(count, 1)
+            times.extend(segment.start + step * (i + 0.5) for i in range(count))
+    return np.array(sorted(times))
+
+
+def _windows(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    windows = []
+    for start, end in spans:
+        count = max(1, int((end - start) // WINDOW_SECONDS))
+        edges = np.linspace(start, end, count + 1)
+        windows.extend(zip(edges[:-1], edges[1:]))
+    return windows
+
+
+def _count(times: np.ndarray, start: float, end: float) -> int:
+    return int(np.searchsorted(times, end) - np.searchsorted(times, start))
+
+
+def find_sparse(
+    spans: list[tuple[float, float]], segments: list[Segment], options: TranscribeOptions
+) -> list[tuple[float, float]]:
+    """Runs of adjacent speech windows below `min_words_per_second`, holding at least
+    `min_sparse_seconds` of speech, as (start, end) seconds."""
+    times = _word_times(segments)
+    regions: list[tuple[float, float, float]] = []  # start, end, seconds of speech
+    for start, end in _windows(spans):
+        if _count(times, start, end) / (end - start) >= options.min_words_per_second:
+            continue
+        if regions and start - regions[-1][1] <= FINE_SILENCE_MS / 1000 * 2 + 0.01:
+            first, _, seconds = regions[-1]
+            regions[-1] = (first, end, seconds + end - start)
+        else:
+            regions.append((start, end, end - start))
+    return [
+        (float(start), float(end))
+        for start, end, seconds in regions
+        if seconds >= options.min_sparse_seconds
+        and _count(times, start, end) / seconds < options.min_words_per_second
+    ]
+
+
+def _merge(spans: list[tuple[float, float]], gap: float) -> list[tuple[float, float]]:
+    merged: list[tuple[float, float]] = []
+    for a, b in spans:
+        if merged and a - merged[-1][1] < gap:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _timings(segments: list[Segment]) -> list[tuple[float, float]]:
+    """(start, end) of every word, or of the segment when it has no word timings."""
+    return [
+        (w.start, w.end) for s in segments for w in s.words
+    ] + [(s.start, s.end) for s in segments if not s.words]
+
+
+def _splice(
+    segments: list[Segment], start: float, end: float, spans: list[tuple[float, float]],
+    engine: Engine, audio: np.ndarray, options: TranscribeOptions,
+) -> tuple[list[Segment], bool]:
+    """Decode [start, end] again; return the segments with the better version, and
+    whether the span is still sparse."""
+    # Widen to the words either side, within the speech around the gap, so speech lost
+    # at the window edges comes back too without decoding long silences (where Whisper
+    # invents text); then to every segment touching it, so none is kept half-replaced.
+    talk = _merge(spans, WIDEN_ACROSS_SECONDS)
+    outer_lo = min([start] + [a for a, b in talk if a <= start < b])
+    outer_hi = max([end] + [b for a, b in talk if a < end <= b])
+    timed = _timings(segments)
+    lo = max([outer_lo] + [b for a, b in timed if b <= start])
+    hi = min([outer_hi] + [a for a, b in timed if a >= end])
+    overlapping = [s for s in segments if s.start < hi and s.end > lo]
+    lo = min([lo] + [s.start for s in overlapping])
+    hi = max([hi] + [s.end for s in overlapping])
+    first = max(0.0, lo - REDECODE_PAD_SECONDS)
+    piece = audio[int(first * SAMPLE_RATE) : int((hi + REDECODE_PAD_SECONDS) * SAMPLE_RATE)]
+    again = engine.transcribe(piece, options)
+    fresh = [
+        replace(
+            s,
+            start=s.start + first,
+            end=s.end + first,
+            words=[replace(w, start=w.start + first, end=w.end + first) for w in s.words],
+        )
+        for s in again.segments
+        if lo <= first + (s.start + s.end) / 2 <= hi
+    ]
+    old_count = _count(_word_times(overlapping), start, end)
+    new_count = _count(_word_times(fresh), start, end)
+    if new_count > old_count:
+        dropped = {id(s) for s in overlapping}
+        kept = [s for s in segments if id(s) not in dropped]
+        segments = sorted(kept + fresh, key=lambda s: s.start)
+        best = new_count
+    else:
+        best = old_count
+    still_sparse = best / (end - start) < options.min_words_per_second
+    return segments, still_sparse
+
+
+def repair_coverage(
+    audio: np.ndarray,
+    transcript: Transcript,
+    engine: Engine,
+    options: TranscribeOptions,
+    spans: list[tuple[float, float]] | None = None,
+) -> Transcript:
+    """Re-decode sparse spans of `transcript` and record those that stay sparse."""
+    spans = speech_spans(audio) if spans is None else spans
+    sparse = find_sparse(spans, transcript.segments, options)
+    if not sparse:
+        return transcript
+    language = transcript.language if transcript.language in ("en", "fr") else options.language
+    again = replace(
+        options, vad=False, beam_size=max(5, options.beam_size), language=language,
+        check_coverage=False,
+    )
+    segments = list(transcript.segments)
+    flagged = list(transcript.sparse_spans)
+    for start, end in sparse:
+        segments, still_sparse = _splice(segments, start, end, spans, engine, audio, again)
+        if still_sparse:
+            flagged.append((round(start, 3), round(end, 3)))
+    return replace(transcript, segments=tidy_segments(segments), sparse_spans=flagged)

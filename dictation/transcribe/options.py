@@ -1,0 +1,98 @@
+"""How one memo is transcribed: every choice in one frozen dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from dictation.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from dictation.settings import Settings
+
+ENGINES = ("faster-whisper", "openai-whisper")
+LANGUAGES = ("auto", "en", "fr")
+
+
+def _default_cache_dir() -> Path:
+    from dictation.settings import get_settings
+
+    return get_settings().model_cache_dir
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    # faster-whisper is the default: int8 on CPU is 4-5x faster than openai-whisper here.
+    engine: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    # A name (base, tiny.en) or a path to a CTranslate2 directory / openai `.pt` file.
+    # Multilingual base by default because executives dictate in French too.
+    model: str = "base"
+    # "auto" detects per memo; forcing it avoids a wrong guess on a short memo.
+    language: str = "auto"
+    # Greedy decoding (1) was seen to swallow 20 s of French speech; beam search did not.
+    beam_size: int = 5
+    # Voice activity detection: skips silence on long memos and finds "no speech" cheaply.
+    vad: bool = True
+    # Names and jargon the model should spell as the company does; becomes the initial prompt.
+    glossary: tuple[str, ...] = ()
+    # A free-text prompt; when set it wins over the glossary.
+    initial_prompt: str | None = None
+    # int8 keeps the default model fast and under 500 MB on two cores (faster-whisper only).
+    compute_type: str = "int8"
+    # 0 = all cores; workers scale best as processes with 1 thread each.
+    cpu_threads: int = 0
+    # Word timings drive the editor's click-to-seek and the coverage check.
+    word_timestamps: bool = True
+    # Memos longer than this are transcribed piece by piece, cut in a pause, so memory
+    # stays flat (faster-whisper grows ~0.6 MB per second of audio it holds).
+    chunk_seconds: float = 300.0
+    # Re-decode spans where VAD heard speech but implausibly few words came back.
+    check_coverage: bool = True
+    # Below this many words per second over a span of speech, the span is suspect...
+    min_words_per_second: float = 0.6
+    # ...when the span holds at least this much speech (short spans are often one word).
+    min_sparse_seconds: float = 4.0
+    # Where models assembled from PyPI parts are kept (settings.model_cache_dir).
+    model_cache_dir: Path = field(default_factory=_default_cache_dir)
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise InvalidInput(f"Unknown engine {self.engine!r}; choose one of {', '.join(ENGINES)}.")
+        if self.language not in LANGUAGES:
+            raise InvalidInput(
+                f"Unknown language {self.language!r}; choose auto, en (English) or fr (French)."
+            )
+        if self.beam_size < 1:
+            raise InvalidInput("The beam size must be at least 1.")
+        if self.chunk_seconds < 10:
+            raise InvalidInput("Pieces of a long memo must hold at least 10 seconds of audio.")
+
+    @property
+    def forced_language(self) -> str | None:
+        return None if self.language == "auto" else self.language
+
+    @property
+    def prompt(self) -> str | None:
+        """The initial prompt given to the model: explicit text, else the glossary as a list."""
+        if self.initial_prompt:
+            return self.initial_prompt
+        names = [name.strip() for name in self.glossary if name.strip()]
+        return ", ".join(names) + "." if names else None
+
+    @classmethod
+    def from_settings(cls, settings: "Settings", **overrides: object) -> "TranscribeOptions":
+        glossary = tuple(name.strip() for name in settings.glossary.split(",") if name.strip())
+        values: dict[str, object] = dict(
+            engine=settings.engine,
+            model=settings.model,
+            language=settings.language,
+            beam_size=settings.beam_size,
+            compute_type=settings.compute_type,
+            cpu_threads=settings.cpu_threads,
+            vad=settings.vad,
+            glossary=glossary,
+            model_cache_dir=settings.model_cache_dir,
+        )
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
