@@ -7,11 +7,12 @@ keeps the time range of the audio it came from (its kept words, commands exclude
   rarely collide with other speech).
 - Whole words only ("pointless" is not "point", "virgules" not "virgule"); a phrase never
   spans punctuation Whisper put inside it ("something new. Line two").
-- A long pause starts a paragraph only after a sentence end; a paragraph never ends on a
-  comma or nothing. When a command turns Whisper's "." into ",", the capital Whisper put
-  on the next word is undone (a name there too: rare, and visible in the editor).
-- Markdown: backslash line breaks (editors drop trailing spaces); what would change
-  meaning is escaped, words are kept (`<script>` stays text: the renderer escapes HTML).
+- Paragraphs start where the author says so, after a pause that is long for this speaker
+  (people pause 0.6-1 s between paragraphs, 0.3-0.6 s between sentences: see
+  ComposeOptions), and where one grows too long; always at a sentence end. A paragraph
+  never ends on a comma or nothing. When a command turns Whisper's "." into ",", the
+  capital Whisper put on the next word is undone (a name there too: rare, and visible).
+- Markdown: backslash line breaks (editors drop trailing spaces); escaping in compose_text.
 - A memo with no speech gives an empty title and slug: the caller names it.
 """
 
@@ -24,25 +25,49 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slugify import slugify as _python_slugify
-
+from dictation.compose_text import (
+    CLOSERS,
+    LINE_BREAK,
+    ends_sentence,
+    escape_markdown,
+    render_lines,
+    shorten,
+    slugify,
+    title_from_text,
+)
 from dictation.errors import InvalidInput, NotFound
 from dictation.transcribe.result import Segment, Transcript, Word
 
 LANG_DIR = Path(__file__).with_name("lang")
 ACTIONS = ("paragraph", "line_break", "insert", "open_quote", "close_quote", "title", "scratch")
 _OPENERS = "([{«“‘¿¡"
-_CLOSERS = ")]}»”’\"'"
-_CLOSING = ".,;:!?…%" + _CLOSERS
-_HIGH = ";:!?"
-_START, _MID, _KEEP = "start", "mid", "keep"  # how to case the next word
-_BREAK = None  # a dictated line break inside a paragraph
+_CLOSING = ".,;:!?…%" + CLOSERS
 
 
 @dataclass(frozen=True)
 class ComposeOptions:
-    # A silence this long after a sentence starts a paragraph; shorter ones are breaths.
+    # A silence this long after a sentence starts a paragraph, whoever speaks.
     pause_for_paragraph: float = 2.0
+    # People mark paragraphs with far shorter pauses than that (0.64-1.0 s in our memos,
+    # against 0.32-0.6 s between sentences), so a sentence-end pause this many times the
+    # speaker's short sentence gap starts a paragraph too (tuned on an English and a French
+    # memo: 1.7 leaves a 10 % margin to their longest sentence gap and shortest paragraph one)...
+    paragraph_pause_ratio: float = 1.7
+    # ...that short gap being this quantile of the memo's sentence-end pauses: paragraph
+    # breaks are up to 40 % of them and pull the median into their range...
+    typical_pause_quantile: float = 0.1
+    # ...never a pause shorter than this: a fast talker's sentence gap is not a paragraph...
+    min_paragraph_pause: float = 0.5
+    # ...and only with this many measured sentence-end pauses: fewer tell nothing of a pace.
+    min_pauses_to_adapt: int = 6
+    # A paragraph cut at a short pause or for length keeps this many words each side: a closing
+    # "Thanks." stays with the sentences before it.
+    min_paragraph_words: int = 8
+    # Longer paragraphs are hard to read on a blog: cut at the longest sentence-end pause.
+    max_paragraph_words: int = 120
+    # An author who dictates "new paragraph" has chosen their paragraphs: short pauses then
+    # start none (the long pause and the length rules still apply).
+    pauses_beside_commands: bool = False
     # A silence this long ends a spoken title even when Whisper put no full stop after it.
     pause_ends_title: float = 1.0
     # A silence this long beside a phrase sets it off as a comma would (commands, fillers).
@@ -147,11 +172,7 @@ class _Token:
     glued: bool = False  # the model wrote it without a space before
     after_terminal: bool = True  # the model's previous word ended a sentence: its capital is positional
     atoms: tuple[str, ...] = ()
-
-
-def _ends_sentence(item) -> bool:
-    bare = item.trail.rstrip(_CLOSERS) if item is not _BREAK else ""
-    return bool(bare) and bare[-1] in ".?!" and not bare.endswith("..")
+    pause_after: float | None = None  # silence before what came next, when it ended the paragraph so far
 
 
 def _segment_words(segment: Segment) -> list[Word]:
@@ -185,7 +206,7 @@ def _tokens(transcript: Transcript) -> list[_Token]:
             tokens.append(_Token(
                 pending + lead, core, trail, word.start, word.end,
                 glued=bool(tokens) and k > 0 and not word.word[:1].isspace(),
-                after_terminal=not tokens or _ends_sentence(tokens[-1]),
+                after_terminal=not tokens or ends_sentence(tokens[-1]),
                 atoms=_atoms(core) if re.match(r"\w", core) else (),
             ))
             pending = ""
@@ -244,16 +265,20 @@ class _Composer:
         self.title: list[_Token] | None = None
         self.in_title = self.title_just_ended = False
         self.pending = ""  # opening marks waiting for the next word
+        self.dictated_paragraphs = False
 
     def feed(self, tokens: list[_Token]) -> None:
         previous_end = None
         for i, j, rule in list(_events(tokens, self.table, self.opts)):  # before trails change
             gap = 0.0 if previous_end is None else tokens[i].start - previous_end
             previous_end = tokens[j - 1].end
+            last = self.last_word()
+            if last is not None and not self.in_title:  # a filler between: the longest silence counts
+                last.pause_after = max(last.pause_after or 0.0, gap)
             if self.in_title and gap >= self.opts.pause_ends_title:
                 self.end_title()
             if not self.in_title and gap >= self.opts.pause_for_paragraph and self.paragraphs[-1] \
-                    and _ends_sentence(self.paragraphs[-1][-1]):
+                    and ends_sentence(self.paragraphs[-1][-1]):
                 self.act("paragraph")
             if rule is None:
                 self.word(tokens[i])
@@ -264,12 +289,12 @@ class _Composer:
     target = property(lambda self: self.title if self.in_title else self.paragraphs[-1])
 
     def last_word(self) -> _Token | None:
-        return self.target[-1] if self.target and self.target[-1] is not _BREAK else None
+        return self.target[-1] if self.target and self.target[-1] is not LINE_BREAK else None
 
     def word(self, token: _Token) -> None:
         token.lead, self.pending = self.pending + token.lead, ""
         self.target.append(token)
-        if self.in_title and _ends_sentence(token):
+        if self.in_title and ends_sentence(token):
             self.end_title()
         elif not self.in_title:
             self.title_just_ended = False
@@ -285,14 +310,14 @@ class _Composer:
         para = self.paragraphs[-1]
         if action == "paragraph" and para:
             self.paragraphs.append([])
-        elif action == "line_break" and para and para[-1] is not _BREAK:
-            para.append(_BREAK)
+        elif action == "line_break" and para and para[-1] is not LINE_BREAK:
+            para.append(LINE_BREAK)
 
     def command(self, rule: Rule, words: list[_Token]) -> None:
-        last, said_after = self.last_word(), words[-1].trail.rstrip(_CLOSERS)
+        last, said_after = self.last_word(), words[-1].trail.rstrip(CLOSERS)
         if rule.action == "filler":
             self.pending += words[0].lead
-            if last and said_after and said_after[-1] in ".?!" and not _ends_sentence(last):
+            if last and said_after and said_after[-1] in ".?!" and not ends_sentence(last):
                 last.trail = last.trail.rstrip(",;:") + said_after[-1]  # "We did it, um." -> "We did it."
             elif last and said_after.startswith(",") and last.trail.endswith(","):
                 last.trail = last.trail[:-1]  # "It was, you know, huge" -> "It was huge"
@@ -300,10 +325,10 @@ class _Composer:
             self.pending += rule.text or self.table.open_quote
         elif rule.action == "insert" and last:
             last.trail = last.trail.rstrip(".,;:!?…") + rule.text  # "hello. comma" -> "hello,"
-            if self.in_title and _ends_sentence(last):
+            if self.in_title and ends_sentence(last):
                 self.end_title()
         elif rule.action == "close_quote" and last:
-            bare = not last.trail.rstrip(_CLOSERS)
+            bare = not last.trail.rstrip(CLOSERS)
             last.trail += self.table.close_quote + (said_after[-1] if bare and said_after else "")
         elif rule.action == "title":
             self.end_title()
@@ -312,6 +337,7 @@ class _Composer:
             self.scratch()
         elif rule.action in ("paragraph", "line_break"):
             self.act(rule.action)
+        self.dictated_paragraphs |= "paragraph" in (rule.action, rule.then)
         if rule.then:
             self.act(rule.then)
 
@@ -321,76 +347,75 @@ class _Composer:
             self.title, self.in_title, self.title_just_ended = None, False, False
             return
         para = self.paragraphs[-1] if self.paragraphs[-1] or len(self.paragraphs) == 1 else self.paragraphs[-2]
-        while para and para[-1] is _BREAK:
+        while para and para[-1] is LINE_BREAK:
             para.pop()
-        if para and _ends_sentence(para[-1]):
+        if para and ends_sentence(para[-1]):
             para.pop()
-        while para and para[-1] is not _BREAK and not _ends_sentence(para[-1]):
+        while para and para[-1] is not LINE_BREAK and not ends_sentence(para[-1]):
             para.pop()
 
 
-def _spaced(marks: str, spaces: dict[str, str], before: bool) -> str:
-    out = ""
-    for c in marks:
-        space = spaces.get(c, "")
-        if before and space and not (c in _HIGH and out and out[-1] in _HIGH):
-            out += space
-        out += c + ("" if before else space)
-    return out
+# A sentence end with (almost) no silence is where the model cut two segments or guessed
+# the timings, not a measure of the speaker: it is left out of their typical pause.
+_UNMEASURED = 0.1
 
 
-def _cased(token: _Token, state: str) -> str:
-    core = token.core
-    if state == _START:
-        return core[:1].upper() + core[1:]
-    positional = token.after_terminal and len(core) > 1 and core[0].isupper() and core[1:].islower()
-    if state == _MID and positional and not re.match(r"I\W", core):
-        return core[0].lower() + core[1:]
-    return core
+def _word_count(items: list) -> int:
+    return sum(item is not LINE_BREAK for item in items)
 
 
-def _lines(items: list, table: LanguageTable) -> list[str]:
-    lines, line, state = [], "", _START
-    for item in items:
-        if item is _BREAK:
-            lines.append(line)
-            line, state = "", _START
+def _sentence_ends(items: list, opts: ComposeOptions) -> list[int]:
+    """Where a paragraph may be cut: after a sentence, with enough words on both sides."""
+    ends, seen, total = [], 0, _word_count(items)
+    for k, item in enumerate(items):
+        if item is LINE_BREAK:
             continue
-        text = (_spaced(item.lead, table.space_after, False) + _cased(item, state)
-                + _spaced(item.trail, table.space_before, True))
-        line += text if not line or item.glued else " " + text
-        bare = item.trail.rstrip(_CLOSERS)
-        state = _START if _ends_sentence(item) else _KEEP if bare.endswith(("…", "..")) else _MID
-    lines.append(line)
-    return [text for text in lines if text]
+        seen += 1
+        if ends_sentence(item) and min(seen, total - seen) >= opts.min_paragraph_words:
+            ends.append(k)
+    return ends
 
 
-def _escape_markdown(line: str) -> str:
-    line = re.sub(r"[\\`*_\[\]]|<(?=[A-Za-z/!?])|&(?=#?\w+;)", lambda m: "\\" + m.group(0), line)
-    if line[:1] in ("#", ">", "+", "-", "=", "~", "|"):
-        return "\\" + line
-    return re.sub(r"^(\d{1,9})([.)])(?=\s|$)", r"\1\\\2", line)  # "1. " would start a list
+def _cut(items: list, at: list[int]) -> list[list]:
+    pieces, start = [], 0
+    for k in at + [len(items) - 1]:
+        piece = items[start:k + 1]
+        while piece and piece[0] is LINE_BREAK:
+            piece.pop(0)
+        pieces.append(piece)
+        start = k + 1
+    return [piece for piece in pieces if piece]
 
 
-def _shorten(text: str, limit: int, ellipsis: str = "") -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - len(ellipsis) + 1]
-    space = cut.rfind(" ")
-    cut = cut[:space] if space > 0 else cut[: limit - len(ellipsis)]
-    return cut.rstrip(" ,;:.-–—\u00a0\u202f«“(") + ellipsis
+def _shortened(items: list, opts: ComposeOptions) -> list[list]:
+    """An over-long paragraph cut at its longest sentence-end pause (nearest the middle on a tie)."""
+    ends = _sentence_ends(items, opts)
+    if _word_count(items) <= opts.max_paragraph_words or not ends:
+        return [items]
+    k = max(ends, key=lambda k: (items[k].pause_after or 0.0, -abs(2 * k - len(items))))
+    head, tail = _cut(items, [k])
+    return _shortened(head, opts) + _shortened(tail, opts)
 
 
-def _title_text(words: list[_Token], table: LanguageTable, limit: int) -> str:
-    text = " ".join(_lines(words, table)).strip()
-    text = _shorten(text, limit).rstrip(" .,;:!?…-–—\u00a0\u202f«“(")
-    return text[:1].upper() + text[1:]
-
-
-def slugify(title: str, max_chars: int = 60) -> str:
-    """ASCII, lower case, accents folded: "Stratégie d'été" -> "strategie-d-ete"."""
-    title = re.sub(r"[’‘ʼ]", "'", title)
-    return _python_slugify(title, max_length=max_chars, word_boundary=True)
+def _paced(paragraphs: list[list], opts: ComposeOptions, dictated: bool) -> list[list]:
+    """Paragraphs cut where this speaker paused clearly longer than between sentences."""
+    pauses = sorted(x.pause_after for items in paragraphs for x in items if x is not LINE_BREAK
+                    and ends_sentence(x) and (x.pause_after or 0.0) > _UNMEASURED)
+    threshold = float("inf")
+    if len(pauses) >= opts.min_pauses_to_adapt and (opts.pauses_beside_commands or not dictated):
+        position = opts.typical_pause_quantile * (len(pauses) - 1)
+        low, high = pauses[int(position)], pauses[min(int(position) + 1, len(pauses) - 1)]
+        typical = low + (high - low) * (position - int(position))
+        threshold = max(opts.min_paragraph_pause, opts.paragraph_pause_ratio * typical)
+    out = []
+    for items in paragraphs:
+        at = []
+        for k in _sentence_ends(items, opts):
+            if items[k].pause_after is not None and items[k].pause_after >= threshold \
+                    and _word_count(items[at[-1] + 1 if at else 0:k + 1]) >= opts.min_paragraph_words:
+                at.append(k)
+        out += [short for piece in _cut(items, at) for short in _shortened(piece, opts)]
+    return out
 
 
 def compose(transcript: Transcript, options: ComposeOptions | None = None) -> Draft:
@@ -404,25 +429,25 @@ def compose(transcript: Transcript, options: ComposeOptions | None = None) -> Dr
     composer.feed([] if transcript.no_speech else _tokens(transcript))
 
     paragraphs, blocks, first_sentence = [], [], []
-    for items in composer.paragraphs:
-        while items and items[-1] is _BREAK:
+    for items in _paced(composer.paragraphs, opts, composer.dictated_paragraphs):
+        while items and items[-1] is LINE_BREAK:
             items.pop()
-        words = [item for item in items if item is not _BREAK]
+        words = [item for item in items if item is not LINE_BREAK]
         if not words:
             continue
         last = words[-1]
-        if not _ends_sentence(last) and not last.trail.rstrip(_CLOSERS).endswith((":", "…", "..")) \
+        if not ends_sentence(last) and not last.trail.rstrip(CLOSERS).endswith((":", "…", "..")) \
                 and re.match(r"\w", last.core):
-            bare = last.trail.rstrip(_CLOSERS)
+            bare = last.trail.rstrip(CLOSERS)
             last.trail = bare.rstrip(",;") + last.trail[len(bare):] + "."
-        lines = _lines(items, table)
+        lines = render_lines(items, table)
         paragraphs.append(Paragraph("\n".join(lines), words[0].start, max(w.end for w in words)))
-        blocks.append("\\\n".join(_escape_markdown(line) for line in lines))
+        blocks.append("\\\n".join(escape_markdown(line) for line in lines))
         if not first_sentence:  # up to its first sentence end or line break
-            ends = [k for k, x in enumerate(items) if x is _BREAK or _ends_sentence(x)] + [len(items)]
-            first_sentence = [x for x in items[: ends[0] + 1] if x is not _BREAK]
+            ends = [k for k, x in enumerate(items) if x is LINE_BREAK or ends_sentence(x)] + [len(items)]
+            first_sentence = [x for x in items[: ends[0] + 1] if x is not LINE_BREAK]
 
-    title = _title_text(composer.title or first_sentence, table, opts.title_max_chars)
+    title = title_from_text(" ".join(render_lines(composer.title or first_sentence, table)), opts.title_max_chars)
     plain = " ".join(p.text.replace("\n", " ") for p in paragraphs)
-    excerpt = _shorten(plain, opts.excerpt_max_chars, "…")
+    excerpt = shorten(plain, opts.excerpt_max_chars, "…")
     return Draft(title, slugify(title), excerpt, "\n\n".join(blocks), paragraphs, language or table.code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from html.parser import HTMLParser
 
@@ -17,6 +18,8 @@ from dictation.compose import (
 )
 from dictation.errors import NotFound
 from dictation.transcribe.result import Segment, Transcript, Word
+from dictation.transcribe.wer import normalise
+from tests.conftest import need, shared_file
 
 NBSP, NNBSP = "\u00a0", "\u202f"
 WORD_S, GAP_S = 0.4, 0.05
@@ -274,6 +277,109 @@ def test_fall_back_to_segment_text_without_words():
     assert [p.text for p in draft.paragraphs] == ["Hello there.", "Next one."]
     assert draft.paragraphs[0].start == 10.0 and draft.paragraphs[1].end <= 14.0
     assert draft.paragraphs[0].end < draft.paragraphs[1].start
+
+
+def sentences(*pauses: float, words: int = 10) -> list[str | float]:
+    """Sentences "S0 beta ... beta." of `words` words, with these silences between them."""
+    parts: list[str | float] = []
+    for k, pause in enumerate([*pauses, None]):
+        parts.append(" ".join([f"S{k}"] + ["beta"] * (words - 2) + ["beta."]))
+        if pause is not None:
+            parts.append(round(pause - GAP_S, 3))  # memo() already leaves GAP_S between words
+    return parts
+
+
+def starts(*parts, **options) -> list[int]:
+    """The sentence each paragraph starts with."""
+    draft = compose(memo(*parts), ComposeOptions(**options))
+    return [int(p.text.split()[0][1:]) for p in draft.paragraphs]
+
+
+def test_start_paragraph_at_pause_long_for_this_speaker():
+    parts = sentences(0.4, 0.4, 0.4, 0.8, 0.4, 0.4, 0.4, 0.75, 0.4, 0.4)
+    assert starts(*parts) == [0, 4, 8]
+    transcript = memo(*parts)
+    second = compose(transcript).paragraphs[1]
+    assert (second.start, second.end) == (transcript.words[40].start, transcript.words[79].end)
+
+
+def test_judge_pause_against_speaker_own_pace():
+    assert starts(*sentences(0.6, 0.6, 0.6, 0.8, 0.6, 0.6, 0.6)) == [0]  # a slow speaker's breath
+    assert starts(*sentences(0.3, 0.3, 0.3, 0.6, 0.3, 0.3, 0.3)) == [0, 4]  # a brisk one's paragraph
+
+
+def test_keep_floor_on_paragraph_pause_for_fast_speaker():
+    assert starts(*sentences(0.15, 0.15, 0.15, 0.45, 0.15, 0.15, 0.15)) == [0]
+    assert starts(*sentences(0.15, 0.15, 0.15, 0.55, 0.15, 0.15, 0.15)) == [0, 4]
+
+
+def test_ignore_unmeasured_sentence_gaps_when_judging_pace():
+    # (Almost) no gap is where Whisper cut segments; counted, it would drop the bar to the floor.
+    parts = sentences(0.0, 0.05, 0.05, 0.4, 0.4, 0.4, 0.55, 0.4, 0.4, 0.4)
+    assert starts(*parts) == [0]
+
+
+def test_keep_short_memo_in_one_paragraph_despite_pause():
+    assert starts(*sentences(0.3, 0.9)) == [0]  # three sentences tell nothing of the pace
+
+
+def test_keep_short_closing_sentence_with_its_paragraph():
+    parts = [*sentences(0.4, 0.4, 0.4, 0.4, 0.4, 0.4), 0.9, "Thanks."]
+    paragraphs = compose(memo(*parts)).paragraphs
+    assert len(paragraphs) == 1 and paragraphs[0].text.endswith("beta. Thanks.")
+    assert starts(*sentences(0.4, 0.4, 0.4, 0.4, 0.4, 0.4, 0.9, words=3), min_paragraph_words=3) == [0, 7]
+
+
+def test_split_over_long_paragraph_at_longest_sentence_pause():
+    pauses = [0.4] * 15
+    pauses[9] = 0.5  # longer, though not long enough to be a paragraph pause on its own
+    assert starts(*sentences(*pauses)) == [0, 10]
+    assert starts(*sentences(*pauses), max_paragraph_words=1000) == [0]
+
+
+def test_split_over_long_even_paragraph_near_its_middle():
+    draft = compose(memo(*sentences(*[0.4] * 29)))
+    lengths = [len(p.text.split()) for p in draft.paragraphs]
+    assert sum(lengths) == 300 and len(lengths) == 4 and min(lengths) >= 70  # not 10 + 110 + ...
+    assert len(compose(memo("Alpha beta " * 100 + "gamma.")).paragraphs) == 1  # one sentence: no cut
+
+
+def test_keep_dictated_paragraphs_without_pause_breaks():
+    parts = sentences(0.4, 0.4, 0.4, 0.8, 0.4, 0.4, 0.4)
+    parts[8] += " New paragraph."  # after S4
+    assert starts(*parts) == [0, 5]
+    assert starts(*parts, pauses_beside_commands=True) == [0, 4, 5]
+
+
+def _words_with_breaks(paragraphs: list[str]) -> tuple[list[str], list[int]]:
+    words, breaks = [], []
+    for text in paragraphs:
+        breaks.append(len(words))
+        words += normalise(text).split()
+    return words, breaks[1:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, model, language", [("en_mb-us1", "tiny.en", "en"), ("fr_mb-fr1", "base", "fr")])
+def test_paragraph_real_memo_like_its_reference(tmp_path, name, model, language):
+    from dictation.transcribe import TranscribeOptions, models, transcribe
+
+    need(models.installed_model_dir(model, tmp_path) is not None, f"the {model} model package is not installed")
+    audio, reference = shared_file(f"audio/memos/{name}.m4a"), shared_file(f"audio/memos/{name}.txt")
+    # Greedy, as the end-to-end tests transcribe.
+    options = TranscribeOptions(model=model, language=language, beam_size=1, model_cache_dir=tmp_path)
+    draft = compose(transcribe(audio, options))
+    spoken = [p for p in reference.read_text(encoding="utf-8").split("\n\n") if p.strip()]
+    assert abs(len(draft.paragraphs) - len(spoken)) <= 2, [p.text[:40] for p in draft.paragraphs]
+    said, said_breaks = _words_with_breaks([p.text for p in draft.paragraphs])
+    meant, meant_breaks = _words_with_breaks(spoken)
+    aligned = {}  # word of the draft -> the same word in the reference
+    for block in difflib.SequenceMatcher(None, said, meant, autojunk=False).get_matching_blocks():
+        aligned.update((block.a + k, block.b + k) for k in range(block.size))
+    for cut in said_breaks:
+        here = next(k for k in range(cut, len(said)) if k in aligned)
+        position = aligned[here] - (here - cut)
+        assert min(abs(position - b) for b in meant_breaks) <= 3, " ".join(said[cut - 5:cut + 5])
 
 
 class _Text(HTMLParser):
