@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import uuid
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -135,6 +136,9 @@ class Draft(Base):
 
     memo: Mapped[Memo] = relationship(back_populates="draft")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    # Loaded with the draft: memo answers show the post's address after the session closes.
+    publications: Mapped[list["Publication"]] = relationship(order_by="Publication.id", viewonly=True,
+                                                             lazy="selectin")
 
 
 class DraftRevision(Base):
@@ -228,6 +232,9 @@ class Publication(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), index=True)
     destination_id: Mapped[int] = mapped_column(ForeignKey("destinations.id"))
+    # Set in the post so it can be found again; random, because draft ids repeat across
+    # installations (and test databases) publishing to the same CMS.
+    marker: Mapped[str] = mapped_column(String(32), default=lambda: uuid.uuid4().hex)
     status: Mapped[str] = mapped_column(String(20), default="scheduled")  # scheduled, publishing, published, failed, unpublished
     publish_at: Mapped[dt.datetime | None]
     remote_id: Mapped[str | None] = mapped_column(String(500))

@@ -1,0 +1,78 @@
+"""The application factory: one database, one media store and the settings on `app.state`,
+the routers under /api/v1, and every error answered as JSON by `api.errors`."""
+
+from __future__ import annotations
+
+import contextlib
+
+from fastapi import FastAPI
+
+from api import errors
+from api.routers import blog, destinations, drafts, health, memos, publications, session, tokens, users, worklist
+from dictation import auth
+from dictation.db import Base, Database
+from dictation.settings import Settings, get_settings
+from dictation.storage import MediaStore
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """
+Spoken memos in, blog posts out.
+
+Sign in with `POST /api/v1/session` (a browser session cookie; unsafe requests then carry
+`X-CSRF-Token`) or send a personal API token as `Authorization: Bearer dd_…`.
+Every error is JSON: `{"error": "<code>", "message": "<a sentence>", …}`.
+"""
+
+
+def prepare_database(database: Database) -> None:
+    """Bring the schema up to date: Alembic where the migrations exist, else create the tables."""
+    try:
+        from dictation.migrations import upgrade
+    except ImportError:
+        Base.metadata.create_all(database.engine)
+    else:
+        upgrade(database)
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True, worker: bool = False) -> FastAPI:
+    """`worker=True` runs `settings.workers` job workers inside the server (`dictation serve`)."""
+    settings = settings or get_settings()
+    database = Database(settings)
+    if migrate:
+        prepare_database(database)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        handle = None
+        if worker:
+            from dictation.jobs import start_in_process_worker
+
+            handle = start_in_process_worker(settings)  # None when DICTATION_WORKERS=0
+        try:
+            yield
+        finally:
+            if handle is not None:
+                handle.stop()
+            database.dispose()
+
+    app = FastAPI(
+        title="Dictation Desk",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.store = MediaStore(settings.media_dir)
+    app.state.cookies = auth.SessionCookies(settings.secret_key, settings.session_max_age_hours * 3600)
+    errors.install_error_handlers(app)
+    for module in (session, tokens, users, memos, drafts, publications, destinations, worklist, health):
+        app.include_router(module.router, prefix=API_PREFIX)
+    # Probes at the root as well, where load balancers and orchestrators look for them.
+    app.include_router(health.router, include_in_schema=False)
+    app.include_router(blog.router)
+    return app

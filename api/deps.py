@@ -1,0 +1,208 @@
+"""Typed dependencies: the settings, a database session per request, and the caller.
+
+A caller proves who they are with `Authorization: Bearer <token>` (phones, scripts; no
+CSRF needed, a cross-site page cannot set that header) or with the session cookie (the
+browser), in which case every unsafe request must also carry the session's CSRF token, in
+the `X-CSRF-Token` header or a `csrf_token` form field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request, Response, Security
+from fastapi.security import APIKeyCookie, HTTPBearer
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from dictation import auth
+from dictation.db import Database
+from dictation.errors import Forbidden, NotAuthenticated
+from dictation.models import Role, User
+from dictation.settings import Settings
+from dictation.storage import MediaStore
+
+SESSION_COOKIE = "dictation_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+# Declared only so the OpenAPI schema shows both ways in; the parsing is ours (below).
+_bearer = HTTPBearer(auto_error=False, description="A personal API token: `Authorization: Bearer dd_…`.")
+_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    description="The browser session from POST /api/v1/session; unsafe requests also need X-CSRF-Token.",
+)
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_database(request: Request) -> Database:
+    return request.app.state.database
+
+
+def get_store(request: Request) -> MediaStore:
+    return request.app.state.store
+
+
+def get_cookies(request: Request) -> auth.SessionCookies:
+    return request.app.state.cookies
+
+
+def get_queue(request: Request):
+    """The job queue (SQLite or Redis per the settings), built on first use."""
+    queue = getattr(request.app.state, "queue", None)
+    if queue is None:
+        from dictation import jobs
+
+        queue = request.app.state.queue = jobs.make_queue(request.app.state.settings)
+    return queue
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.database.session() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+StoreDep = Annotated[MediaStore, Depends(get_store)]
+QueueDep = Annotated[object, Depends(get_queue)]
+CookiesDep = Annotated[auth.SessionCookies, Depends(get_cookies)]
+# scope="function": commit before the answer leaves, so a client that reads right after a
+# 201 sees what it created, and a failed commit is an error answer, not a lost write.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+@dataclass
+class Caller:
+    user: User
+    via: Literal["token", "session"]
+    cookie: str | None  # the session cookie, when that is how they came in
+
+
+def identify(
+    request: Request, session: Session, cookies: auth.SessionCookies, database: Database | None = None
+) -> Caller:
+    """Who sent this request (bearer token first, then the session cookie), or NotAuthenticated."""
+    database = database or request.app.state.database
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthenticated("The Authorization header must read 'Bearer <your API token>'.")
+        # Its own short transaction: recording the token's last use is a write, and the
+        # request's transaction must not hold a write lock (SQLite has one) while it works.
+        with database.session() as own:
+            found = auth.user_for_token(own, token.strip())
+        user = session.get(User, found.id) if found is not None else None
+        if user is None:
+            raise NotAuthenticated("This API token is not valid: it may have been revoked.")
+        return Caller(user, "token", None)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        user = cookies.user(session, cookie)
+        if user is None:
+            raise NotAuthenticated("Your session has expired or was signed out; please sign in again.")
+        return Caller(user, "session", cookie)
+    raise NotAuthenticated("Please sign in, or send an API token as 'Authorization: Bearer <token>'.")
+
+
+def check_csrf(cookies: auth.SessionCookies, caller: Caller, supplied: str | None) -> None:
+    if caller.via == "session" and not cookies.check_csrf(caller.cookie or "", supplied):
+        raise CsrfFailed(
+            "This request did not carry the page's security token (CSRF); reload the page and try again."
+        )
+
+
+def _is_form(request: Request) -> bool:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower() in _FORM_TYPES
+
+
+def _identify_briefly(request: Request, database: Database, cookies: auth.SessionCookies) -> Caller:
+    with database.session() as session:
+        caller = identify(request, session, cookies, database)
+        session.expunge(caller.user)
+    return caller
+
+
+async def current_caller_deferred_csrf(
+    request: Request,
+    database: DatabaseDep,
+    cookies: CookiesDep,
+    _b: Annotated[object, Security(_bearer)] = None,
+    _c: Annotated[object, Security(_cookie)] = None,
+) -> Caller:
+    """The caller, without the CSRF check: for the streamed upload, whose form field
+    arrives in the body the handler parses itself (it must call `check_csrf`). Its own short
+    session: an upload may take minutes and must not hold a database connection meanwhile."""
+    return await run_in_threadpool(_identify_briefly, request, database, cookies)
+
+
+async def _current_caller_in_session(
+    request: Request,
+    session: SessionDep,
+    cookies: CookiesDep,
+    database: DatabaseDep,
+    _b: Annotated[object, Security(_bearer)] = None,
+    _c: Annotated[object, Security(_cookie)] = None,
+) -> Caller:
+    return await run_in_threadpool(identify, request, session, cookies, database)
+
+
+async def current_caller(
+    request: Request,
+    cookies: CookiesDep,
+    caller: Annotated[Caller, Depends(_current_caller_in_session)],
+) -> Caller:
+    """The caller, with the CSRF check for browser sessions; the user row belongs to the
+    request's session, so handlers can change it."""
+    if request.method not in SAFE_METHODS and caller.via == "session":
+        supplied = request.headers.get(CSRF_HEADER)
+        if supplied is None and _is_form(request):
+            # Starlette caches the parsed form: the handler can still read it.
+            supplied = (await request.form()).get(CSRF_FIELD)
+        check_csrf(cookies, caller, supplied if isinstance(supplied, str) else None)
+    request.state.user = caller.user
+    return caller
+
+
+def current_user(caller: Annotated[Caller, Depends(current_caller)]) -> User:
+    return caller.user
+
+
+def staff_user(user: Annotated[User, Depends(current_user)]) -> User:
+    auth.require_role(user, Role.assistant, Role.admin, doing="do this")
+    return user
+
+
+def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
+    auth.require_role(user, Role.admin, doing="manage accounts")
+    return user
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+CurrentUser = Annotated[User, Depends(current_user)]
+StaffUser = Annotated[User, Depends(staff_user)]
+AdminUser = Annotated[User, Depends(admin_user)]
+
+
+def cookie_is_secure(settings: Settings) -> bool:
+    return settings.public_url.startswith("https://") or settings.environment == "production"
+
+
+def set_session_cookie(response: Response, settings: Settings, value: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE, value, max_age=settings.session_max_age_hours * 3600, path="/",
+        httponly=True, samesite="lax", secure=cookie_is_secure(settings),
+    )

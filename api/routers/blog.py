@@ -1,0 +1,27 @@
+"""The built-in blog at /blog/, rendered by the publisher that writes it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse
+
+from dictation.publish.blog import Blog, render_blog_path
+
+router = APIRouter(tags=["blog"], include_in_schema=False)
+
+
+@router.get("/blog")
+def blog_root() -> RedirectResponse:
+    return RedirectResponse("/blog/", status_code=308)
+
+
+@router.get("/blog/{path:path}")
+def blog_page(path: str, request: Request) -> Response:
+    settings = request.app.state.settings
+    if path.startswith("media/"):
+        # FileResponse answers Range requests, so the post's audio can be seeked.
+        media = Blog(settings).media_dir / path.removeprefix("media/")
+        if media.is_file() and media.resolve().is_relative_to(Blog(settings).media_dir.resolve()):
+            return FileResponse(media)
+    status, content_type, body = render_blog_path(path, settings)
+    return Response(body, status_code=status, media_type=content_type)

@@ -1,0 +1,62 @@
+"""Destinations, managed by admins. Secrets go in once and are never shown again."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from api.deps import AdminUser, SessionDep, SettingsDep, StaffUser
+from api.errors import errors_doc
+from dictation import destinations
+from dictation.errors import Conflict
+from dictation.models import Publication
+from sqlalchemy import select
+
+router = APIRouter(prefix="/destinations", tags=["publishing"])
+
+
+class DestinationIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    kind: str = Field(description="blog, wordpress, ghost, micropub or webhook")
+    url: str | None = None
+    user: str | None = Field(None, description="WordPress user name")
+    secret: str | None = Field(None, description="Application password, Ghost admin key, Micropub token or "
+                                                 "webhook signing secret; stored encrypted, never shown again")
+    default: bool = False
+    attach_audio: bool = Field(False, description="Attach the memo's audio to the post")
+
+
+class DestinationOut(BaseModel):
+    id: int
+    name: str
+    kind: str
+    url: str | None
+    user: str | None
+    has_secret: bool
+    default: bool
+
+
+@router.get("", response_model=list[DestinationOut], responses=errors_doc(401, 403))
+def list_destinations(user: StaffUser, session: SessionDep) -> list[DestinationOut]:
+    return [DestinationOut(**destinations.describe(row)) for row in destinations.list_destinations(session)]
+
+
+@router.post("", status_code=201, response_model=DestinationOut, responses=errors_doc(401, 403, 409, 422))
+def add_destination(body: DestinationIn, user: AdminUser, session: SessionDep,
+                    settings: SettingsDep) -> DestinationOut:
+    row = destinations.add_destination(
+        session, settings, body.name, body.kind, url=body.url, user=body.user, secret=body.secret,
+        default=body.default, options={"attach_audio": body.attach_audio},
+    )
+    return DestinationOut(**destinations.describe(row))
+
+
+@router.delete("/{name_or_id}", status_code=204, responses=errors_doc(401, 403, 404, 409))
+def delete_destination(name_or_id: str, user: AdminUser, session: SessionDep) -> Response:
+    row = destinations.get_destination(session, name_or_id)
+    if row.name == destinations.BUILTIN_BLOG:
+        raise Conflict("The built-in blog cannot be removed.")
+    if session.scalar(select(Publication.id).where(Publication.destination_id == row.id).limit(1)):
+        raise Conflict(f"Drafts were published on {row.name}; it stays so their posts can be updated.")
+    session.delete(row)
+    return Response(status_code=204)

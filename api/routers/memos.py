@@ -1,0 +1,326 @@
+"""Memos: upload (streamed, sniffed, deduplicated), list, read, audio with Range, retry,
+cancel and delete."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import (
+    CSRF_FIELD, CSRF_HEADER, Caller, CookiesDep, CurrentUser, DatabaseDep, QueueDep, SessionDep,
+    SettingsDep, StoreDep, check_csrf, current_caller_deferred_csrf,
+)
+from api.errors import errors_doc
+from api.schemas import API, MemoOut, MemoPage
+from api.upload import MEDIA_TYPES, ReceivedUpload, receive_upload, sniff_audio
+from dictation import auth, jobs
+from dictation.db import Database
+from dictation.errors import Conflict, Forbidden, InvalidInput, NotFound
+from dictation.models import Memo, Priority, Publication, Role, State, User
+from dictation.storage import MediaStore
+
+router = APIRouter(prefix="/memos", tags=["memos"])
+
+_LANGUAGE = re.compile(r"^(auto|[a-z]{2,3})$")
+_DATETIME = TypeAdapter(dt.datetime)
+# Past these a memo is on its way to (or on) the blog: archive it instead of deleting it.
+_NOT_DELETABLE = frozenset({State.publishing, State.published})
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "The recording (m4a, mp3, ogg, webm, 3gp, wav, flac)."},
+                        "title": {"type": "string", "maxLength": 300},
+                        "priority": {"type": "string", "enum": [p.value for p in Priority]},
+                        "due_at": {"type": "string", "format": "date-time"},
+                        "language": {"type": "string", "description": "auto, en, fr, …"},
+                        "note": {"type": "string", "description": "For the assistant."},
+                        "csrf_token": {"type": "string", "description": "Browser forms only."},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+# --- upload ---------------------------------------------------------------------------
+
+
+def memo_options(fields: dict[str, str]) -> dict:
+    """The memo's columns from the form fields, or InvalidInput naming the bad one."""
+    values: dict = {}
+    title = fields.get("title", "").strip()
+    if len(title) > 300:
+        raise InvalidInput("The title is longer than 300 characters.")
+    values["title"] = title or None
+    priority = fields.get("priority", "").strip() or Priority.normal.value
+    if priority not in Priority.__members__:
+        raise InvalidInput(f"The priority must be one of {', '.join(p.value for p in Priority)}, not {priority!r}.")
+    values["priority"] = priority
+    due = fields.get("due_at", "").strip()
+    if due:
+        try:
+            when = _DATETIME.validate_python(due)
+        except ValidationError:
+            raise InvalidInput(f"The due date {due!r} is not a date and time like 2025-06-30T17:00:00Z.") from None
+        values["due_at"] = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    language = fields.get("language", "").strip().lower() or "auto"
+    if not _LANGUAGE.match(language):
+        raise InvalidInput(f"The language must be 'auto' or a language code like 'en', not {language!r}.")
+    values["language"] = language
+    note = fields.get("note", "").strip()
+    values["note"] = note or None
+    return values
+
+
+def _load(session, memo_id: int) -> Memo:
+    memo = session.get(Memo, memo_id)
+    memo.author, memo.draft  # noqa: B018 - loaded now, while the session is open
+    return memo
+
+
+def record_upload(database: Database, queue, user: User, upload: ReceivedUpload, key: str | None) -> tuple[Memo, bool]:
+    """The memo for this upload: an existing one for the same key or the same bytes from the
+    same author, else a new one queued for transcription. Returns (memo, created)."""
+    with database.session() as session:
+        existing = _existing(session, user, key, upload.stored.sha256)
+        if existing is not None:
+            return _load(session, existing), False
+    try:
+        with database.session() as session:
+            memo = Memo(
+                author_id=user.id, status=State.received.value, idempotency_key=key,
+                media_sha256=upload.stored.sha256, size_bytes=upload.stored.size,
+                original_filename=(upload.filename or "")[:300] or None,
+                content_type=MEDIA_TYPES.get(upload.audio_kind, "application/octet-stream"),
+                **memo_options(upload.fields),
+            )
+            session.add(memo)
+            session.flush()
+            jobs.enqueue_processing(session, memo, queue=queue)
+            memo_id = memo.id
+    except IntegrityError:
+        # Another request with the same Idempotency-Key committed first: answer with its memo.
+        with database.session() as session:
+            existing = _existing(session, user, key, upload.stored.sha256)
+            if existing is None:
+                raise
+            return _load(session, existing), False
+    with database.session() as session:
+        return _load(session, memo_id), True
+
+
+def _existing(session, user: User, key: str | None, sha256: str) -> int | None:
+    if key is not None:
+        found = session.scalar(select(Memo.id).where(Memo.author_id == user.id, Memo.idempotency_key == key))
+        if found is not None:
+            return found
+    return session.scalar(
+        select(Memo.id).where(Memo.author_id == user.id, Memo.media_sha256 == sha256).order_by(Memo.id).limit(1)
+    )
+
+
+def forget_unreferenced(database: Database, store: MediaStore, sha256: str) -> None:
+    """Remove a stored file that no memo points at (an upload refused after it was stored)."""
+    with database.session() as session:
+        used = session.scalar(
+            select(Memo.id).where(or_(Memo.media_sha256 == sha256, Memo.playback_sha256 == sha256)).limit(1)
+        )
+    if used is None:
+        store.delete(sha256)
+
+
+def _memo_answer(memo: Memo, created: bool) -> JSONResponse:
+    location = f"{API}/memos/{memo.id}"
+    headers = {"Location": location}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(MemoOut.of(memo).model_dump(mode="json"), status_code=201 if created else 200, headers=headers)
+
+
+@router.post(
+    "", status_code=201, response_model=MemoOut, openapi_extra=_UPLOAD_BODY,
+    responses={
+        200: {"model": MemoOut, "description": "The same Idempotency-Key or the same bytes again: the first memo."},
+        **errors_doc(401, 403, 413, 415, 422),
+    },
+    summary="Upload a memo (multipart, streamed); 201 with its Location",
+)
+async def upload_memo(
+    request: Request,
+    caller: Annotated[Caller, Depends(current_caller_deferred_csrf)],
+    database: DatabaseDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    cookies: CookiesDep,
+    queue: QueueDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    header_csrf = request.headers.get(CSRF_HEADER)
+    if header_csrf is not None:
+        check_csrf(cookies, caller, header_csrf)
+    key = idempotency_key.strip() if idempotency_key and idempotency_key.strip() else None
+    if key is not None:
+        # A retried upload whose first attempt got through: answer without reading the body again.
+        found = await run_in_threadpool(_find_by_key, database, caller.user, key)
+        if found is not None:
+            return _memo_answer(found, created=False)
+    upload = await receive_upload(request, store, settings.max_upload_mb * 1024 * 1024, sniff_audio)
+    try:
+        if header_csrf is None:
+            check_csrf(cookies, caller, upload.fields.get(CSRF_FIELD))
+        memo_options(upload.fields)  # refuse a bad field before a memo exists
+        memo, created = await run_in_threadpool(record_upload, database, queue, caller.user, upload, key)
+    except BaseException:
+        await run_in_threadpool(forget_unreferenced, database, store, upload.stored.sha256)
+        raise
+    return _memo_answer(memo, created)
+
+
+def _find_by_key(database: Database, user: User, key: str) -> Memo | None:
+    with database.session() as session:
+        found = session.scalar(select(Memo.id).where(Memo.author_id == user.id, Memo.idempotency_key == key))
+        return _load(session, found) if found is not None else None
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+def visible_memo(session, user: User, memo_id: int) -> Memo:
+    """The memo, if this user may see it; NotFound otherwise (an author never learns that
+    someone else's memo exists)."""
+    memo = session.get(Memo, memo_id)
+    if memo is None or not auth.can_see(user, memo):
+        raise NotFound(f"There is no memo {memo_id}.")
+    return memo
+
+
+@router.get("", response_model=MemoPage, responses=errors_doc(401, 422), summary="Memos you may see, newest first")
+def list_memos(
+    user: CurrentUser,
+    session: SessionDep,
+    status: Annotated[list[State] | None, Query(description="One or more states.")] = None,
+    author: Annotated[int | None, Query(description="The author's user id.")] = None,
+    priority: Priority | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> MemoPage:
+    query = auth.visible_memos_query(user)
+    if status:
+        query = query.where(Memo.status.in_([s.value for s in status]))
+    if author is not None:
+        query = query.where(Memo.author_id == author)
+    if priority is not None:
+        query = query.where(Memo.priority == priority.value)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.order_by(Memo.created_at.desc(), Memo.id.desc()).limit(limit).offset(offset))
+    return MemoPage(items=[MemoOut.of(m) for m in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{memo_id}", response_model=MemoOut, responses=errors_doc(401, 404), summary="One memo: status, progress, error, draft_id")
+def get_memo(memo_id: int, user: CurrentUser, session: SessionDep) -> MemoOut:
+    return MemoOut.of(visible_memo(session, user, memo_id))
+
+
+def _file(store: MediaStore, sha256: str | None, what: str, media_type: str | None, filename: str | None) -> FileResponse:
+    if not sha256 or not store.exists(sha256):
+        raise NotFound(f"The {what} is not available.")
+    # FileResponse answers Range requests (206), which the editor's player needs to seek.
+    return FileResponse(
+        store.path(sha256), media_type=media_type or "application/octet-stream", filename=filename,
+        content_disposition_type="inline", headers={"Cache-Control": "private, max-age=3600"},
+    )
+
+
+_AUDIO_DOC = {200: {"content": {"audio/*": {}}, "description": "The bytes; Range requests answer 206."}}
+
+
+@router.get("/{memo_id}/audio", response_class=FileResponse, responses={**_AUDIO_DOC, **errors_doc(401, 404)}, summary="The original recording (HTTP Range)")
+def get_audio(memo_id: int, user: CurrentUser, session: SessionDep, store: StoreDep) -> FileResponse:
+    memo = visible_memo(session, user, memo_id)
+    return _file(store, memo.media_sha256, "recording", memo.content_type, memo.original_filename)
+
+
+@router.get("/{memo_id}/playback", response_class=FileResponse, responses={**_AUDIO_DOC, **errors_doc(401, 404)}, summary="The copy every browser plays (HTTP Range)")
+def get_playback(memo_id: int, user: CurrentUser, session: SessionDep, store: StoreDep) -> FileResponse:
+    memo = visible_memo(session, user, memo_id)
+    media_type = None
+    if memo.playback_sha256 and store.exists(memo.playback_sha256):
+        with store.open(memo.playback_sha256) as handle:
+            head = handle.read(4096)
+        from dictation import audio
+
+        media_type = MEDIA_TYPES.get(audio.sniff(head) or "", None)
+    return _file(store, memo.playback_sha256, "playback copy (it is made during transcription)", media_type, None)
+
+
+# --- actions --------------------------------------------------------------------------
+
+
+def _may_manage(user: User, memo: Memo, doing: str) -> None:
+    if user.role == Role.author and memo.author_id != user.id:
+        raise Forbidden(f"Only the memo's author, an assistant or an admin may {doing} it.")
+
+
+@router.post("/{memo_id}/retry", response_model=MemoOut, responses=errors_doc(401, 404, 409), summary="Run the memo's failed or cancelled job again (transcription or publication)")
+def retry_memo(memo_id: int, user: CurrentUser, session: SessionDep, queue: QueueDep) -> MemoOut:
+    memo = visible_memo(session, user, memo_id)
+    _may_manage(user, memo, "retry")
+    last = jobs.latest_job(session, memo)
+    if last is not None and last.kind == jobs.PUBLISH and memo.status == State.failed:
+        from dictation import publishing
+
+        publishing.retry_publication(session, memo, user, queue=queue)
+    else:
+        jobs.retry(session, memo, actor=user, queue=queue)
+    session.flush()
+    session.refresh(memo)
+    return MemoOut.of(memo)
+
+
+@router.post("/{memo_id}/cancel", response_model=MemoOut, responses=errors_doc(401, 404, 409), summary="Stop a queued or running transcription")
+def cancel_memo(memo_id: int, user: CurrentUser, session: SessionDep) -> MemoOut:
+    memo = visible_memo(session, user, memo_id)
+    _may_manage(user, memo, "cancel")
+    if jobs.cancel(session, memo) is None:
+        raise Conflict("There is no transcription queued or running for this memo.", status=memo.status)
+    session.flush()
+    session.refresh(memo)
+    return MemoOut.of(memo)
+
+
+@router.delete("/{memo_id}", status_code=204, responses=errors_doc(401, 403, 404, 409), summary="Delete a memo before publication (its author or an admin)")
+def delete_memo(memo_id: int, user: CurrentUser, database: DatabaseDep, store: StoreDep) -> Response:
+    with database.session() as session:
+        memo = visible_memo(session, user, memo_id)
+        if user.role != Role.admin and memo.author_id != user.id:
+            raise Forbidden("Only the memo's author or an admin may delete it.")
+        ever_published = session.scalar(
+            select(Publication.id).where(
+                Publication.draft_id == (memo.draft.id if memo.draft else -1), Publication.remote_id.is_not(None)
+            ).limit(1)
+        )
+        if State(memo.status) in _NOT_DELETABLE or ever_published is not None:
+            raise Conflict("This memo has been published; archive it instead of deleting it.", status=memo.status)
+        jobs.cancel(session, memo)
+        shas = {memo.media_sha256, memo.playback_sha256} - {None}
+        # Core DELETE: the database cascades to the draft, revisions, comments, jobs, audit.
+        session.execute(delete(Memo).where(Memo.id == memo_id))
+    for sha in shas:
+        forget_unreferenced(database, store, sha)
+    return Response(status_code=204)

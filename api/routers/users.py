@@ -1,0 +1,95 @@
+"""Accounts: everyone reads their own; admins create, list, change roles and deactivate."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+
+from api.deps import AdminUser, CallerDep, CookiesDep, CurrentUser, SessionDep, SettingsDep, set_session_cookie
+from api.errors import errors_doc
+from api.schemas import PasswordChange, SessionOut, UserIn, UserOut, UserPatch
+from dictation import auth
+from dictation.errors import Conflict, Forbidden, NotFound
+from dictation.models import Role, User
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.get("/me", response_model=UserOut, responses=errors_doc(401), summary="Your account")
+def me(user: CurrentUser) -> UserOut:
+    return UserOut.of(user)
+
+
+@router.post(
+    "/me/password", response_model=SessionOut, responses=errors_doc(401, 403, 422),
+    summary="Change your password; every other browser is signed out",
+)
+def change_password(
+    body: PasswordChange, caller: CallerDep, session: SessionDep, cookies: CookiesDep, settings: SettingsDep
+) -> JSONResponse:
+    user = caller.user
+    if not auth.verify_password(user.password_hash, body.current_password):
+        raise Forbidden("The current password is wrong.")
+    auth.set_password(session, user, body.new_password)
+    # This browser stays signed in with a fresh cookie (and so a fresh CSRF token).
+    value = cookies.issue(user) if caller.via == "session" else None
+    out = SessionOut(user=UserOut.of(user), csrf_token=cookies.csrf_token(value) if value else "")
+    response = JSONResponse(out.model_dump(mode="json"))
+    if value:
+        set_session_cookie(response, settings, value)
+    return response
+
+
+@router.get("", response_model=list[UserOut], responses=errors_doc(401, 403), summary="All accounts (admin)")
+def list_users(admin: AdminUser, session: SessionDep) -> list[UserOut]:
+    return [UserOut.of(u) for u in session.scalars(select(User).order_by(User.id))]
+
+
+@router.post("", status_code=201, response_model=UserOut, responses=errors_doc(401, 403, 409, 422), summary="Create an account (admin)")
+def create_user(body: UserIn, admin: AdminUser, session: SessionDep) -> UserOut:
+    user = auth.create_user(session, body.email, body.role, body.password, body.name, body.language)
+    return UserOut.of(user)
+
+
+def _get(session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"There is no user {user_id}.")
+    return user
+
+
+@router.get("/{user_id}", response_model=UserOut, responses=errors_doc(401, 403, 404), summary="One account (admin)")
+def get_user(user_id: int, admin: AdminUser, session: SessionDep) -> UserOut:
+    return UserOut.of(_get(session, user_id))
+
+
+@router.patch(
+    "/{user_id}", response_model=UserOut, responses=errors_doc(401, 403, 404, 409, 422),
+    summary="Change role, name, password or language, or deactivate (admin)",
+)
+def update_user(user_id: int, body: UserPatch, admin: AdminUser, session: SessionDep) -> UserOut:
+    user = _get(session, user_id)
+    loses_admin = user.role == Role.admin and (
+        (body.role is not None and body.role != Role.admin) or body.is_active is False
+    )
+    if loses_admin and user.is_active:
+        admins = session.scalar(
+            select(func.count()).select_from(User).where(User.role == Role.admin, User.is_active.is_(True))
+        )
+        if admins <= 1:
+            raise Conflict("This is the last active admin; make someone else an admin first.")
+    if body.role is not None:
+        user.role = auth.parse_role(body.role).value
+    if body.name is not None:
+        user.name = body.name.strip()
+    if body.language is not None:
+        user.language = body.language or None
+    if body.password is not None:
+        auth.set_password(session, user, body.password)
+    if body.is_active is False and user.is_active:
+        auth.deactivate_user(session, user)
+    elif body.is_active is True:
+        user.is_active = True
+    session.flush()
+    return UserOut.of(user)

@@ -1,0 +1,262 @@
+"""What the API sends and accepts, as Pydantic models (they also make the OpenAPI schema).
+
+Output models are built inside the request from loaded rows (`*.of(row)`), never by lazy
+loading after the session has closed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dictation.models import ApiToken, Comment, Draft, DraftRevision, Memo, User
+
+API = "/api/v1"
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: str
+    language: str | None
+    is_active: bool
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=user.id, email=user.email, name=user.name, role=user.role, language=user.language,
+            is_active=user.is_active, created_at=user.created_at,
+        )
+
+
+class PersonOut(BaseModel):
+    id: int
+    name: str
+    email: str
+
+    @classmethod
+    def of(cls, user: User | None) -> PersonOut | None:
+        return None if user is None else cls(id=user.id, name=user.name, email=user.email)
+
+
+class MemoLinks(BaseModel):
+    self: str
+    audio: str
+    playback: str | None  # once the worker made a copy every browser plays
+    draft: str | None  # once transcribed
+
+
+class MemoOut(BaseModel):
+    id: int
+    title: str | None
+    status: str
+    progress: float  # 0..1 of the running job
+    error: str | None  # why it failed, until a retry
+    priority: str
+    due_at: dt.datetime | None
+    language: str
+    note: str | None
+    author: PersonOut
+    original_filename: str | None
+    content_type: str | None
+    size_bytes: int
+    sha256: str
+    duration_s: float | None
+    draft_id: int | None
+    published_url: str | None = None  # the post's address once a destination has it
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    links: MemoLinks
+
+    @classmethod
+    def of(cls, memo: Memo) -> MemoOut:
+        draft = memo.draft
+        base = f"{API}/memos/{memo.id}"
+        return cls(
+            id=memo.id, title=memo.title, status=memo.status, progress=memo.progress or 0.0,
+            error=memo.error, priority=memo.priority, due_at=memo.due_at, language=memo.language,
+            note=memo.note, author=PersonOut.of(memo.author), original_filename=memo.original_filename,
+            content_type=memo.content_type, size_bytes=memo.size_bytes, sha256=memo.media_sha256,
+            duration_s=memo.duration_s, draft_id=draft.id if draft else None,
+            published_url=next((p.remote_url for p in (draft.publications if draft else ())
+                                if p.status == "published" and p.remote_url), None),
+            created_at=memo.created_at, updated_at=memo.updated_at,
+            links=MemoLinks(
+                self=base,
+                audio=f"{base}/audio",
+                playback=f"{base}/playback" if memo.playback_sha256 else None,
+                draft=f"{API}/drafts/{draft.id}" if draft else None,
+            ),
+        )
+
+
+class Page(BaseModel):
+    total: int  # matching items, all pages together
+    limit: int
+    offset: int
+
+
+class MemoPage(Page):
+    items: list[MemoOut]
+
+
+class DraftOut(BaseModel):
+    id: int
+    memo_id: int
+    version: int  # also the ETag: send it back in If-Match
+    title: str
+    body_markdown: str
+    tags: list[str]
+    excerpt: str
+    slug: str
+    machine_markdown: str  # what the transcription made; never overwritten
+    paragraphs: list[dict]  # [{text, start, end}]: where each paragraph lies in the audio
+    status: str  # the memo's workflow state
+    assignee: PersonOut | None  # who has claimed it
+    actions: list[str]  # what the caller may do now (POST .../transitions)
+    memo: str  # link to the memo
+    updated_at: dt.datetime
+
+    @classmethod
+    def of(cls, draft: Draft, actions: list[str]) -> DraftOut:
+        return cls(
+            id=draft.id, memo_id=draft.memo_id, version=draft.version, title=draft.title,
+            body_markdown=draft.body_markdown, tags=list(draft.tags or []), excerpt=draft.excerpt,
+            slug=draft.slug, machine_markdown=draft.machine_markdown,
+            paragraphs=list(draft.paragraphs or []), status=draft.memo.status,
+            assignee=PersonOut.of(draft.assignee), actions=actions,
+            memo=f"{API}/memos/{draft.memo_id}", updated_at=draft.updated_at,
+        )
+
+
+class DraftPatch(BaseModel):
+    """Only the fields sent change. The machine transcript cannot be written."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, max_length=300)
+    body_markdown: str | None = None
+    tags: list[str] | None = None
+    excerpt: str | None = None
+    slug: str | None = Field(None, max_length=200, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+class RevisionOut(BaseModel):
+    version: int
+    title: str
+    body_markdown: str
+    tags: list[str]
+    excerpt: str
+    slug: str
+    saved_by: PersonOut | None  # None: the machine's first version
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, rev: DraftRevision, saved_by: User | None) -> RevisionOut:
+        return cls(
+            version=rev.version, title=rev.title, body_markdown=rev.body_markdown,
+            tags=list(rev.tags or []), excerpt=rev.excerpt, slug=rev.slug,
+            saved_by=PersonOut.of(saved_by), created_at=rev.created_at,
+        )
+
+
+class TransitionIn(BaseModel):
+    action: Literal["claim", "release", "submit_for_approval", "approve", "request_changes", "archive", "reassign"]
+    comment: str | None = Field(None, max_length=10_000)  # required to request changes
+    to_user_id: int | None = None  # reassign (admins): the assistant who takes the draft over
+
+
+class TransitionOut(BaseModel):
+    action: str
+    from_state: str | None
+    to_state: str
+    draft: DraftOut
+
+
+class CommentIn(BaseModel):
+    body: str = Field(min_length=1, max_length=20_000)
+
+
+class CommentOut(BaseModel):
+    id: int
+    body: str
+    author: PersonOut
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, comment: Comment) -> CommentOut:
+        return cls(id=comment.id, body=comment.body, author=PersonOut.of(comment.user), created_at=comment.created_at)
+
+
+class WorklistItem(BaseModel):
+    memo: MemoOut
+    overdue: bool
+    assignee: PersonOut | None
+
+
+class WorklistOut(BaseModel):
+    items: list[WorklistItem]
+    counts: dict[str, int]  # memos per state, over everything the caller may see
+
+
+class LoginIn(BaseModel):
+    email: str
+    password: str
+
+
+class SessionOut(BaseModel):
+    user: UserOut
+    csrf_token: str  # send as X-CSRF-Token (or form field csrf_token) on unsafe requests
+
+
+class TokenIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    user_id: int | None = None  # admins may make a token for someone else
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    user_id: int
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, row: ApiToken) -> TokenOut:
+        return cls(
+            id=row.id, name=row.name, prefix=row.prefix, user_id=row.user_id, created_at=row.created_at,
+            last_used_at=row.last_used_at, revoked_at=row.revoked_at,
+        )
+
+
+class TokenCreated(TokenOut):
+    token: str  # shown this once; only its hash is kept
+
+
+class UserIn(BaseModel):
+    email: str
+    role: Literal["author", "assistant", "admin"] = "author"
+    name: str = ""
+    password: str | None = Field(None, min_length=8)
+    language: str | None = None
+
+
+class PasswordChange(BaseModel):
+    current_password: str
+    new_password: str = Field(min_length=8)
+
+
+class UserPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["author", "assistant", "admin"] | None = None
+    name: str | None = None
+    is_active: bool | None = None
+    password: str | None = Field(None, min_length=8)
+    language: str | None = None

@@ -1,0 +1,115 @@
+"""Fixtures for the API tests (no tests here): the app on SQLite and on PostgreSQL, people
+with passwords and tokens, a real uvicorn server, and small real recordings.
+
+Use with `from tests.test_api_support import *`.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+import socket
+import struct
+import threading
+import time
+import wave
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.dbfixtures import *  # noqa: F403 - db, pg_db, any_db and the factories
+
+__all__ = [  # noqa: F405
+    "Person", "any_db", "api_app", "client", "db", "live_server", "make_person", "pg_db", "pg_url",
+    "sine_wav", "upload",
+]
+
+PASSWORD = "correct horse battery"
+_people = itertools.count(1)
+
+
+@dataclass
+class Person:
+    id: int
+    email: str
+    role: str
+    token: str  # a personal API token
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def make_person(app, role: str, name: str = "") -> Person:
+    """A user with the password PASSWORD and one API token, made through dictation.auth."""
+    from dictation import auth
+
+    n = next(_people)
+    with app.state.database.session() as session:
+        user = auth.create_user(session, f"{role}{n}@example.test", role, PASSWORD, name or f"{role.title()} {n}")
+        _, token = auth.create_token(session, user, "tests")
+        return Person(user.id, user.email, user.role, token)
+
+
+@pytest.fixture
+def api_app(any_db):
+    """The API on a fresh database, once on SQLite and once on PostgreSQL."""
+    from api import create_app
+    from dictation.settings import get_settings
+
+    # dbfixtures made the tables already; test_api_session checks create_app's own migration.
+    app = create_app(get_settings(), migrate=False)
+    yield app
+    app.state.database.dispose()
+
+
+@pytest.fixture
+def client(api_app):
+    with TestClient(api_app, base_url="http://127.0.0.1") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def live_server(api_app):
+    """The app behind a real uvicorn on a free loopback port; yields its base URL."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(api_app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def sine_wav(seconds: float = 1.0, freq: float = 440.0, rate: int = 16_000) -> bytes:
+    """A real 16-bit mono WAV recording of a tone (different `freq`, different bytes)."""
+    frames = b"".join(
+        struct.pack("<h", int(12_000 * math.sin(2 * math.pi * freq * i / rate))) for i in range(int(seconds * rate))
+    )
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames)
+    return buffer.getvalue()
+
+
+def upload(http: TestClient | httpx.Client, data: bytes, headers: dict | None = None,
+           filename: str = "memo.wav", **fields) -> httpx.Response:
+    return http.post(
+        "/api/v1/memos", files={"file": (filename, data, "audio/wav")},
+        data={k: str(v) for k, v in fields.items()}, headers=headers or {},
+    )
