@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     blog_title: str = Field("Company blog", description="Title of the built-in blog.")
     publish_timeout_s: float = Field(20.0, description="Timeout of one request to a CMS.")
     publish_max_attempts: int = Field(5, description="Attempts of a publication before it fails.")
+    publish_backoff_s: float = Field(
+        2.0, description="First wait before retrying a CMS; doubles each time, with random jitter."
+    )
     smtp_host: str | None = Field(None, description="SMTP server for e-mail notifications (none = off).")
     smtp_port: int = Field(587, description="SMTP port.")
     smtp_user: str | None = Field(None, description="SMTP user name.")
