@@ -291,7 +291,7 @@ def probe(source: Source) -> AudioInfo:
 
 
 def _demuxed_duration(container, stream) -> float:
-    first = end = None
+    first = end = last = None
     step = 0
     for packet in _packets(container, stream):  # a recording cut short lasts as long as what is there
         if packet.pts is None:

@@ -52,7 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     database.dispose()
     # A string factory keeps `dictation` free of imports from `api` and `review_ui`:
     # dependencies point one way, and the full app (pages + API) is assembled in review_ui.
-    uvicorn.run("review_ui.app:create_app", factory=True, host=args.host, port=args.port, log_level="info")
+    uvicorn.run("review_ui.app:serve_app", factory=True, host=args.host, port=args.port, log_level="info")
     return 0
 
 

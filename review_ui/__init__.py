@@ -1,0 +1,1 @@
+"""The review desk and the phone page: server-rendered pages over the JSON API."""

@@ -1,0 +1,26 @@
+"""The whole application: the JSON API (api.app) plus the pages, their static files and
+the resumable upload endpoint. `dictation serve` runs `serve_app` as a uvicorn factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from dictation.settings import Settings
+from review_ui import pages, uploads
+from review_ui.context import STATIC
+
+
+def create_app(settings: Settings | None = None, *, worker: bool = False) -> FastAPI:
+    from api.app import create_app as create_api
+
+    app = create_api(settings, worker=worker)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    uploads.install(app)
+    app.include_router(pages.router)
+    return app
+
+
+def serve_app() -> FastAPI:
+    """`dictation serve`: the whole app with its in-process worker, from the settings."""
+    return create_app(worker=True)

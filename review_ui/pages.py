@@ -1,0 +1,195 @@
+"""The pages: sign-in, worklist, editor, tokens, and the author's phone page. Each page is
+rendered here from the tables; what a page changes goes through the JSON API from its
+scripts, with the session cookie and the CSRF token this module puts in the page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from dictation.models import Memo, Role, State
+from review_ui import diff, views
+from review_ui import worklist as worklist_model
+from review_ui.context import check_csrf, current_user, is_staff, render, to_login
+from review_ui.i18n import LANGUAGES
+from review_ui.preview import preview_html
+
+router = APIRouter(include_in_schema=False)
+
+
+def _database(request: Request):
+    return request.app.state.database
+
+
+def _error(request: Request, user, status: int, key: str) -> HTMLResponse:
+    return render(request, "error.html", user, status_code=status, status=status, message_key=key)
+
+
+def _safe_next(target: str | None) -> str:
+    # Only a path on this site: an open redirect would let a link sign someone in elsewhere.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    with _database(request).session() as session:
+        user = current_user(request, session)
+    if user is None:
+        return to_login(request)
+    return RedirectResponse("/worklist" if is_staff(user) else "/phone", status_code=303)
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/") -> Response:
+    with _database(request).session() as session:
+        user = current_user(request, session)
+        return render(request, "login.html", None, next=_safe_next(next), signed_in_as=user)
+
+
+@router.get("/worklist")
+def worklist_page(request: Request) -> Response:
+    with _database(request).session() as session:
+        user = current_user(request, session)
+        if user is None:
+            return to_login(request)
+        if not is_staff(user):
+            return RedirectResponse("/phone", status_code=303)
+        wanted = worklist_model.WorklistFilter.from_query(request.query_params)
+        work = worklist_model.load(session, user, wanted)
+        response = render(request, "worklist.html", user, work=work, wanted=wanted, states=list(State),
+                          sorts=worklist_model.SORTS)
+        response.headers["X-Jobs-Running"] = "1" if work.running else "0"
+        return response
+
+
+def _memo_for(session, memo_id: int) -> Memo | None:
+    return session.get(Memo, memo_id)
+
+
+@router.get("/memos/{memo_id}")
+def editor_page(request: Request, memo_id: int) -> Response:
+    with _database(request).session() as session:
+        user = current_user(request, session)
+        if user is None:
+            return to_login(request)
+        memo = _memo_for(session, memo_id)
+        if memo is None or (user.role == Role.author and memo.author_id != user.id):
+            return _error(request, user, 404, "error.not_found")
+        if not is_staff(user):
+            return RedirectResponse(f"/phone/memos/{memo_id}", status_code=303)
+        view = views.editor_view(session, memo, user)
+        settings = request.app.state.settings
+        return render(request, "editor.html", user, view=view, memo=memo, draft=memo.draft,
+                      rewind_seconds=settings.rewind_seconds)
+
+
+@router.get("/memos/{memo_id}/diff")
+def diff_fragment(request: Request, memo_id: int, version: int | None = None) -> Response:
+    """The draft (or one revision of it) against what the machine wrote, word by word."""
+    from sqlalchemy import select
+
+    from dictation.models import DraftRevision
+
+    with _database(request).session() as session:
+        user = current_user(request, session)
+        memo = _memo_for(session, memo_id) if user else None
+        if user is None or not is_staff(user):
+            return Response(status_code=401)
+        if memo is None or memo.draft is None:
+            return Response(status_code=404)
+        draft = memo.draft
+        text = draft.body_markdown
+        if version is not None:
+            revision = session.scalar(
+                select(DraftRevision).where(DraftRevision.draft_id == draft.id, DraftRevision.version == version)
+            )
+            if revision is None:
+                return Response(status_code=404)
+            text = revision.body_markdown
+        result = diff.word_diff(draft.machine_markdown, text)
+        return render(request, "_diff.html", user, result=result, version=version or draft.version)
+
+
+class PreviewIn(BaseModel):
+    title: str = Field("", max_length=300)
+    body_markdown: str = Field("", max_length=2_000_000)
+    memo_id: int | None = None
+
+
+@router.post("/preview")
+def preview(request: Request, body: PreviewIn) -> Response:
+    with _database(request).session() as session:
+        user = current_user(request, session)
+        if user is None:
+            return Response(status_code=401)
+        if not check_csrf(request, request.headers.get("x-csrf-token")):
+            return Response(status_code=403)
+        memo = _memo_for(session, body.memo_id) if body.memo_id else None
+        if memo is not None and user.role == Role.author and memo.author_id != user.id:
+            memo = None
+        author = (memo.author.name or memo.author.email) if memo else ""
+        language = (memo.transcript or {}).get("language", "en") if memo else "en"
+        tags = memo.draft.tags if memo and memo.draft else []
+        page = preview_html(request.app.state.settings, body.title, body.body_markdown, author, language, tags)
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/tokens")
+def tokens_page(request: Request) -> Response:
+    from dictation import auth
+
+    with _database(request).session() as session:
+        user = current_user(request, session)
+        if user is None:
+            return to_login(request)
+        tokens = [t for t in session.scalars(auth.visible_tokens_query(user)) if t.user_id == user.id]
+        settings = request.app.state.settings
+        return render(request, "tokens.html", user, tokens=tokens, public_url=settings.public_url.rstrip("/"),
+                      max_upload_mb=settings.max_upload_mb)
+
+
+@router.get("/phone")
+def phone_page(request: Request) -> Response:
+    with _database(request).session() as session:
+        user = current_user(request, session)
+        if user is None:
+            return to_login(request)
+        memos, waiting = views.author_memos(session, user)
+        return render(request, "phone.html", user, memos=memos, waiting=waiting,
+                      max_upload_mb=request.app.state.settings.max_upload_mb)
+
+
+@router.get("/phone/memos/{memo_id}")
+def signoff_page(request: Request, memo_id: int) -> Response:
+    with _database(request).session() as session:
+        user = current_user(request, session)
+        if user is None:
+            return to_login(request)
+        memo = _memo_for(session, memo_id)
+        if memo is None or (user.role == Role.author and memo.author_id != user.id):
+            return _error(request, user, 404, "error.not_found")
+        draft = memo.draft
+        post = None
+        if draft is not None:
+            post = preview_html(request.app.state.settings, draft.title, draft.body_markdown,
+                                memo.author.name or memo.author.email,
+                                (memo.transcript or {}).get("language", "en"), draft.tags)
+        return render(request, "signoff.html", user, memo=memo, draft=draft, post=post,
+                      actions=views.actions_for(memo, draft, user))
+
+
+@router.post("/language")
+def set_language(request: Request, language: str = Form(""), csrf_token: str = Form(""),
+                 next: str = Form("/")) -> Response:
+    """The user's UI language, kept on their account ("" = follow the browser)."""
+    with _database(request).session() as session:
+        user = current_user(request, session)
+        if user is None:
+            return to_login(request)
+        if not check_csrf(request, csrf_token):
+            return _error(request, user, 403, "error.csrf")
+        user.language = language if language in LANGUAGES else None
+    return RedirectResponse(_safe_next(next), status_code=303)

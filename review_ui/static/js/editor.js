@@ -1,0 +1,60 @@
+// The editor page: player, transcript, draft with autosave, preview and keys, wired.
+import { pageData } from "./common.js";
+import { DraftEditor } from "./draft.js";
+import { HelpOverlay, installKeys } from "./keys.js";
+import { installActions, installComments, installDiff, installTabs, Preview } from "./panels.js";
+import { ParagraphMap } from "./paragraphs.js";
+import { Player } from "./player.js";
+import { Transcript } from "./transcript.js";
+
+const data = pageData("editor-data");
+const $ = (id) => document.getElementById(id);
+
+const player = new Player({
+  audio: $("audio"), playButton: $("play"), now: $("t-now"), total: $("t-total"), wave: $("wave"),
+  speed: $("speed"), speedOut: $("speed-out"), peaks: data.peaks, duration: data.duration, rewind: data.rewind,
+});
+$("back").addEventListener("click", () => player.skip(-5));
+$("forward").addEventListener("click", () => player.skip(5));
+
+const transcript = new Transcript($("transcript"), player, $("follow"));
+const help = new HelpOverlay($("help"), $("help-open"), $("help-close"), $("rewind-setting"), player);
+const paragraphs = new ParagraphMap(data.paragraphs);
+
+let draft = null;
+if (data.draftId) {
+  draft = new DraftEditor({
+    draftId: data.draftId, version: data.version, title: data.title, body: data.body,
+    titleInput: $("draft-title"), bodyInput: $("draft-body"), stateEl: $("save-state"),
+    conflict: {
+      root: $("conflict"), mine: $("conflict-mine"), theirs: $("conflict-theirs"), theirsBy: $("conflict-theirs-by"),
+      keepMine: $("conflict-keep-mine"), takeTheirs: $("conflict-take-theirs"),
+    },
+  });
+  const preview = new Preview($("preview-frame"), data.memoId, (text, index) => {
+    const start = paragraphs.startOf(text, index);
+    if (start !== null) player.playFrom(start);
+  });
+  const refresh = (delay) => preview.schedule(() => $("draft-title").value, () => $("draft-body").value, delay);
+  draft.onChange(() => refresh(500));
+  refresh(0);
+
+  // Alt+click in the text plays the paragraph under the pointer from where it was spoken.
+  $("draft-body").addEventListener("click", (event) => {
+    if (!event.altKey) return;
+    const box = event.currentTarget;
+    const block = ParagraphMap.blockAt(box.value, box.selectionStart);
+    const start = block ? paragraphs.startOf(block.text, block.index) : null;
+    if (start !== null) player.playFrom(start);
+  });
+
+  installComments(data.draftId, $("comment-form"), $("comments"), $("comment-count"));
+  installActions({ container: $("actions"), draftId: data.draftId, beforeAction: () => draft.save(), dialog: $("reason-dialog") });
+  const loadDiff = installDiff(data.memoId, $("revision"), $("diff"));
+  $("tab-changes").addEventListener("tab-shown", loadDiff);
+}
+installTabs(document.querySelector('[role="tablist"]'));
+installKeys({ player, draft, help });
+
+// For tests and for the curious: the parts of this page, on one name.
+window.desk = { player, transcript, draft, paragraphs };

@@ -1,0 +1,139 @@
+// The side of the editor: tabs (preview, changes, comments, history), the live preview in
+// the blog's template, the diff against the machine's text, comments, and the workflow
+// buttons (a refused one says why).
+import { csrfToken, request, t, toast } from "./common.js";
+
+export function installTabs(tablist) {
+  const tabs = [...tablist.querySelectorAll('[role="tab"]')];
+  const select = (tab, focus) => {
+    for (const other of tabs) {
+      const on = other === tab;
+      other.setAttribute("aria-selected", String(on));
+      other.tabIndex = on ? 0 : -1;
+      document.getElementById(other.getAttribute("aria-controls")).hidden = !on;
+    }
+    if (focus) tab.focus();
+    tab.dispatchEvent(new CustomEvent("tab-shown", { bubbles: true }));
+  };
+  for (const tab of tabs) tab.addEventListener("click", () => select(tab, false));
+  tablist.addEventListener("keydown", (event) => {
+    const at = tabs.indexOf(document.activeElement);
+    if (at < 0) return;
+    const next = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[event.key];
+    if (next === undefined) return;
+    event.preventDefault();
+    select(tabs[(next + tabs.length) % tabs.length], true);
+  });
+}
+
+export class Preview {
+  constructor(frame, memoId, onParagraphClick) {
+    Object.assign(this, { frame, memoId, onParagraphClick });
+    this.timer = null;
+    this.pending = null;
+    frame.addEventListener("load", () => this.wire());
+  }
+
+  schedule(title, body, delay = 500) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.render(title(), body()), delay);
+  }
+
+  async render(title, body) {
+    const response = await fetch("/preview", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+      body: JSON.stringify({ title, body_markdown: body, memo_id: this.memoId }),
+    }).catch(() => null);
+    if (!response || !response.ok) return;
+    this.scrollY = this.frame.contentWindow?.scrollY || 0;
+    // Sandboxed without scripts: the page is sanitised already, and could not run any anyway.
+    this.frame.srcdoc = await response.text();
+  }
+
+  wire() {
+    const doc = this.frame.contentDocument;
+    if (!doc) return;
+    this.frame.contentWindow.scrollTo(0, this.scrollY || 0);
+    const blocks = [...doc.querySelectorAll(".content > *")];
+    blocks.forEach((block, index) => {
+      block.title = t("editor.preview_click");
+      block.addEventListener("click", () => this.onParagraphClick(block.textContent, index, block));
+    });
+    for (const link of doc.querySelectorAll("a[href]")) link.addEventListener("click", (e) => e.preventDefault());
+  }
+}
+
+export function installDiff(memoId, select, target) {
+  const load = async () => {
+    const query = select.value ? `?version=${encodeURIComponent(select.value)}` : "";
+    const response = await fetch(`/memos/${memoId}/diff${query}`, { credentials: "same-origin" });
+    target.innerHTML = response.ok ? await response.text() : "";
+  };
+  select.addEventListener("change", load);
+  return load;
+}
+
+export function installComments(draftId, form, list, counter) {
+  if (!form) return;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const box = form.querySelector("textarea");
+    const text = box.value.trim();
+    if (!text) return;
+    const result = await request("POST", `/api/v1/drafts/${draftId}/comments`, { json: { body: text } });
+    if (!result.ok) { toast(result.message, "error"); return; }
+    const item = document.createElement("li");
+    const who = document.createElement("span");
+    who.className = "comment-author";
+    who.textContent = result.data.author?.name || result.data.author?.email || "";
+    const body = document.createElement("div");
+    body.className = "comment-body";
+    body.textContent = result.data.body; // text, never HTML
+    item.append(who, " ", body);
+    list.append(item);
+    counter.textContent = String(list.children.length);
+    box.value = "";
+  });
+}
+
+export function installActions({ container, draftId, beforeAction, dialog }) {
+  container.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-action]");
+    if (!button) return;
+    if (button.getAttribute("aria-disabled") === "true") {
+      // Refused now: say why, in the workflow's words.
+      toast(button.title || t("editor.refused"), "error");
+      return;
+    }
+    let comment = null;
+    if (button.hasAttribute("data-needs-comment")) {
+      comment = await askReason(dialog);
+      if (comment === null) return;
+    }
+    button.disabled = true;
+    await beforeAction();
+    const result = await request("POST", `/api/v1/drafts/${draftId}/transitions`, {
+      json: { action: button.dataset.action, comment },
+    });
+    if (result.ok) {
+      toast(t("editor.action_done", { action: button.textContent.trim() }));
+      window.location.reload();
+    } else {
+      button.disabled = false;
+      toast(result.message, "error");
+    }
+  });
+}
+
+function askReason(dialog) {
+  return new Promise((resolve) => {
+    const text = dialog.querySelector("textarea");
+    text.value = "";
+    dialog.addEventListener("close", () => {
+      resolve(dialog.returnValue === "send" && text.value.trim() ? text.value.trim() : null);
+    }, { once: true });
+    dialog.showModal();
+    text.focus();
+  });
+}

@@ -1,0 +1,161 @@
+// The phone page: record or pick a recording, add the details, send it resumably, and
+// watch "my memos" move on.
+import { clock, pageData, request, t, toast } from "./common.js";
+import { Recorder, recordingType } from "./recorder.js";
+import { ResumableUpload } from "./upload.js";
+
+const $ = (id) => document.getElementById(id);
+const settings = pageData("phone-data");
+let chosen = null; // the File to send: a recording or a picked file
+let recorder = null;
+
+function show(...visible) {
+  for (const id of ["rec-start", "rec-pause", "rec-resume", "rec-stop", "rec-discard"]) $(id).hidden = !visible.includes(id);
+}
+
+function choose(file, label) {
+  chosen = file;
+  $("send").disabled = !file;
+  $("picked").textContent = label || "";
+  const listen = $("listen");
+  if (listen.src) URL.revokeObjectURL(listen.src);
+  if (file) {
+    listen.src = URL.createObjectURL(file);
+    listen.hidden = false;
+  } else {
+    listen.removeAttribute("src");
+    listen.hidden = true;
+  }
+}
+
+function level(value) {
+  $("meter").firstElementChild.style.width = `${Math.round(value * 100)}%`;
+  $("meter").setAttribute("aria-valuenow", String(Math.round(value * 100)));
+}
+
+if (recordingType() === null || !navigator.mediaDevices?.getUserMedia) {
+  $("rec-start").hidden = true;
+  $("no-recorder").hidden = false;
+}
+
+let ticker = null;
+$("rec-start").addEventListener("click", async () => {
+  choose(null);
+  recorder = new Recorder({ onLevel: level, onTick: () => {} });
+  try {
+    await recorder.start();
+  } catch (err) {
+    toast(t("phone.mic_refused"), "error");
+    return;
+  }
+  show("rec-pause", "rec-stop");
+  $("rec-state").textContent = t("phone.recording");
+  ticker = setInterval(() => { $("rec-time").textContent = clock(recorder.elapsed); }, 200);
+});
+$("rec-pause").addEventListener("click", () => {
+  recorder.pause();
+  show("rec-resume", "rec-stop");
+  $("rec-state").textContent = t("phone.paused");
+});
+$("rec-resume").addEventListener("click", () => {
+  recorder.resume();
+  show("rec-pause", "rec-stop");
+  $("rec-state").textContent = t("phone.recording");
+});
+$("rec-stop").addEventListener("click", async () => {
+  const file = await recorder.stop();
+  clearInterval(ticker);
+  $("rec-time").textContent = clock(recorder.elapsed);
+  level(0);
+  show("rec-start", "rec-discard");
+  $("rec-start").lastChild.textContent = ` ${t("phone.record_again")}`;
+  $("rec-state").textContent = t("phone.recorded", { time: clock(recorder.elapsed) });
+  choose(file, "");
+  $("m-title").focus();
+});
+function resetRecorder() {
+  choose(null);
+  $("rec-start").lastChild.textContent = ` ${t("phone.record")}`;
+  show("rec-start");
+  $("rec-time").textContent = "0:00";
+  $("rec-state").textContent = t("phone.ready_to_record");
+  $("pick-file").value = "";
+}
+$("rec-discard").addEventListener("click", resetRecorder);
+$("pick-file").addEventListener("change", (event) => {
+  const file = event.target.files[0];
+  if (!file) return;
+  if (file.size > settings.maxBytes) { toast(t("phone.too_large"), "error"); return; }
+  choose(file, t("phone.picked", { name: file.name, mb: (file.size / 1048576).toFixed(1) }));
+});
+
+function progress(sent, total) {
+  const percent = total ? Math.floor((sent / total) * 100) : 0;
+  $("upload-bar").hidden = false;
+  $("upload-bar").firstElementChild.style.width = `${percent}%`;
+  $("upload-bar").setAttribute("aria-valuenow", String(percent));
+  $("upload-status").textContent = t("phone.sending", { percent, mb: (total / 1048576).toFixed(1) });
+}
+
+function status(kind, values = {}) {
+  if (kind === "retrying") $("upload-status").textContent = t("phone.retrying", values);
+}
+
+$("memo-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!chosen || !chosen.size) return;
+  const form = event.currentTarget;
+  const due = form.elements.due_at.value;
+  const metadata = {
+    title: form.elements.title.value.trim(),
+    priority: form.elements.priority.value,
+    language: form.elements.language.value,
+    note: form.elements.note.value.trim(),
+    due_at: due ? new Date(due).toISOString() : "",
+  };
+  $("send").disabled = true;
+  try {
+    const upload = new ResumableUpload(chosen, { metadata, onProgress: progress, onStatus: status });
+    const done = await upload.start();
+    $("upload-status").textContent = t("phone.sent");
+    toast(t("phone.sent"));
+    addMemo(done.memoId, metadata.title || chosen.name);
+    form.reset();
+    resetRecorder();
+  } catch (err) {
+    $("upload-status").textContent = t("phone.failed", { reason: err.message });
+    $("send").disabled = false;
+  }
+});
+
+function addMemo(memoId, title) {
+  if (!memoId || document.querySelector(`[data-memo-id="${memoId}"]`)) return;
+  $("no-memos")?.remove();
+  const item = document.createElement("li");
+  item.dataset.memoId = memoId;
+  item.dataset.state = "received";
+  const link = document.createElement("a");
+  link.href = `/phone/memos/${memoId}`;
+  link.textContent = title;
+  const chip = document.createElement("span");
+  chip.className = "chip state-received";
+  chip.textContent = t("state.received");
+  const left = document.createElement("span");
+  left.append(link);
+  item.append(left, chip);
+  $("my-memos").prepend(item);
+}
+
+// Memos still in the machine are asked about every few seconds.
+const MOVING = ["received", "transcribing", "publishing"];
+setInterval(async () => {
+  for (const item of document.querySelectorAll("#my-memos [data-memo-id]")) {
+    if (!MOVING.includes(item.dataset.state)) continue;
+    const result = await request("GET", `/api/v1/memos/${item.dataset.memoId}`);
+    if (!result.ok || result.data.status === item.dataset.state) continue;
+    item.dataset.state = result.data.status;
+    const chip = item.querySelector(".chip");
+    chip.className = `chip state-${result.data.status}`;
+    chip.textContent = t(`state.${result.data.status}`);
+  }
+}, 4000);

@@ -1,0 +1,16 @@
+// The author signs off a draft, or asks for changes with a reason.
+import { pageData, request, t, toast } from "./common.js";
+
+const { draftId } = pageData("signoff-data");
+for (const form of document.querySelectorAll("form[data-action]")) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const reason = form.querySelector("textarea")?.value.trim() || null;
+    const result = await request("POST", `/api/v1/drafts/${draftId}/transitions`, {
+      json: { action: form.dataset.action, comment: reason },
+    });
+    if (!result.ok) { toast(result.message, "error"); return; }
+    toast(t("signoff.done"));
+    setTimeout(() => window.location.assign("/phone"), 900);
+  });
+}

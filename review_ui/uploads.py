@@ -1,0 +1,188 @@
+"""Resumable memo uploads (tus 1.0, served by `tussi`) under /api/v1/uploads/.
+
+A phone on a bad connection sends 2 MB chunks and, after a drop, asks the server (HEAD)
+how much arrived and goes on from there. The same credentials as the API apply (session
+cookie + CSRF header, or a bearer token); an upload belongs to the user who created it.
+When the last chunk arrives, the file goes through the same path as a multipart upload
+(`api.routers.memos`: sniffed, stored by sha256, a memo created and queued), and the
+answer to that PATCH (and any later HEAD) carries the memo's id in `Memo-Id`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from tussi import FilesystemStorage, TUSApp, UploadCompletedEvent, UploadRecord
+
+from api.deps import CSRF_HEADER, Caller, check_csrf, get_queue, identify
+from api.errors import error_response
+from api.upload import ReceivedUpload, SNIFF_BYTES, sniff_audio
+from dictation.errors import DictationError
+from dictation.models import Memo, User
+
+log = logging.getLogger(__name__)
+UPLOADS_PATH = "/api/v1/uploads"
+MAX_CHUNK_BYTES = 8 * 1024 * 1024  # the page sends 2 MB; other tus clients may send more
+MEMO_FIELDS = ("title", "priority", "due_at", "language", "note")  # from Upload-Metadata
+
+
+@dataclass
+class _Call:
+    """What the tus hooks need to know about the request they run in."""
+
+    user: User
+    queue: object
+    memo_id: int | None = None
+
+
+_call: contextvars.ContextVar[_Call] = contextvars.ContextVar("tus_call")
+
+
+def idempotency_key(upload_id: str) -> str:
+    return f"tus:{upload_id}"
+
+
+def _upload_id(rest: str) -> str | None:
+    part = rest.strip("/").split("/")[-1]
+    return part or None
+
+
+class MemoUploads:
+    def __init__(self, app: FastAPI) -> None:
+        settings = app.state.settings
+        self.app = app
+        root = settings.data_dir / "uploads"
+        self.staging = root / "partial"
+        self.completed = root / "complete"
+        self.staging.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = settings.max_upload_mb * 1024 * 1024
+        self.tus = TUSApp(
+            storage=FilesystemStorage(directory=self.staging),
+            completed_dir=self.completed,
+            on_create=self._on_create,
+            on_event=self._on_event,
+            max_size=self.max_bytes,
+            max_chunk_size=MAX_CHUNK_BYTES,
+        )
+
+    # --- tussi hooks --------------------------------------------------------------------
+    async def _on_create(self, headers: dict[str, str], metadata: dict[str, str]) -> dict[str, str]:
+        return {"user_id": str(_call.get().user.id)}
+
+    async def _on_event(self, event) -> None:
+        if isinstance(event, UploadCompletedEvent):
+            call = _call.get()
+            info = event.upload_info
+            call.memo_id = await run_in_threadpool(self._make_memo, call, info.upload_id, dict(info.metadata))
+
+    def _make_memo(self, call: _Call, upload_id: str, metadata: dict[str, str]) -> int:
+        """The finished file -> a memo, exactly as a multipart upload would make it."""
+        from api.routers.memos import forget_unreferenced, memo_options, record_upload
+
+        path = self.completed / upload_id
+        store, database = self.app.state.store, self.app.state.database
+        stored = None
+        try:
+            with path.open("rb") as handle:
+                kind = sniff_audio(handle.read(SNIFF_BYTES))
+                handle.seek(0)
+                stored = store.save_stream(handle, max_bytes=self.max_bytes)
+            fields = {k: metadata[k] for k in MEMO_FIELDS if metadata.get(k)}
+            memo_options(fields)  # refuse a bad field before a memo exists
+            upload = ReceivedUpload(
+                stored=stored, filename=metadata.get("filename"), content_type=metadata.get("filetype"),
+                audio_kind=kind, fields=fields,
+            )
+            memo, _created = record_upload(database, call.queue, call.user, upload, idempotency_key(upload_id))
+            return memo.id
+        except BaseException:
+            if stored is not None:
+                forget_unreferenced(database, store, stored.sha256)
+            raise
+        finally:
+            path.unlink(missing_ok=True)
+            path.with_name(path.name + ".meta").unlink(missing_ok=True)
+
+    # --- ownership ----------------------------------------------------------------------
+    def _owner_of(self, upload_id: str) -> int | None:
+        meta = self.staging / f"{Path(upload_id).name}.meta"
+        try:
+            return int(UploadRecord.from_file(meta).server_metadata.get("user_id", ""))
+        except (OSError, ValueError):
+            return None
+
+    def _finished_memo(self, user: User, upload_id: str) -> Memo | None:
+        with self.app.state.database.session() as session:
+            return session.scalar(
+                select(Memo).where(Memo.author_id == user.id, Memo.idempotency_key == idempotency_key(upload_id))
+            )
+
+    @staticmethod
+    def _finished(memo: Memo) -> Response:
+        # The upload is complete and became this memo: tell a client that asks again so.
+        return Response(status_code=204, headers={
+            "Tus-Resumable": "1.0.0", "Upload-Offset": str(memo.size_bytes), "Upload-Length": str(memo.size_bytes),
+            "Memo-Id": str(memo.id), "Cache-Control": "no-store",
+        })
+
+    # --- the endpoint -------------------------------------------------------------------
+    async def handle(self, request: Request, rest: str) -> Response:
+        if request.method == "OPTIONS":
+            return await self.tus.get_response(request.scope, request.receive)
+        try:
+            caller = await run_in_threadpool(self._identify, request)
+            if request.method != "HEAD":
+                check_csrf(request.app.state.cookies, caller, request.headers.get(CSRF_HEADER))
+        except DictationError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        upload_id = _upload_id(rest)
+        if request.method != "POST":
+            if upload_id is None:
+                return Response(status_code=404)
+            owner = self._owner_of(upload_id)
+            if owner is None:
+                memo = await run_in_threadpool(self._finished_memo, caller.user, upload_id)
+                return self._finished(memo) if memo is not None else Response(status_code=404)
+            if owner != caller.user.id:
+                return Response(status_code=404)  # someone else's upload does not exist for you
+        call = _Call(user=caller.user, queue=get_queue(request))
+        token = _call.set(call)
+        try:
+            response = await self.tus.get_response(request.scope, request.receive)
+        except DictationError as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        except Exception:
+            log.exception("tus %s %s failed", request.method, request.url.path)
+            return error_response(500, "internal", "The upload could not be stored; it is retried.")
+        finally:
+            _call.reset(token)
+        if call.memo_id is not None:
+            response.headers["Memo-Id"] = str(call.memo_id)
+        response.headers["Access-Control-Expose-Headers"] = "Location, Upload-Offset, Memo-Id"
+        return response
+
+    def _identify(self, request: Request) -> Caller:
+        with request.app.state.database.session() as session:
+            caller = identify(request, session, request.app.state.cookies)
+            session.expunge(caller.user)
+            return caller
+
+
+def install(app: FastAPI) -> MemoUploads:
+    uploads = MemoUploads(app)
+    app.state.uploads = uploads
+
+    @app.api_route(
+        UPLOADS_PATH + "/{rest:path}", methods=["POST", "HEAD", "PATCH", "OPTIONS"], include_in_schema=False
+    )
+    async def tus_endpoint(request: Request, rest: str) -> Response:
+        return await uploads.handle(request, rest)
+
+    return uploads

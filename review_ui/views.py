@@ -1,0 +1,139 @@
+"""What the editor and the sign-off page show, gathered from the tables: the transcript
+word by word, the draft, the actions with the reason each refused one is refused,
+revisions, comments and the audit trail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dictation import workflow
+from dictation.models import AuditEntry, Comment, Draft, DraftRevision, Memo, Role, State, User
+
+LOW_PROBABILITY = 0.5  # below this a word is marked for checking
+# The actions each role sees as buttons (greyed out with the reason when refused now).
+ROLE_ACTIONS = {
+    Role.assistant: ("claim", "release", "submit_for_approval", "archive"),
+    Role.admin: ("claim", "release", "submit_for_approval", "approve", "request_changes", "archive"),
+    Role.author: ("approve", "request_changes"),
+}
+
+
+@dataclass(frozen=True)
+class WordView:
+    start: float
+    end: float
+    text: str
+    probability: float
+
+    @property
+    def low(self) -> bool:
+        return self.probability < LOW_PROBABILITY
+
+
+@dataclass(frozen=True)
+class SegmentView:
+    start: float
+    end: float
+    words: list[WordView]
+    text: str  # used when the engine gave no word timings
+
+
+@dataclass(frozen=True)
+class ActionView:
+    name: str
+    allowed: bool
+    reason: str | None  # why not, in the workflow's words
+    needs_comment: bool
+
+
+@dataclass
+class RevisionView:
+    version: int
+    saved_by: str  # "" = the machine
+    created_at: object
+
+
+@dataclass
+class EditorView:
+    memo: Memo
+    draft: Draft | None
+    segments: list[SegmentView]
+    word_count: int
+    low_count: int
+    actions: list[ActionView]
+    revisions: list[RevisionView] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
+    names: dict[int, str] = field(default_factory=dict)  # user id -> name, for comments and audit
+
+
+def segments_of(transcript: dict | None) -> list[SegmentView]:
+    segments = []
+    for seg in (transcript or {}).get("segments", []):
+        words = [
+            WordView(float(w["start"]), float(w["end"]), str(w["word"]).strip(), float(w.get("probability", 1.0)))
+            for w in seg.get("words", [])
+            if str(w.get("word", "")).strip()
+        ]
+        segments.append(SegmentView(float(seg["start"]), float(seg["end"]), words, str(seg.get("text", "")).strip()))
+    return segments
+
+
+def actions_for(memo: Memo, draft: Draft | None, user: User) -> list[ActionView]:
+    views = []
+    for name in ROLE_ACTIONS.get(Role(user.role), ()):
+        spec = workflow.ACTIONS[name]
+        # The reason is asked for when the button is pressed; it does not refuse the button.
+        reason = workflow.refusal(memo, draft, name, user, comment="-" if spec.needs_comment else None)
+        views.append(ActionView(name, reason is None, reason, spec.needs_comment))
+    return views
+
+
+def _names(session: Session, ids: set[int]) -> dict[int, str]:
+    ids.discard(None)  # type: ignore[arg-type]
+    if not ids:
+        return {}
+    return {u.id: u.name or u.email for u in session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+def editor_view(session: Session, memo: Memo, user: User) -> EditorView:
+    draft = memo.draft
+    segments = segments_of(memo.transcript)
+    words = [w for s in segments for w in s.words]
+    revisions, comments = [], []
+    if draft is not None:
+        revisions = list(
+            session.scalars(
+                select(DraftRevision).where(DraftRevision.draft_id == draft.id).order_by(DraftRevision.version.desc())
+            )
+        )
+        comments = list(session.scalars(select(Comment).where(Comment.draft_id == draft.id).order_by(Comment.id)))
+    audit = list(session.scalars(select(AuditEntry).where(AuditEntry.memo_id == memo.id).order_by(AuditEntry.id)))
+    names = _names(
+        session,
+        {r.saved_by_id for r in revisions} | {c.user_id for c in comments} | {a.actor_id for a in audit},
+    )
+    return EditorView(
+        memo=memo,
+        draft=draft,
+        segments=segments,
+        word_count=len(words),
+        low_count=sum(1 for w in words if w.low),
+        actions=actions_for(memo, draft, user),
+        revisions=[RevisionView(r.version, names.get(r.saved_by_id, ""), r.created_at) for r in revisions],
+        comments=comments,
+        audit=audit,
+        names=names,
+    )
+
+
+def author_memos(session: Session, user: User, limit: int = 50) -> tuple[list[Memo], list[Memo]]:
+    """(the author's memos, newest first; those waiting for their sign-off)."""
+    memos = list(
+        session.scalars(select(Memo).where(Memo.author_id == user.id).order_by(Memo.created_at.desc()).limit(limit))
+    )
+    waiting = [m for m in memos if m.status == State.awaiting_approval]
+    return memos, waiting
