@@ -46,7 +46,26 @@ def local_day(value: dt.datetime | None, lang: str) -> str:
     return value.strftime("%d/%m/%Y %H:%M" if lang == "fr" else "%Y-%m-%d %H:%M")
 
 
+def iso_utc(value: dt.datetime | None) -> str:
+    """For <time datetime>: the scripts show it in the reader's own time zone."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)  # the database keeps UTC without a zone
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def web_link(url: str | None) -> str | None:
+    """A post's address fit for href: a CMS answers with it, so `javascript:` and the like
+    never become a link."""
+    if url and url.strip().lower().startswith(("https://", "http://")):
+        return url.strip()
+    return None
+
+
 templates.env.globals["static"] = static_url
+templates.env.filters["iso_utc"] = iso_utc
+templates.env.filters["web_link"] = web_link
 templates.env.filters["clock"] = clock
 
 

@@ -83,7 +83,21 @@ def editor_page(request: Request, memo_id: int) -> Response:
         view = views.editor_view(session, memo, user)
         settings = request.app.state.settings
         return render(request, "editor.html", user, view=view, memo=memo, draft=memo.draft,
-                      rewind_seconds=settings.rewind_seconds)
+                      rewind_seconds=settings.rewind_seconds, publish=views.publish_view(session, memo))
+
+
+@router.get("/memos/{memo_id}/publications")
+def publications_fragment(request: Request, memo_id: int) -> Response:
+    """Where the draft went and how it is going: the editor's publish panel asks for this
+    while a publication moves, as the worklist asks for its rows."""
+    with _database(request).session() as session:
+        user = current_user(request, session)
+        if user is None or not is_staff(user):
+            return Response(status_code=401)
+        memo = _memo_for(session, memo_id)
+        if memo is None:
+            return Response(status_code=404)
+        return render(request, "_publications.html", user, memo=memo, publish=views.publish_view(session, memo))
 
 
 @router.get("/memos/{memo_id}/diff")
@@ -158,7 +172,7 @@ def phone_page(request: Request) -> Response:
         if user is None:
             return to_login(request)
         memos, waiting = views.author_memos(session, user)
-        return render(request, "phone.html", user, memos=memos, waiting=waiting,
+        return render(request, "phone.html", user, memos=memos, waiting=waiting, post_url=views.published_url,
                       max_upload_mb=request.app.state.settings.max_upload_mb)
 
 

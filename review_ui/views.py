@@ -10,8 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dictation import workflow
-from dictation.models import AuditEntry, Comment, Draft, DraftRevision, Memo, Role, State, User
+from dictation.models import AuditEntry, Comment, Destination, Draft, DraftRevision, Memo, Publication, Role, State, User
 
+# While one of these is on screen the publish panel asks again every few seconds.
+PUBLICATION_MOVING = frozenset({"scheduled", "publishing"})
 LOW_PROBABILITY = 0.5  # below this a word is marked for checking
 # The actions each role sees as buttons (greyed out with the reason when refused now).
 ROLE_ACTIONS = {
@@ -137,3 +139,45 @@ def author_memos(session: Session, user: User, limit: int = 50) -> tuple[list[Me
     )
     waiting = [m for m in memos if m.status == State.awaiting_approval]
     return memos, waiting
+
+
+@dataclass(frozen=True)
+class PublishView:
+    destinations: list[Destination]  # the default one first: it is preselected
+    publications: list[Publication]  # this draft's, oldest first
+    can_publish: bool  # the memo's state lets it go out now
+    refused: str | None  # why not, in the workflow's words
+
+    @property
+    def moving(self) -> bool:
+        return any(p.status in PUBLICATION_MOVING for p in self.publications)
+
+    @property
+    def due_soon(self) -> bool:
+        """A publication runs now or is running: worth asking every second or two."""
+        return any(p.status == "publishing" or (p.status == "scheduled" and p.publish_at is None)
+                   for p in self.publications)
+
+
+def publish_view(session: Session, memo: Memo) -> PublishView:
+    from dictation import destinations
+    from dictation.publishing import PUBLISHABLE
+
+    draft = memo.draft
+    rows = destinations.list_destinations(session)
+    rows.sort(key=lambda d: (not d.is_default, d.name.casefold()))
+    publications = list(draft.publications) if draft is not None else []
+    refused = None
+    if draft is None:
+        refused = "This memo has no draft yet."
+    elif State(memo.status) not in PUBLISHABLE:
+        refused = (f"This draft is {memo.status.replace('_', ' ')}; it can be published once it is ready, "
+                   "in review, approved or already published.")
+    return PublishView(rows, publications, refused is None, refused)
+
+
+def published_url(memo: Memo) -> str | None:
+    """The post's address on the first destination that has it live (as the API's MemoOut)."""
+    draft = memo.draft
+    return next((p.remote_url for p in (draft.publications if draft else ())
+                 if p.status == "published" and p.remote_url), None)

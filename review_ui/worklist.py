@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from dictation.db import utcnow
-from dictation.models import Draft, Job, JobStatus, Memo, Priority, State, User
+from dictation.models import Draft, Job, JobStatus, Memo, Priority, Publication, State, User
 
 # Lanes in the order a desk works through them.
 MACHINE = (State.received, State.transcribing, State.failed)
@@ -58,6 +58,8 @@ class Row:
     progress: float | None  # 0..1 while a job runs, else None
     stage: str | None  # what the running job does now (prepare, transcribe, compose)
     error: str | None  # why the last job failed
+    published_url: str | None = None  # the live post, as on the memo's API record
+    scheduled_at: dt.datetime | None = None  # when a scheduled memo goes out (None: as soon as a worker can)
 
 
 @dataclass
@@ -108,6 +110,16 @@ def _running_jobs(session: Session, memo_ids: list[int]) -> dict[int, Job]:
     return {job.memo_id: job for job in jobs}
 
 
+def _publications(session: Session, drafts: list[Draft]) -> dict[int, list[Publication]]:
+    """Every shown draft's publications in one query, oldest first."""
+    ids = [d.id for d in drafts]
+    found: dict[int, list[Publication]] = {}
+    if ids:
+        for row in session.scalars(select(Publication).where(Publication.draft_id.in_(ids)).order_by(Publication.id)):
+            found.setdefault(row.draft_id, []).append(row)
+    return found
+
+
 def load(session: Session, user: User, wanted: WorklistFilter, now: dt.datetime | None = None) -> Worklist:
     now = now or utcnow()
     query = select(Memo).options(joinedload(Memo.author), joinedload(Memo.draft).joinedload(Draft.assignee))
@@ -125,6 +137,7 @@ def load(session: Session, user: User, wanted: WorklistFilter, now: dt.datetime 
         )
     memos = list(session.scalars(query.limit(1000)).unique())
     jobs = _running_jobs(session, [m.id for m in memos])
+    publications = _publications(session, [m.draft for m in memos if m.draft is not None])
 
     rows = []
     for memo in memos:
@@ -136,6 +149,7 @@ def load(session: Session, user: User, wanted: WorklistFilter, now: dt.datetime 
             continue
         job = jobs.get(memo.id)
         state = State(memo.status)
+        mine = publications.get(draft.id, []) if draft else []
         rows.append(
             Row(
                 memo=memo,
@@ -148,6 +162,9 @@ def load(session: Session, user: User, wanted: WorklistFilter, now: dt.datetime 
                 progress=(job.progress if job.progress else memo.progress or 0.0) if job else None,
                 stage=job.stage if job else None,
                 error=memo.error if state is State.failed else None,
+                published_url=next((p.remote_url for p in mine if p.status == "published" and p.remote_url), None),
+                scheduled_at=next((p.publish_at for p in mine if p.status == "scheduled" and p.publish_at), None)
+                if state is State.scheduled else None,
             )
         )
 

@@ -62,6 +62,25 @@ export function pageData(id) {
   return node ? JSON.parse(node.textContent) : null;
 }
 
+/** <time datetime="…Z" data-local> in the reader's own time zone and language; the server
+ *  wrote UTC, which stays in the title. */
+export function localizeTimes(root = document) {
+  // The page's language, in the browser's own variant of it (en-GB writes 14:30, not 2:30 PM).
+  const lang = document.documentElement.lang || "en";
+  const own = navigator.language || "";
+  const format = new Intl.DateTimeFormat(own.split("-")[0] === lang ? own : lang, {
+    dateStyle: "medium", timeStyle: "short",
+  });
+  for (const node of root.querySelectorAll("time[data-local][datetime]")) {
+    const when = new Date(node.getAttribute("datetime"));
+    if (Number.isNaN(when.getTime())) continue;
+    if (!node.title) node.title = node.textContent.trim();
+    node.textContent = format.format(when);
+  }
+}
+
+localizeTimes();
+
 document.getElementById("sign-out")?.addEventListener("click", async () => {
   await request("DELETE", "/api/v1/session");
   window.location.assign("/login");

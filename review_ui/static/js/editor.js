@@ -5,6 +5,7 @@ import { HelpOverlay, installKeys } from "./keys.js";
 import { installActions, installComments, installDiff, installTabs, Preview } from "./panels.js";
 import { ParagraphMap } from "./paragraphs.js";
 import { Player } from "./player.js";
+import { PublishPanel } from "./publish.js";
 import { Transcript } from "./transcript.js";
 
 const data = pageData("editor-data");
@@ -22,6 +23,7 @@ const help = new HelpOverlay($("help"), $("help-open"), $("help-close"), $("rewi
 const paragraphs = new ParagraphMap(data.paragraphs);
 
 let draft = null;
+let publish = null;
 if (data.draftId) {
   draft = new DraftEditor({
     draftId: data.draftId, version: data.version, title: data.title, body: data.body,
@@ -52,9 +54,14 @@ if (data.draftId) {
   installActions({ container: $("actions"), draftId: data.draftId, beforeAction: () => draft.save(), dialog: $("reason-dialog") });
   const loadDiff = installDiff(data.memoId, $("revision"), $("diff"));
   $("tab-changes").addEventListener("tab-shown", loadDiff);
+  publish = new PublishPanel({
+    memoId: data.memoId, draftId: data.draftId, form: $("publish-form"), list: $("publications"),
+    stateChip: $("state-chip"), postLink: $("post-link"), tab: $("tab-publish"), openButton: $("open-publish"),
+    beforePublish: () => draft.save(),
+  });
 }
 installTabs(document.querySelector('[role="tablist"]'));
 installKeys({ player, draft, help });
 
 // For tests and for the curious: the parts of this page, on one name.
-window.desk = { player, transcript, draft, paragraphs };
+window.desk = { player, transcript, draft, paragraphs, publish };

@@ -147,7 +147,7 @@ function addMemo(memoId, title) {
 }
 
 // Memos still in the machine are asked about every few seconds.
-const MOVING = ["received", "transcribing", "publishing"];
+const MOVING = ["received", "transcribing", "scheduled", "publishing"];
 setInterval(async () => {
   for (const item of document.querySelectorAll("#my-memos [data-memo-id]")) {
     if (!MOVING.includes(item.dataset.state)) continue;
@@ -157,5 +157,19 @@ setInterval(async () => {
     const chip = item.querySelector(".chip");
     chip.className = `chip state-${result.data.status}`;
     chip.textContent = t(`state.${result.data.status}`);
+    showPostLink(item, result.data.published_url);
   }
 }, 4000);
+
+/** The "View post" link once the memo is out; only a web address becomes a link. */
+function showPostLink(item, url) {
+  if (!url || !/^https?:\/\//i.test(url) || item.querySelector(".view-post")) return;
+  const link = document.createElement("a");
+  link.className = "view-post";
+  link.href = url;
+  link.target = "_blank";
+  link.rel = "noopener noreferrer";
+  link.textContent = t("publish.view_post");
+  link.setAttribute("aria-label", t("publish.view_post_of", { title: item.querySelector("a")?.textContent || "" }));
+  item.querySelector(".chip").before(link, " ");
+}

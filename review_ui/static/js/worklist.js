@@ -1,6 +1,6 @@
 // The worklist refreshes itself: every 2 s while a job runs, every 20 s otherwise, and
 // not while the tab is hidden. A failed memo's Retry button queues it again.
-import { request, t, toast } from "./common.js";
+import { localizeTimes, request, t, toast } from "./common.js";
 
 const FAST_MS = 2000;
 const SLOW_MS = 20000;
@@ -25,6 +25,7 @@ async function refresh() {
     // Keep the focused control: a keyboard user is not thrown back to the top.
     if (now && next && !now.contains(document.activeElement)) now.replaceWith(next);
   }
+  localizeTimes(document.getElementById("worklist-body") || document);
   document.getElementById("refresh-state").textContent = t("worklist.updated", { time: new Date().toLocaleTimeString() });
   schedule();
 }
