@@ -9,7 +9,7 @@ from tests.browser import browser_type_launch_args, live_server, screenshot  # n
 from tests.conftest import shared_file
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-expect = pytest.importorskip("playwright.sync_api").expect
+from playwright.sync_api import expect  # a dev dependency: missing, the tests must fail, not skip
 
 # The accessible name as a screen reader would compute it, simplified: aria-label,
 # aria-labelledby, <label>, the text of buttons, links and tabs, then title.

@@ -11,7 +11,7 @@ from tests.browser import browser_type_launch_args, live_server, screenshot  # n
 from tests.conftest import shared_file
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-expect = pytest.importorskip("playwright.sync_api").expect
+from playwright.sync_api import expect  # a dev dependency: missing, the tests must fail, not skip
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from tests.browser import CHROMIUM_ARGS, browser_type_launch_args, chromium_path
 from tests.conftest import shared_file
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-expect = pytest.importorskip("playwright.sync_api").expect
+from playwright.sync_api import expect  # a dev dependency: missing, the tests must fail, not skip
 PHONE = {"viewport": {"width": 375, "height": 812}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
 

@@ -13,7 +13,7 @@ import pytest
 from tests.browser import Account, browser_type_launch_args, run_live_server, screenshot  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-expect = pytest.importorskip("playwright.sync_api").expect
+from playwright.sync_api import expect  # a dev dependency: missing, the tests must fail, not skip
 
 # A zone that is not UTC, in summer time: a scheduled time must survive the conversion.
 TIME_ZONE = "Europe/Paris"
