@@ -47,6 +47,7 @@ test: install-dev system-deps
 
 bench: install-dev
 	$(PY) bench/transcribe.py
+	$(PY) bench/server.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info test-output

@@ -107,8 +107,9 @@ class Memo(Base):
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
     duration_s: Mapped[float | None] = mapped_column(Float)
     playback_sha256: Mapped[str | None] = mapped_column(String(64))  # Opus copy browsers play
-    peaks: Mapped[list | None] = mapped_column(JSON)  # waveform for the player
-    transcript: Mapped[dict | None] = mapped_column(JSON)  # Transcript.to_dict(), never edited
+    # Deferred: lists of memos never need these large JSON columns, only the editor does.
+    peaks: Mapped[list | None] = mapped_column(JSON, deferred=True)  # waveform for the player
+    transcript: Mapped[dict | None] = mapped_column(JSON, deferred=True)  # Transcript.to_dict(), never edited
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

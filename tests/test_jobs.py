@@ -16,6 +16,7 @@ import uuid
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import undefer
 
 from dictation import audio, jobs, pipeline
 from dictation.db import utcnow
@@ -68,7 +69,7 @@ def queue_memo(db, memo_id: int) -> int:
 
 def load(db, memo_id: int, job_id: int | None = None) -> tuple[Memo, Job | None]:
     with db.session() as session:
-        memo = session.get(Memo, memo_id)
+        memo = session.get(Memo, memo_id, options=[undefer(Memo.peaks), undefer(Memo.transcript)])
         memo.draft  # noqa: B018  (loaded while the session is open)
         return memo, session.get(Job, job_id) if job_id else None
 

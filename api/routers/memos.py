@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.orm import selectinload
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
@@ -228,7 +229,8 @@ def list_memos(
     if priority is not None:
         query = query.where(Memo.priority == priority.value)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = session.scalars(query.order_by(Memo.created_at.desc(), Memo.id.desc()).limit(limit).offset(offset))
+    rows = session.scalars(query.order_by(Memo.created_at.desc(), Memo.id.desc()).limit(limit).offset(offset)
+                           .options(selectinload(Memo.author), selectinload(Memo.draft)))
     return MemoPage(items=[MemoOut.of(m) for m in rows], total=total, limit=limit, offset=offset)
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from sqlalchemy import case, func
+from sqlalchemy.orm import selectinload
 
 from api.deps import CurrentUser, SessionDep
 from api.errors import errors_doc
@@ -43,7 +44,9 @@ def worklist(
         query = query.join(Draft, Draft.memo_id == Memo.id).where(Draft.assignee_id == user.id)
     query = query.order_by(
         overdue, rank, Memo.due_at.is_(None), Memo.due_at, Memo.created_at, Memo.id
-    ).limit(limit)
+    ).limit(limit).options(  # a few queries for the whole page, not a few per memo
+        selectinload(Memo.author), selectinload(Memo.draft).selectinload(Draft.assignee),
+    )
     items = []
     for memo in session.scalars(query):
         draft = memo.draft
