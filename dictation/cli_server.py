@@ -41,13 +41,11 @@ def ensure_first_admin(database) -> tuple[str, str] | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from dictation.settings import get_settings
-
-    settings = get_settings()
     database = _database()
     first = ensure_first_admin(database)
     if first:
-        print(f"First start: sign in at {settings.public_url}/ as {first[0]} with password {first[1]}")
+        print(f"First start: sign in at http://{args.host}:{args.port}/login as {first[0]} "
+              f"with password {first[1]}")
         print("(shown once; change it after signing in)")
     database.dispose()
     # A string factory keeps `dictation` free of imports from `api` and `review_ui`:

@@ -117,6 +117,25 @@ class Settings(BaseSettings):
         return self.models_dir or self.data_dir / "models"
 
 
+def _local_secret(data_dir: Path) -> str:
+    """A random key kept in the data dir (mode 0600), made on first use."""
+    import os
+    import secrets
+
+    path = data_dir / "secret.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
 @functools.lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    settings = Settings()
+    if settings.secret_key == PLACEHOLDER_SECRET:
+        # Development with no key set: a known placeholder would sign cookies and "encrypt" CMS
+        # secrets with a key anyone can read here, so use one of this installation's own.
+        settings = settings.model_copy(update={"secret_key": _local_secret(settings.data_dir)})
+    return settings

@@ -25,3 +25,13 @@ def test_refuse_placeholder_secret_in_production():
 def test_read_setting_from_environment(monkeypatch):
     monkeypatch.setenv("DICTATION_MAX_UPLOAD_MB", "7")
     assert Settings().max_upload_mb == 7
+
+
+def test_get_settings_replaces_placeholder_secret_with_local_key(data_dir):
+    from dictation.settings import get_settings
+
+    first = get_settings().secret_key
+    assert first != PLACEHOLDER_SECRET and len(first) > 40
+    assert (data_dir / "secret.key").stat().st_mode & 0o777 == 0o600
+    get_settings.cache_clear()
+    assert get_settings().secret_key == first  # the same key after a restart
