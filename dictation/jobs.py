@@ -217,8 +217,8 @@ def cancel(session: Session, memo: Memo) -> Job | None:
 
 def recover_stale_jobs(session: Session, stale_after_s: float | None = None,
                        queue: huey.Huey | None = None) -> list[int]:
-    """Run again dead workers' jobs and send again lost queued ones: see `dictation.worker`."""
-    from dictation.worker import recover_stale_jobs as _recover
+    """Run again dead workers' jobs and send again lost queued ones: see `dictation.recovery`."""
+    from dictation.recovery import recover_stale_jobs as _recover
 
     return _recover(session, stale_after_s, queue)
 
