@@ -176,7 +176,7 @@ def sniff_audio(head: bytes) -> str:
         raise BadAudio("This file is not audio: it is empty.")
     kind = audio.sniff(head)
     if kind is None:
-        what = audio._looks_like(head)  # shared wording with the decoder's own refusals
+        what = audio.looks_like(head)  # shared wording with the decoder's own refusals
         raise BadAudio(
             f"This file is not audio: it looks like {what}." if what else
             "This file is not audio: its first bytes match no recording format we read "

@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
 Source = Union[str, os.PathLike, BinaryIO, bytes]
-_looks_like = looks_like  # the name api/upload.py first used (it still does)
 
 # Enough for every signature in `sniff` and for the "it looks like" guesses.
 _HEAD_BYTES = 4096
