@@ -94,6 +94,10 @@ def is_staff(user: User | None) -> bool:
     return user is not None and user.role in (Role.assistant, Role.admin)
 
 
+def is_admin(user: User | None) -> bool:
+    return user is not None and user.role == Role.admin
+
+
 def to_login(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
@@ -110,6 +114,7 @@ def render(
         js_strings=i18n.js_strings(lang),
         csrf=csrf_token(request) if user else "",
         is_staff=is_staff(user),
+        is_admin=is_admin(user),
         day=lambda value: local_day(value, lang),
         path=request.url.path,
         now_utc=dt.datetime.now(dt.UTC),

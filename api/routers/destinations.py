@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminUser, SessionDep, SettingsDep, StaffUser
 from api.errors import errors_doc
 from dictation import destinations
-from dictation.errors import Conflict
+from dictation.errors import Conflict, InvalidInput
 from dictation.models import Publication
 from sqlalchemy import select
 
@@ -48,6 +48,26 @@ def add_destination(body: DestinationIn, user: AdminUser, session: SessionDep,
         session, settings, body.name, body.kind, url=body.url, user=body.user, secret=body.secret,
         default=body.default, options={"attach_audio": body.attach_audio},
     )
+    return DestinationOut(**destinations.describe(row))
+
+
+class DestinationPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    default: bool | None = Field(None, description="true makes this the default destination")
+
+
+@router.patch("/{name_or_id}", response_model=DestinationOut, responses=errors_doc(401, 403, 404, 422),
+              summary="Make a destination the default (admin)")
+def update_destination(name_or_id: str, body: DestinationPatch, user: AdminUser,
+                       session: SessionDep) -> DestinationOut:
+    row = destinations.get_destination(session, name_or_id)
+    if body.default is False and row.is_default:
+        # Drafts always need somewhere to go: the default moves, it is never just dropped.
+        raise InvalidInput("Make another destination the default instead; there is always one.")
+    if body.default:
+        destinations.set_default(session, row)
+    session.flush()
     return DestinationOut(**destinations.describe(row))
 
 
