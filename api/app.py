@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, worker
     app.state.database = database
     app.state.store = MediaStore(settings.media_dir)
     app.state.cookies = auth.SessionCookies(settings.secret_key, settings.session_max_age_hours * 3600)
+    app.state.sign_in_throttle = auth.SignInThrottle()
     errors.install_error_handlers(app)
     for module in (session, tokens, users, memos, drafts, publications, destinations, worklist, health):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -61,6 +61,7 @@ def _describe(status: int) -> str:
         415: "The file is not audio.",
         422: "A field is missing or malformed.",
         428: "The request must carry If-Match with the draft's ETag.",
+        429: "Too many failed sign-ins; the message says when to try again.",
         503: "Not ready: the database, the queue or the model is unavailable.",
     }.get(status, "Error.")
 

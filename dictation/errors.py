@@ -91,3 +91,10 @@ class PublishError(DictationError):
     def __init__(self, message: str, transient: bool = False, **detail: object) -> None:
         super().__init__(message, **detail)
         self.transient = transient
+
+
+class TooManyAttempts(DictationError):
+    """Too many failed sign-ins: password guessing is slowed down."""
+
+    status = 429
+    code = "too_many_attempts"

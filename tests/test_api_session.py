@@ -231,3 +231,13 @@ def test_change_password_keeps_this_browser_and_signs_out_others(api_app):
         assert phone.get(f"{API}/users/me").status_code == 401
     with TestClient(api_app) as other:
         assert other.post(f"{API}/session", json={"email": ada.email, "password": "brand new pass"}).status_code == 200
+
+
+def test_sign_in_refused_with_429_after_five_wrong_passwords(client, api_app):
+    person = make_person(api_app, "assistant")  # noqa: F405
+    for _ in range(5):
+        wrong = client.post("/api/v1/session", json={"email": person.email, "password": "guess"})
+        assert wrong.status_code == 401
+    refused = client.post("/api/v1/session", json={"email": person.email, "password": PASSWORD})  # noqa: F405
+    assert refused.status_code == 429 and "Too many failed sign-ins" in refused.json()["message"]
+    assert int(refused.headers["Retry-After"]) > 0

@@ -140,3 +140,22 @@ def test_csrf_token_belongs_to_one_session(db):
     assert not cookies.check_csrf(second, token)
     assert not cookies.check_csrf(first, None) and not cookies.check_csrf(first, "")
     assert not cookies.check_csrf("forged", cookies.csrf_token("forged"))
+
+
+def test_throttle_sign_in_after_repeated_failures_then_forgive():
+    from dictation.auth import SignInThrottle
+    from dictation.errors import TooManyAttempts
+
+    now = [1000.0]
+    throttle = SignInThrottle(limit=3, window_s=600, clock=lambda: now[0])
+    for _ in range(3):
+        throttle.check("email:a", "client:1")
+        throttle.failed("email:a", "client:1")
+    with pytest.raises(TooManyAttempts) as refused:
+        throttle.check("email:a")
+    assert refused.value.status == 429 and refused.value.detail["retry_after_s"] == 601
+    with pytest.raises(TooManyAttempts):
+        throttle.check("email:b", "client:1")  # the same client guessing another address
+    throttle.check("email:b", "client:2")  # someone else is not held up
+    now[0] += 601
+    throttle.check("email:a", "client:1")  # the failures aged out

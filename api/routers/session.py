@@ -44,7 +44,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @router.post(
-    "", response_model=SessionOut, openapi_extra=_LOGIN_BODY, responses=errors_doc(401, 422),
+    "", response_model=SessionOut, openapi_extra=_LOGIN_BODY, responses=errors_doc(401, 422, 429),
     summary="Sign in (JSON or a form); sets the session cookie and returns the CSRF token",
 )
 async def sign_in(request: Request, session: SessionDep, settings: SettingsDep, cookies: CookiesDep) -> Response:
@@ -56,9 +56,14 @@ async def sign_in(request: Request, session: SessionDep, settings: SettingsDep, 
         login = LoginIn.model_validate(raw)
     except (ValueError, ValidationError) as exc:
         raise InvalidInput("Send an e-mail address and a password.") from exc
+    throttle: auth.SignInThrottle = request.app.state.sign_in_throttle
+    keys = (f"email:{login.email.strip().lower()}", f"client:{request.client.host if request.client else '?'}")
+    throttle.check(*keys)
     user = await run_in_threadpool(auth.authenticate, session, login.email, login.password)
     if user is None:
+        throttle.failed(*keys)
         raise NotAuthenticated("The e-mail address or the password is wrong.")
+    throttle.succeeded(keys[0])
     value = cookies.issue(user)
     target = _safe_next(raw.get("next")) if is_form else None
     if target:
