@@ -87,6 +87,9 @@ class Memo(Base):
     __tablename__ = "memos"
     __table_args__ = (
         UniqueConstraint("author_id", "idempotency_key", name="uq_memo_idempotency"),
+        # The same recording sent twice (a phone retrying without its key) is one memo, even
+        # when both uploads finish at the same moment.
+        UniqueConstraint("author_id", "media_sha256", name="uq_memo_recording"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

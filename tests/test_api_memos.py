@@ -214,3 +214,18 @@ def test_delete_memo_own_or_admin_before_publication(client, api_app):
     published = client.delete(f"{API}/memos/{other['id']}", headers=admin.auth)
     assert published.status_code == 409 and "archive it" in published.json()["message"]
     assert api_app.state.store.exists(other["sha256"])
+
+
+def test_concurrent_same_bytes_without_key_make_one_memo(live_server, api_app):
+    ada = make_person(api_app, "author")
+    audio = sine_wav(2.5, 550)
+
+    def send(_):
+        with httpx.Client(base_url=live_server, timeout=60) as http:
+            return upload(http, audio, ada.auth)
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(send, range(4)))
+    assert {a.status_code for a in answers} <= {200, 201}
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert memo_count(api_app) == 1

@@ -155,9 +155,9 @@ def test_run_worker_processes_memos_in_worker_processes_and_stops_on_sigint(db, 
         stored = MediaStore(settings.media_dir).save_stream(shared_file("audio/real/jfk.flac").open("rb"))
         job_ids = []
         with db.session() as session:
-            author = make_user(session, "author")
-            for _ in range(2):
-                memo = make_memo(session, author, status="received", media_sha256=stored.sha256)
+            for _ in range(2):  # two authors: one author's same recording is one memo
+                memo = make_memo(session, make_user(session, "author"), status="received",
+                                 media_sha256=stored.sha256)
                 job_ids.append(jobs.enqueue_processing(session, memo).id)
         def both_done():
             rows = [job_row(db, job_id) for job_id in job_ids]

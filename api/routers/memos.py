@@ -116,7 +116,7 @@ def record_upload(database: Database, queue, user: User, upload: ReceivedUpload,
             jobs.enqueue_processing(session, memo, queue=queue)
             memo_id = memo.id
     except IntegrityError:
-        # Another request with the same Idempotency-Key committed first: answer with its memo.
+        # Another request with the same key or the same bytes committed first: answer with its memo.
         with database.session() as session:
             existing = _existing(session, user, key, upload.stored.sha256)
             if existing is None:
