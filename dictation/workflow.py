@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from dictation import messages
 from dictation.errors import InvalidInput, TransitionRefused
 from dictation.models import AuditEntry, Draft, Memo, Role, State, User
 
@@ -113,35 +114,53 @@ _SYSTEM_ACTION = {
 }
 
 
-def refusal(memo: Memo, draft: Draft | None, action: str, user: User | None, comment: str | None = None) -> str | None:
-    """Why `user` may not do `action` on this memo now, or None when they may."""
+def refusal(
+    memo: Memo, draft: Draft | None, action: str, user: User | None, comment: str | None = None, lang: str = "en"
+) -> str | None:
+    """Why `user` may not do `action` on this memo now, in `lang` ("en", "fr"), or None when they may."""
+    why = refusal_reason(memo, draft, action, user, comment)
+    return messages.say(why[0], lang, **why[1]) if why else None
+
+
+def refusal_reason(
+    memo: Memo, draft: Draft | None, action: str, user: User | None, comment: str | None = None
+) -> tuple[str, dict[str, object]] | None:
+    """Why not, as a reason id of `dictation.messages` and its raw values, or None when they may."""
     spec = ACTIONS.get(action)
     if spec is None:
-        return f"There is no action called {action!r}."
+        return "no_such_action", {"action": action}
     if user is None:
-        return "Only a signed-in person can do this."
+        return "signed_out", {}
     if not user.is_active:
-        return "This account is disabled."
+        return "account_disabled", {}
     role = Role(user.role)
     if role not in spec.roles:
-        who = " or ".join(sorted(f"an {r}" if r[0] in "aeiou" else f"a {r}" for r in spec.roles))
-        return f"Only {who} can {spec.label.lower()} a memo."
+        return "wrong_role", {"action": action, "roles": sorted(r.value for r in spec.roles)}
     if role is Role.author and memo.author_id != user.id:
-        return "Authors can only act on their own memos."
+        return "not_own_memo", {}
     state = State(memo.status)
     if state not in spec.moves:
-        return f"A memo that is {_words(state)} cannot be {_past(spec)}."
+        return "wrong_state", {"action": action, "state": state.value}
     if draft is None:
-        return "This memo has no draft yet."
+        return "no_draft", {}
     if spec.holder_only and role is not Role.admin and draft.assignee_id not in (None, user.id):
-        return f"{_holder(draft)} has claimed this draft; an admin can reassign it."
+        holder = draft.assignee
+        return "claimed_by_other", {"holder": (holder.name or holder.email) if holder is not None else None}
     if action == "claim" and draft.assignee_id == user.id and state is S.in_review:
-        return "You have already claimed this draft."
+        return "already_claimed", {}
     if action == "release" and draft.assignee_id is None:
-        return "Nobody has claimed this draft."
+        return "nobody_claimed", {}
     if spec.needs_comment and not (comment and comment.strip()):
-        return "Say what should change: a reason is required to request changes."
+        return "reason_required", {}
     return None
+
+
+def refused_message(exc: TransitionRefused, lang: str) -> str:
+    """A refusal's sentence in `lang`; one without a reason id keeps its own words."""
+    reason = exc.detail.get("reason")
+    if not isinstance(reason, str) or reason not in messages.TEMPLATES[messages.DEFAULT_LANGUAGE]:
+        return exc.message
+    return messages.say(reason, lang, **{k: v for k, v in exc.detail.items() if k != "reason"})
 
 
 def allowed_actions(memo: Memo, draft: Draft | None, user: User | None) -> list[str]:
@@ -167,14 +186,14 @@ def apply(session: Session, memo: Memo, action: str, actor: User | None, comment
     """Do a person's action on a memo, or raise `TransitionRefused` saying why not."""
     if action not in ACTIONS:
         raise InvalidInput(f"There is no action called {action!r}.", actions=sorted(ACTIONS))
-    _refuse_if(refusal(memo, memo.draft, action, actor, comment), action, memo)
+    _refuse_if(refusal_reason(memo, memo.draft, action, actor, comment), action, memo)
     from_state = State(memo.status)
     _lock(session, memo, from_state)
     # Holding the memo row, look again: the draft we were handed may predate someone's claim.
     draft = memo.draft
     if draft is not None:
         session.refresh(draft)
-    _refuse_if(refusal(memo, draft, action, actor, comment), action, memo)
+    _refuse_if(refusal_reason(memo, draft, action, actor, comment), action, memo)
     assert actor is not None and draft is not None  # refusal() checked both
     to_state = ACTIONS[action].moves[from_state]
     if action == "claim":
@@ -189,16 +208,14 @@ def apply(session: Session, memo: Memo, action: str, actor: User | None, comment
 def reassign(session: Session, memo: Memo, to_user: User, actor: User | None) -> AuditEntry:
     """An admin hands a draft (and its claim) to another assistant."""
     if actor is None or not actor.is_active or Role(actor.role) is not Role.admin:
-        raise TransitionRefused("Only an admin can reassign a draft.", action="reassign")
+        _refuse("reassign_admin_only", action="reassign")
     if Role(to_user.role) not in _STAFF or not to_user.is_active:
-        raise TransitionRefused(
-            f"{to_user.name or to_user.email} is not an active assistant or admin.", action="reassign"
-        )
+        _refuse("reassign_not_staff", action="reassign", person=to_user.name or to_user.email)
     state = State(memo.status)
     if memo.draft is None:
-        raise TransitionRefused("This memo has no draft yet.", action="reassign")
+        _refuse("no_draft", action="reassign")
     if state not in REASSIGNABLE:
-        raise TransitionRefused(f"A memo that is {_words(state)} cannot be reassigned.", action="reassign")
+        _refuse("cannot_reassign", action="reassign", state=state.value)
     _lock(session, memo, state)
     draft = memo.draft
     session.refresh(draft)
@@ -244,9 +261,15 @@ def system(
 # --- the writes ------------------------------------------------------------------------
 
 
-def _refuse_if(reason: str | None, action: str, memo: Memo) -> None:
-    if reason:
-        raise TransitionRefused(reason, action=action, state=memo.status)
+def _refuse_if(why: tuple[str, dict[str, object]] | None, action: str, memo: Memo) -> None:
+    if why:
+        reason, values = why
+        _refuse(reason, **{"action": action, "state": memo.status, **values})
+
+
+def _refuse(reason: str, **values: object) -> None:
+    # The id and raw values travel in the detail so that a client can say it in its language.
+    raise TransitionRefused(messages.say(reason, **values), **values, reason=reason)
 
 
 def _lock(session: Session, memo: Memo, expected: State) -> None:
@@ -263,10 +286,7 @@ def _lock(session: Session, memo: Memo, expected: State) -> None:
     )
     if result.rowcount != 1:
         session.refresh(memo)
-        raise TransitionRefused(
-            f"This memo changed meanwhile (it is now {_words(State(memo.status))}); reload and try again.",
-            state=memo.status,
-        )
+        _refuse("changed_meanwhile", state=memo.status)
 
 
 def _audit(
@@ -300,28 +320,4 @@ def _holder(draft: Draft) -> str:
 
 
 def _words(state: State) -> str:
-    return {
-        S.received: "just received",
-        S.transcribing: "being transcribed",
-        S.ready: "ready for review",
-        S.in_review: "in review",
-        S.awaiting_approval: "awaiting sign-off",
-        S.approved: "signed off",
-        S.changes_requested: "waiting for changes",
-        S.scheduled: "scheduled",
-        S.publishing: "being published",
-        S.published: "published",
-        S.failed: "failed",
-        S.archived: "archived",
-    }[state]
-
-
-def _past(spec: Action) -> str:
-    return {
-        "claim": "claimed",
-        "release": "released",
-        "submit_for_approval": "sent for sign-off",
-        "approve": "signed off",
-        "request_changes": "sent back with changes",
-        "archive": "archived",
-    }.get(spec.name, spec.label.lower())
+    return messages.STATES[messages.DEFAULT_LANGUAGE][state.value]

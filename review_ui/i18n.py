@@ -8,9 +8,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from dictation.messages import DEFAULT_LANGUAGE, LANGUAGES, preferred_language  # noqa: F401 (LANGUAGES: for the pages)
+
 LOCALE_DIR = Path(__file__).with_name("locale")
-LANGUAGES = ("en", "fr")
-DEFAULT_LANGUAGE = "en"
 
 
 @functools.cache
@@ -18,32 +18,10 @@ def catalog(language: str) -> dict[str, str]:
     return json.loads((LOCALE_DIR / f"{language}.json").read_text("utf-8"))
 
 
-def _accepted(header: str) -> list[tuple[float, str]]:
-    """`fr-CA,fr;q=0.9,en;q=0.5` -> [(1.0, 'fr'), (0.9, 'fr'), (0.5, 'en')], best first."""
-    ranked = []
-    for position, part in enumerate(header.split(",")):
-        tag, _, params = part.strip().partition(";")
-        quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                quality = 0.0
-        if tag:
-            # Earlier entries win ties, as browsers list them by preference.
-            ranked.append((quality, -position, tag.split("-")[0].lower()))
-    ranked.sort(reverse=True)
-    return [(q, lang) for q, _, lang in ranked]
-
-
 def pick_language(user_language: str | None, accept_language: str | None) -> str:
-    """The user's own setting first, then the browser's best supported language."""
-    if user_language in LANGUAGES:
-        return user_language
-    for quality, language in _accepted(accept_language or ""):
-        if quality > 0 and language in LANGUAGES:
-            return language
-    return DEFAULT_LANGUAGE
+    """The user's own setting first, then the browser's best supported language: the same
+    rule the API uses for its messages, so a page and its toasts speak one language."""
+    return preferred_language(user_language, accept_language)
 
 
 def translator(language: str) -> Callable[..., str]:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from dictation.models import Memo, Role, State
 from review_ui import diff, views
 from review_ui import worklist as worklist_model
-from review_ui.context import check_csrf, current_user, is_staff, render, to_login
+from review_ui.context import check_csrf, current_user, is_staff, language_for, render, to_login
 from review_ui.i18n import LANGUAGES
 from review_ui.preview import preview_html
 
@@ -80,7 +80,7 @@ def editor_page(request: Request, memo_id: int) -> Response:
             return _error(request, user, 404, "error.not_found")
         if not is_staff(user):
             return RedirectResponse(f"/phone/memos/{memo_id}", status_code=303)
-        view = views.editor_view(session, memo, user)
+        view = views.editor_view(session, memo, user, language_for(request, user))
         settings = request.app.state.settings
         return render(request, "editor.html", user, view=view, memo=memo, draft=memo.draft,
                       rewind_seconds=settings.rewind_seconds, publish=views.publish_view(session, memo))
@@ -192,7 +192,7 @@ def signoff_page(request: Request, memo_id: int) -> Response:
                                 memo.author.name or memo.author.email,
                                 (memo.transcript or {}).get("language", "en"), draft.tags)
         return render(request, "signoff.html", user, memo=memo, draft=draft, post=post,
-                      actions=views.actions_for(memo, draft, user))
+                      actions=views.actions_for(memo, draft, user, language_for(request, user)))
 
 
 @router.post("/language")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dictation import workflow
+from dictation import messages, workflow
 from dictation.models import AuditEntry, Comment, Destination, Draft, DraftRevision, Memo, Publication, Role, State, User
 
 # While one of these is on screen the publish panel asks again every few seconds.
@@ -84,12 +84,15 @@ def segments_of(transcript: dict | None) -> list[SegmentView]:
     return segments
 
 
-def actions_for(memo: Memo, draft: Draft | None, user: User) -> list[ActionView]:
+def actions_for(memo: Memo, draft: Draft | None, user: User, lang: str | None = None) -> list[ActionView]:
+    """The buttons, each refused one with its reason in `lang` (the page's language; when the
+    caller has no request to ask, the person's own setting, else English)."""
+    lang = lang or messages.preferred_language(user.language, None)
     views = []
     for name in ROLE_ACTIONS.get(Role(user.role), ()):
         spec = workflow.ACTIONS[name]
         # The reason is asked for when the button is pressed; it does not refuse the button.
-        reason = workflow.refusal(memo, draft, name, user, comment="-" if spec.needs_comment else None)
+        reason = workflow.refusal(memo, draft, name, user, comment="-" if spec.needs_comment else None, lang=lang)
         views.append(ActionView(name, reason is None, reason, spec.needs_comment))
     return views
 
@@ -101,7 +104,7 @@ def _names(session: Session, ids: set[int]) -> dict[int, str]:
     return {u.id: u.name or u.email for u in session.scalars(select(User).where(User.id.in_(ids)))}
 
 
-def editor_view(session: Session, memo: Memo, user: User) -> EditorView:
+def editor_view(session: Session, memo: Memo, user: User, lang: str | None = None) -> EditorView:
     draft = memo.draft
     segments = segments_of(memo.transcript)
     words = [w for s in segments for w in s.words]
@@ -124,7 +127,7 @@ def editor_view(session: Session, memo: Memo, user: User) -> EditorView:
         segments=segments,
         word_count=len(words),
         low_count=sum(1 for w in words if w.low),
-        actions=actions_for(memo, draft, user),
+        actions=actions_for(memo, draft, user, lang),
         revisions=[RevisionView(r.version, names.get(r.saved_by_id, ""), r.created_at) for r in revisions],
         comments=comments,
         audit=audit,

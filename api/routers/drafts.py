@@ -12,10 +12,12 @@ from sqlalchemy import func, select, update
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.errors import errors_doc
 from api.schemas import CommentIn, CommentOut, DraftOut, DraftPatch, RevisionOut, TransitionIn, TransitionOut
-from dictation import auth, workflow
+from dictation import auth, messages, workflow
 from dictation.notify import Mailer
 from dictation.db import utcnow
-from dictation.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionRequired, StaleVersion
+from dictation.errors import (
+    Conflict, Forbidden, InvalidInput, NotFound, PreconditionRequired, StaleVersion, TransitionRefused,
+)
 from dictation.models import Comment, Draft, DraftRevision, Role, State, User
 
 router = APIRouter(prefix="/drafts", tags=["drafts"])
@@ -158,15 +160,22 @@ def list_revisions(draft_id: int, user: CurrentUser, session: SessionDep) -> lis
     summary="Claim, release, send for sign-off, sign off, request changes, archive (409 says why not)",
 )
 def transition(draft_id: int, body: TransitionIn, user: CurrentUser, session: SessionDep,
-               settings: SettingsDep, background: BackgroundTasks) -> Response:
+               settings: SettingsDep, background: BackgroundTasks,
+               accept_language: Annotated[str | None, Header()] = None) -> Response:
     draft = visible_draft(session, user, draft_id)
-    if body.action == "reassign":
-        to_user = session.get(User, body.to_user_id) if body.to_user_id is not None else None
-        if to_user is None:
-            raise InvalidInput("Say who takes the draft over: to_user_id must name an assistant.")
-        entry = workflow.reassign(session, draft.memo, to_user, user)
-    else:
-        entry = workflow.apply(session, draft.memo, body.action, user, body.comment)
+    try:
+        if body.action == "reassign":
+            to_user = session.get(User, body.to_user_id) if body.to_user_id is not None else None
+            if to_user is None:
+                raise InvalidInput("Say who takes the draft over: to_user_id must name an assistant.")
+            entry = workflow.reassign(session, draft.memo, to_user, user)
+        else:
+            entry = workflow.apply(session, draft.memo, body.action, user, body.comment)
+    except TransitionRefused as refused:
+        # The review desk shows this sentence in a toast: in the page's language (the person's
+        # setting, else Accept-Language), English by default; `reason` stays for programs.
+        refused.message = workflow.refused_message(refused, messages.preferred_language(user.language, accept_language))
+        raise
     if entry.detail and body.action != "reassign":
         # The reason for a sign-off or a change request belongs in the conversation too.
         session.add(Comment(draft_id=draft.id, user_id=user.id, body=entry.detail))
