@@ -206,6 +206,24 @@ def test_transcribe_openai_whisper_tiny_en_jfk(openai_tiny):
     assert_invariants(transcript)
 
 
+@pytest.mark.timeout(300)  # the bug this guards against was an endless loop
+def test_transcribe_openai_whisper_speech_to_the_last_sample(openai_tiny):
+    # pv_test.wav's speech runs to its very end, so the VAD clip ended on the last frame,
+    # where openai-whisper used to loop forever.
+    path = shared_file("audio/real/pv_test.wav")
+    transcript = transcribe(path, openai_tiny)
+    assert word_error_rate(reference(path), transcript.text) <= 0.05, transcript.text
+    assert_invariants(transcript)
+
+
+def test_keep_openai_clips_inside_audio():
+    from dictation.transcribe.openai_whisper import _inside
+
+    assert _inside([0.376, 5.855], 5.855) == [0.376, 5.835]
+    assert _inside([0.0, 1.0, 5.84, 5.9], 5.855) == [0.0, 1.0]  # a sliver at the end is dropped
+    assert _inside(None, 3.0) is None and _inside([], 3.0) == []
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "name",

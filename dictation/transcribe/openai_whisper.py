@@ -95,7 +95,7 @@ class OpenAIWhisperEngine:
         language = check_language(self.model_name, self.english_only, options.language)
         duration = len(audio) / SAMPLE_RATE
         # Only the speech is decoded, as faster-whisper's vad_filter would do.
-        speech_clips = clips(audio, options, speech)
+        speech_clips = _inside(clips(audio, options, speech), duration)
         if speech_clips == []:
             report(progress, 1.0)
             return Transcript(language=language or "", duration=duration, no_speech=True,
@@ -138,3 +138,21 @@ class OpenAIWhisperEngine:
             engine=self.name,
             model=self.model_name,
         )
+
+
+# openai-whisper loops forever when a clip ends at (or past) the last mel frame: its window
+# shrinks to nothing and `seek` never moves (openai/whisper PR #2005, still open). Ending
+# clips two frames (20 ms) short of the audio, and dropping slivers, avoids it.
+_FRAME_S = 0.01
+
+
+def _inside(flat: list[float] | None, duration: float) -> list[float] | None:
+    if not flat:
+        return flat
+    limit = max(0.0, duration - 2 * _FRAME_S)
+    kept: list[float] = []
+    for start, end in zip(flat[0::2], flat[1::2]):
+        start, end = min(start, limit), min(end, limit)
+        if end - start >= 5 * _FRAME_S:
+            kept += [round(start, 3), round(end, 3)]
+    return kept
