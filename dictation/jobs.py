@@ -24,7 +24,7 @@ import importlib
 import logging
 import os
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import huey
 from sqlalchemy import event, select, update
@@ -34,6 +34,9 @@ from dictation.db import Database, utcnow
 from dictation.errors import Conflict, InvalidInput, TransitionRefused
 from dictation.models import Job, JobStatus, Memo, State, User
 from dictation.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # only for the annotation: worker imports this module
+    from dictation.worker import JobContext
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from dictation.models import Memo, Role, State
+from dictation import auth
+from dictation.models import Memo, State, User
 from review_ui import diff, views
 from review_ui import worklist as worklist_model
 from review_ui.context import check_csrf, current_user, is_staff, language_for, render, to_login
@@ -65,8 +66,10 @@ def worklist_page(request: Request) -> Response:
         return response
 
 
-def _memo_for(session, memo_id: int) -> Memo | None:
-    return session.get(Memo, memo_id)
+def _memo_for(session, user: User, memo_id: int | None) -> Memo | None:
+    """The memo if this user may see it (the API's own rule), else None."""
+    memo = session.get(Memo, memo_id) if memo_id is not None else None
+    return memo if memo is not None and auth.can_see(user, memo) else None
 
 
 @router.get("/memos/{memo_id}")
@@ -75,8 +78,8 @@ def editor_page(request: Request, memo_id: int) -> Response:
         user = current_user(request, session)
         if user is None:
             return to_login(request)
-        memo = _memo_for(session, memo_id)
-        if memo is None or (user.role == Role.author and memo.author_id != user.id):
+        memo = _memo_for(session, user, memo_id)
+        if memo is None:
             return _error(request, user, 404, "error.not_found")
         if not is_staff(user):
             return RedirectResponse(f"/phone/memos/{memo_id}", status_code=303)
@@ -94,7 +97,7 @@ def publications_fragment(request: Request, memo_id: int) -> Response:
         user = current_user(request, session)
         if user is None or not is_staff(user):
             return Response(status_code=401)
-        memo = _memo_for(session, memo_id)
+        memo = _memo_for(session, user, memo_id)
         if memo is None:
             return Response(status_code=404)
         return render(request, "_publications.html", user, memo=memo, publish=views.publish_view(session, memo))
@@ -109,7 +112,7 @@ def diff_fragment(request: Request, memo_id: int, version: int | None = None) ->
 
     with _database(request).session() as session:
         user = current_user(request, session)
-        memo = _memo_for(session, memo_id) if user else None
+        memo = _memo_for(session, user, memo_id) if user else None
         if user is None or not is_staff(user):
             return Response(status_code=401)
         if memo is None or memo.draft is None:
@@ -141,9 +144,7 @@ def preview(request: Request, body: PreviewIn) -> Response:
             return Response(status_code=401)
         if not check_csrf(request, request.headers.get("x-csrf-token")):
             return Response(status_code=403)
-        memo = _memo_for(session, body.memo_id) if body.memo_id else None
-        if memo is not None and user.role == Role.author and memo.author_id != user.id:
-            memo = None
+        memo = _memo_for(session, user, body.memo_id)
         author = (memo.author.name or memo.author.email) if memo else ""
         language = (memo.transcript or {}).get("language", "en") if memo else "en"
         tags = memo.draft.tags if memo and memo.draft else []
@@ -153,8 +154,6 @@ def preview(request: Request, body: PreviewIn) -> Response:
 
 @router.get("/tokens")
 def tokens_page(request: Request) -> Response:
-    from dictation import auth
-
     with _database(request).session() as session:
         user = current_user(request, session)
         if user is None:
@@ -182,8 +181,8 @@ def signoff_page(request: Request, memo_id: int) -> Response:
         user = current_user(request, session)
         if user is None:
             return to_login(request)
-        memo = _memo_for(session, memo_id)
-        if memo is None or (user.role == Role.author and memo.author_id != user.id):
+        memo = _memo_for(session, user, memo_id)
+        if memo is None:
             return _error(request, user, 404, "error.not_found")
         draft = memo.draft
         post = None
