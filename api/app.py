@@ -8,10 +8,23 @@ import contextlib
 from fastapi import FastAPI
 
 from api import errors
-from api.routers import blog, destinations, drafts, health, memos, publications, session, tokens, users, worklist
-from dictation import auth
+from api.routers import (
+    blog,
+    destinations,
+    drafts,
+    health,
+    memos,
+    publications,
+    session,
+    tokens,
+    users,
+    worklist,
+)
+from dictation import accounts
 from dictation.db import Base, Database
+from dictation.jobs import start_in_process_worker
 from dictation.settings import Settings, get_settings
+from dictation.startup import register_job_kinds
 from dictation.storage import MediaStore
 
 API_PREFIX = "/api/v1"
@@ -38,6 +51,7 @@ def prepare_database(database: Database) -> None:
 def create_app(settings: Settings | None = None, *, migrate: bool = True, worker: bool = False) -> FastAPI:
     """`worker=True` runs `settings.workers` job workers inside the server (`dictation serve`)."""
     settings = settings or get_settings()
+    register_job_kinds()
     database = Database(settings)
     if migrate:
         prepare_database(database)
@@ -46,8 +60,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, worker
     async def lifespan(app: FastAPI):
         handle = None
         if worker:
-            from dictation.jobs import start_in_process_worker
-
             handle = start_in_process_worker(settings)  # None when DICTATION_WORKERS=0
         try:
             yield
@@ -68,8 +80,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, worker
     app.state.settings = settings
     app.state.database = database
     app.state.store = MediaStore(settings.media_dir)
-    app.state.cookies = auth.SessionCookies(settings.secret_key, settings.session_max_age_hours * 3600)
-    app.state.sign_in_throttle = auth.SignInThrottle()
+    app.state.cookies = accounts.SessionCookies(settings.secret_key, settings.session_max_age_hours * 3600)
+    app.state.sign_in_throttle = accounts.SignInThrottle()
     errors.install_error_handlers(app)
     for module in (session, tokens, users, memos, drafts, publications, destinations, worklist, health):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -17,7 +17,7 @@ from fastapi.security import APIKeyCookie, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from dictation import auth
+from dictation import accounts
 from dictation.db import Database
 from dictation.errors import Forbidden, NotAuthenticated
 from dictation.models import Role, User
@@ -55,7 +55,7 @@ def get_store(request: Request) -> MediaStore:
     return request.app.state.store
 
 
-def get_cookies(request: Request) -> auth.SessionCookies:
+def get_cookies(request: Request) -> accounts.SessionCookies:
     return request.app.state.cookies
 
 
@@ -78,7 +78,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 StoreDep = Annotated[MediaStore, Depends(get_store)]
 QueueDep = Annotated[object, Depends(get_queue)]
-CookiesDep = Annotated[auth.SessionCookies, Depends(get_cookies)]
+CookiesDep = Annotated[accounts.SessionCookies, Depends(get_cookies)]
 # scope="function": commit before the answer leaves, so a client that reads right after a
 # 201 sees what it created, and a failed commit is an error answer, not a lost write.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -92,7 +92,7 @@ class Caller:
 
 
 def identify(
-    request: Request, session: Session, cookies: auth.SessionCookies, database: Database | None = None
+    request: Request, session: Session, cookies: accounts.SessionCookies, database: Database | None = None
 ) -> Caller:
     """Who sent this request (bearer token first, then the session cookie), or NotAuthenticated."""
     database = database or request.app.state.database
@@ -104,7 +104,7 @@ def identify(
         # Its own short transaction: recording the token's last use is a write, and the
         # request's transaction must not hold a write lock (SQLite has one) while it works.
         with database.session() as own:
-            found = auth.user_for_token(own, token.strip())
+            found = accounts.user_for_token(own, token.strip())
         user = session.get(User, found.id) if found is not None else None
         if user is None:
             raise NotAuthenticated("This API token is not valid: it may have been revoked.")
@@ -118,7 +118,7 @@ def identify(
     raise NotAuthenticated("Please sign in, or send an API token as 'Authorization: Bearer <token>'.")
 
 
-def check_csrf(cookies: auth.SessionCookies, caller: Caller, supplied: str | None) -> None:
+def check_csrf(cookies: accounts.SessionCookies, caller: Caller, supplied: str | None) -> None:
     if caller.via == "session" and not cookies.check_csrf(caller.cookie or "", supplied):
         raise CsrfFailed(
             "This request did not carry the page's security token (CSRF); reload the page and try again."
@@ -129,7 +129,7 @@ def _is_form(request: Request) -> bool:
     return request.headers.get("content-type", "").split(";")[0].strip().lower() in _FORM_TYPES
 
 
-def _identify_briefly(request: Request, database: Database, cookies: auth.SessionCookies) -> Caller:
+def _identify_briefly(request: Request, database: Database, cookies: accounts.SessionCookies) -> Caller:
     with database.session() as session:
         caller = identify(request, session, cookies, database)
         session.expunge(caller.user)
@@ -182,12 +182,12 @@ def current_user(caller: Annotated[Caller, Depends(current_caller)]) -> User:
 
 
 def staff_user(user: Annotated[User, Depends(current_user)]) -> User:
-    auth.require_role(user, Role.assistant, Role.admin, doing="do this")
+    accounts.require_role(user, Role.assistant, Role.admin, doing="do this")
     return user
 
 
 def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
-    auth.require_role(user, Role.admin, doing="manage accounts")
+    accounts.require_role(user, Role.admin, doing="manage accounts")
     return user
 
 

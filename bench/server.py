@@ -183,7 +183,7 @@ def post_file(url: str, path: Path, token: str | None = None, **fields: str) -> 
 def prepare_users(settings) -> dict[str, str]:
     """Migrate the database; make an author and an assistant; return their API tokens."""
     from api.app import prepare_database
-    from dictation import auth
+    from dictation import accounts
     from dictation.db import Database
 
     database = Database(settings)
@@ -191,8 +191,8 @@ def prepare_users(settings) -> dict[str, str]:
     tokens = {}
     with database.session() as session:
         for role in ("author", "assistant"):
-            user = auth.create_user(session, f"{role}@bench.test", role, name=f"Bench {role}")
-            tokens[role] = auth.create_token(session, user, "bench")[1]
+            user = accounts.create_user(session, f"{role}@bench.test", role, name=f"Bench {role}")
+            tokens[role] = accounts.create_token(session, user, "bench")[1]
     database.dispose()
     return tokens
 
@@ -366,7 +366,7 @@ def pg_schema():
 
 def bench_e2e(model: str, models_dir: Path, work: Path) -> None:
     from dictation.transcribe import TranscribeOptions, load_engine, transcribe
-    from dictation.transcribe.models import resolve_faster_whisper
+    from dictation.transcribe.weights import resolve_faster_whisper
 
     print(f"\n## Upload to draft ready: {MEMO.name}, model {model}, in-process worker (review_ui.app:serve_app)\n")
     data_dir = work / "e2e-data"

@@ -53,7 +53,7 @@ def run_one(engine: str, model: str, memo: str, threads: int, cache: str) -> dic
     """Child process: load, transcribe one memo, print one JSON line."""
     from dictation.audio import decode
     from dictation.transcribe import TranscribeOptions, load_engine, transcribe_audio
-    from dictation.transcribe.wer import word_error_rate
+    from tests.support.wer import word_error_rate
 
     options = TranscribeOptions(engine=engine, model=model, cpu_threads=threads, model_cache_dir=Path(cache))
     loaded = load_engine(options)

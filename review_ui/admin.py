@@ -11,8 +11,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from dictation import auth, destinations
+from dictation import accounts
 from dictation.models import ApiToken, User
+from dictation.publish import destinations
 from review_ui.context import current_user, is_admin, render, to_login
 from review_ui.i18n import LANGUAGES
 
@@ -91,5 +92,5 @@ def user_tokens_page(request: Request, user_id: int) -> Response:
         person = session.get(User, user_id)
         if person is None:
             return render(request, "error.html", user, status_code=404, status=404, message_key="error.not_found")
-        tokens = list(session.scalars(auth.visible_tokens_query(user).where(ApiToken.user_id == person.id)))
+        tokens = list(session.scalars(accounts.visible_tokens_query(user).where(ApiToken.user_id == person.id)))
         return render(request, "admin_tokens.html", user, person=person, tokens=tokens)

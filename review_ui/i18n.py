@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from dictation.messages import DEFAULT_LANGUAGE, LANGUAGES, preferred_language  # noqa: F401 (LANGUAGES: for the pages)
+from dictation.workflow.messages import DEFAULT_LANGUAGE, LANGUAGES, preferred_language  # noqa: F401 (LANGUAGES: for the pages)
 
 LOCALE_DIR = Path(__file__).with_name("locale")
 

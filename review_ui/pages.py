@@ -8,11 +8,18 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from dictation import auth
+from dictation import accounts
 from dictation.models import Memo, State, User
 from review_ui import diff, views
 from review_ui import worklist as worklist_model
-from review_ui.context import check_csrf, current_user, is_staff, language_for, render, to_login
+from review_ui.context import (
+    check_csrf,
+    current_user,
+    is_staff,
+    language_for,
+    render,
+    to_login,
+)
 from review_ui.i18n import LANGUAGES
 from review_ui.preview import preview_html
 
@@ -69,7 +76,7 @@ def worklist_page(request: Request) -> Response:
 def _memo_for(session, user: User, memo_id: int | None) -> Memo | None:
     """The memo if this user may see it (the API's own rule), else None."""
     memo = session.get(Memo, memo_id) if memo_id is not None else None
-    return memo if memo is not None and auth.can_see(user, memo) else None
+    return memo if memo is not None and accounts.can_see(user, memo) else None
 
 
 @router.get("/memos/{memo_id}")
@@ -158,7 +165,7 @@ def tokens_page(request: Request) -> Response:
         user = current_user(request, session)
         if user is None:
             return to_login(request)
-        tokens = [t for t in session.scalars(auth.visible_tokens_query(user)) if t.user_id == user.id]
+        tokens = [t for t in session.scalars(accounts.visible_tokens_query(user)) if t.user_id == user.id]
         settings = request.app.state.settings
         return render(request, "tokens.html", user, tokens=tokens, public_url=settings.public_url.rstrip("/"),
                       max_upload_mb=settings.max_upload_mb)

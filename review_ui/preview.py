@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dictation.publish.blog import Blog, BlogEntry
-from dictation.publish.render import markdown_to_html
+from dictation.publish.cms.blog import Blog, BlogEntry
+from dictation.publish.cms.render import markdown_to_html
 from dictation.settings import Settings
 
 # The preview sits in a sandboxed frame; clicks on its paragraphs are read by the editor.

@@ -23,7 +23,7 @@ from tussi import FilesystemStorage, TUSApp, UploadCompletedEvent, UploadRecord
 
 from api.deps import CSRF_HEADER, Caller, check_csrf, get_queue, identify
 from api.errors import error_response
-from api.upload import ReceivedUpload, SNIFF_BYTES, sniff_audio
+from api.upload import SNIFF_BYTES, ReceivedUpload, sniff_audio
 from dictation.errors import DictationError
 from dictation.models import Memo, User
 

@@ -9,8 +9,21 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dictation import messages, workflow
-from dictation.models import AuditEntry, Comment, Destination, Draft, DraftRevision, Memo, Publication, Role, State, User
+from dictation import workflow
+from dictation.models import (
+    AuditEntry,
+    Comment,
+    Destination,
+    Draft,
+    DraftRevision,
+    Memo,
+    Publication,
+    Role,
+    State,
+    User,
+)
+from dictation.publish import destinations
+from dictation.workflow import messages
 
 # While one of these is on screen the publish panel asks again every few seconds.
 PUBLICATION_MOVING = frozenset({"scheduled", "publishing"})
@@ -163,8 +176,7 @@ class PublishView:
 
 
 def publish_view(session: Session, memo: Memo) -> PublishView:
-    from dictation import destinations
-    from dictation.publishing import PUBLISHABLE
+    from dictation.publish.service import PUBLISHABLE
 
     draft = memo.draft
     rows = destinations.list_destinations(session)

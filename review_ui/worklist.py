@@ -10,7 +10,16 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from dictation.db import utcnow
-from dictation.models import Draft, Job, JobStatus, Memo, Priority, Publication, State, User
+from dictation.models import (
+    Draft,
+    Job,
+    JobStatus,
+    Memo,
+    Priority,
+    Publication,
+    State,
+    User,
+)
 
 # Lanes in the order a desk works through them.
 MACHINE = (State.received, State.transcribing, State.failed)

@@ -24,6 +24,14 @@ def need(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def job_kinds() -> None:
+    """Tests run jobs without an app or a worker command: plug the kinds in as they do."""
+    from dictation.startup import register_job_kinds
+
+    register_job_kinds()
+
+
 def shared_file(relative: str) -> Path:
     path = SHARED / relative
     need(path.exists(), f"{path} is absent (../shared is laid beside the checkout on CI)")

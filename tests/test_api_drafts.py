@@ -16,8 +16,8 @@ MACHINE = "we ship on friday\n\nthanks everyone"
 
 
 def make_ready_draft(app, author, **memo_fields) -> int:
-    from tests.dbfixtures import make_draft, make_memo
     from dictation.models import User
+    from tests.support.dbfixtures import make_draft, make_memo
 
     with app.state.database.session() as session:
         memo = make_memo(session, session.get(User, author.id), status=memo_fields.pop("status", "ready"), **memo_fields)

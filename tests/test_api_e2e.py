@@ -11,8 +11,8 @@ import uuid
 import httpx
 import pytest
 
-from dictation.transcribe.wer import normalise, word_error_rate
 from tests.conftest import need, shared_file
+from tests.support.wer import normalise, word_error_rate
 from tests.test_api_support import *  # noqa: F403
 from tests.test_api_support import make_person
 
@@ -36,8 +36,8 @@ def _stack(request, monkeypatch, model: str, language: str):
     """The app with a real worker, on the backend named by the test's `backend` param."""
     from api import create_app
     from dictation import jobs
+    from dictation.jobs import WorkerOptions, start_in_process_worker
     from dictation.settings import get_settings
-    from dictation.worker import WorkerOptions, start_in_process_worker
 
     monkeypatch.setenv("DICTATION_MODEL", model)
     monkeypatch.setenv("DICTATION_LANGUAGE", language)

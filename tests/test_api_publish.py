@@ -10,13 +10,14 @@ from sqlalchemy import select
 
 from dictation import jobs
 from dictation.models import Destination, Job
+from dictation.publish import service as publishing
 from tests.test_api_support import *  # noqa: F403 - fixtures and helpers
 
 SECRET = "app-password that must never come back"
 
 
 def _ready_draft(api_app, title: str) -> tuple[int, int]:
-    from tests.dbfixtures import make_draft, make_memo, make_user
+    from tests.support.dbfixtures import make_draft, make_memo, make_user
 
     with api_app.state.database.session() as session:
         memo = make_memo(session, make_user(session, "author"), status="in_review")
@@ -53,7 +54,7 @@ def test_publish_draft_to_builtin_blog_over_http(client, api_app):
     twice = client.post(f"/api/v1/drafts/{draft_id}/publish", json={}, headers=assistant.auth)
     assert twice.status_code == 409  # one publication at a time
     with api_app.state.database.session() as session:
-        job_id = session.scalar(select(Job.id).where(Job.kind == jobs.PUBLISH))
+        job_id = session.scalar(select(Job.id).where(Job.kind == publishing.PUBLISH))
     queue = jobs.make_queue(api_app.state.settings)
     assert jobs.run_job(job_id, api_app.state.settings, queue) == "done"
 

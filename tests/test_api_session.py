@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.test_api_support import *  # noqa: F403
-from tests.test_api_support import PASSWORD, make_person, upload, sine_wav
+from tests.test_api_support import PASSWORD, make_person, sine_wav, upload
 
 API = "/api/v1"
 

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.dbfixtures import *  # noqa: F403 - db, pg_db, any_db and the factories
+from tests.support.dbfixtures import *  # noqa: F403 - db, pg_db, any_db and the factories
 
 __all__ = [  # noqa: F405
     "Person", "any_db", "api_app", "client", "db", "live_server", "make_person", "pg_db", "pg_url",
@@ -44,13 +44,13 @@ class Person:
 
 
 def make_person(app, role: str, name: str = "") -> Person:
-    """A user with the password PASSWORD and one API token, made through dictation.auth."""
-    from dictation import auth
+    """A user with the password PASSWORD and one API token, made through dictation.accounts."""
+    from dictation import accounts
 
     n = next(_people)
     with app.state.database.session() as session:
-        user = auth.create_user(session, f"{role}{n}@example.test", role, PASSWORD, name or f"{role.title()} {n}")
-        _, token = auth.create_token(session, user, "tests")
+        user = accounts.create_user(session, f"{role}{n}@example.test", role, PASSWORD, name or f"{role.title()} {n}")
+        _, token = accounts.create_token(session, user, "tests")
         return Person(user.id, user.email, user.role, token)
 
 

@@ -1,4 +1,4 @@
-"""dictation.auth against a real database: argon2 passwords, hashed tokens, session cookies,
+"""dictation.accounts against a real database: argon2 passwords, hashed tokens, session cookies,
 CSRF tokens and who sees which memo."""
 
 from __future__ import annotations
@@ -8,58 +8,58 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
-from dictation import auth
+from dictation import accounts
 from dictation.errors import Conflict, InvalidInput, NotFound
 from dictation.models import ApiToken, User
-from tests.dbfixtures import *  # noqa: F403
+from tests.support.dbfixtures import *  # noqa: F403
 
 PASSWORD = "s3cret-enough"
 
 
 def test_hash_password_is_argon2_and_verifies():
-    stored = auth.hash_password(PASSWORD)
+    stored = accounts.hash_password(PASSWORD)
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
-    assert auth.verify_password(stored, PASSWORD)
-    assert not auth.verify_password(stored, PASSWORD + "x")
-    assert not auth.verify_password(None, PASSWORD)
-    assert not auth.verify_password("not a hash", PASSWORD)
+    assert accounts.verify_password(stored, PASSWORD)
+    assert not accounts.verify_password(stored, PASSWORD + "x")
+    assert not accounts.verify_password(None, PASSWORD)
+    assert not accounts.verify_password("not a hash", PASSWORD)
 
 
 def test_hash_password_refuses_short_password():
     with pytest.raises(InvalidInput, match="at least 8"):
-        auth.hash_password("short")
+        accounts.hash_password("short")
 
 
 def test_create_user_normalises_email_and_refuses_duplicate(any_db):
     with any_db.session() as session:
-        user = auth.create_user(session, "  Ada@Example.TEST ", "author", PASSWORD, name="Ada")
+        user = accounts.create_user(session, "  Ada@Example.TEST ", "author", PASSWORD, name="Ada")
         assert (user.email, user.role, user.is_active) == ("ada@example.test", "author", True)
         with pytest.raises(Conflict, match="already an account"):
-            auth.create_user(session, "ada@example.test", "assistant")
+            accounts.create_user(session, "ada@example.test", "assistant")
         with pytest.raises(InvalidInput, match="not a role"):
-            auth.create_user(session, "bob@example.test", "boss")
+            accounts.create_user(session, "bob@example.test", "boss")
         with pytest.raises(InvalidInput, match="not an e-mail"):
-            auth.create_user(session, "bob", "author")
+            accounts.create_user(session, "bob", "author")
 
 
 def test_authenticate_accepts_right_password_only(any_db):
     with any_db.session() as session:
-        auth.create_user(session, "ada@example.test", "author", PASSWORD)
-        passwordless = auth.create_user(session, "phone@example.test", "author")
+        accounts.create_user(session, "ada@example.test", "author", PASSWORD)
+        passwordless = accounts.create_user(session, "phone@example.test", "author")
     with any_db.session() as session:
-        assert auth.authenticate(session, "ADA@example.test", PASSWORD).email == "ada@example.test"
-        assert auth.authenticate(session, "ada@example.test", "wrong password") is None
-        assert auth.authenticate(session, "nobody@example.test", PASSWORD) is None
-        assert auth.authenticate(session, "phone@example.test", "") is None
-        auth.deactivate_user(session, session.get(User, passwordless.id))
-        auth.deactivate_user(session, session.scalar(select(User).where(User.email == "ada@example.test")))
-        assert auth.authenticate(session, "ada@example.test", PASSWORD) is None
+        assert accounts.authenticate(session, "ADA@example.test", PASSWORD).email == "ada@example.test"
+        assert accounts.authenticate(session, "ada@example.test", "wrong password") is None
+        assert accounts.authenticate(session, "nobody@example.test", PASSWORD) is None
+        assert accounts.authenticate(session, "phone@example.test", "") is None
+        accounts.deactivate_user(session, session.get(User, passwordless.id))
+        accounts.deactivate_user(session, session.scalar(select(User).where(User.email == "ada@example.test")))
+        assert accounts.authenticate(session, "ada@example.test", PASSWORD) is None
 
 
 def test_create_token_stores_only_its_hash(any_db):
     with any_db.session() as session:
         user = make_user(session, "author")  # noqa: F405
-        row, token = auth.create_token(session, user, "  Ada's phone ")
+        row, token = accounts.create_token(session, user, "  Ada's phone ")
     assert token.startswith("dd_") and len(token) > 40
     with any_db.session() as session:
         stored = session.get(ApiToken, row.id)
@@ -67,24 +67,24 @@ def test_create_token_stores_only_its_hash(any_db):
         assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
         assert token not in (stored.token_hash, stored.prefix) and token.startswith(stored.prefix)
         with pytest.raises(InvalidInput, match="name"):
-            auth.create_token(session, user, "  ")
+            accounts.create_token(session, user, "  ")
 
 
 def test_user_for_token_refuses_revoked_unknown_and_inactive(any_db):
     with any_db.session() as session:
         ada = make_user(session, "author")  # noqa: F405
         bob = make_user(session, "author")  # noqa: F405
-        ada_row, ada_token = auth.create_token(session, ada, "phone")
-        _, bob_token = auth.create_token(session, bob, "script")
+        ada_row, ada_token = accounts.create_token(session, ada, "phone")
+        _, bob_token = accounts.create_token(session, bob, "script")
     with any_db.session() as session:
-        assert auth.user_for_token(session, ada_token).id == ada.id
+        assert accounts.user_for_token(session, ada_token).id == ada.id
         assert session.get(ApiToken, ada_row.id).last_used_at is not None
-        assert auth.user_for_token(session, ada_token + "x") is None
-        assert auth.user_for_token(session, "Bearer " + ada_token) is None
-        auth.revoke_token(session, ada_row.id, session.get(User, ada.id))
-        assert auth.user_for_token(session, ada_token) is None
-        auth.deactivate_user(session, session.get(User, bob.id))
-        assert auth.user_for_token(session, bob_token) is None
+        assert accounts.user_for_token(session, ada_token + "x") is None
+        assert accounts.user_for_token(session, "Bearer " + ada_token) is None
+        accounts.revoke_token(session, ada_row.id, session.get(User, ada.id))
+        assert accounts.user_for_token(session, ada_token) is None
+        accounts.deactivate_user(session, session.get(User, bob.id))
+        assert accounts.user_for_token(session, bob_token) is None
 
 
 def test_revoke_token_only_own_unless_admin(any_db):
@@ -92,11 +92,11 @@ def test_revoke_token_only_own_unless_admin(any_db):
         ada = make_user(session, "author")  # noqa: F405
         eve = make_user(session, "assistant")  # noqa: F405
         admin = make_user(session, "admin")  # noqa: F405
-        row, _ = auth.create_token(session, ada, "phone")
+        row, _ = accounts.create_token(session, ada, "phone")
         with pytest.raises(NotFound):
-            auth.revoke_token(session, row.id, eve)
+            accounts.revoke_token(session, row.id, eve)
         assert session.get(ApiToken, row.id).revoked_at is None
-        assert auth.revoke_token(session, row.id, admin).revoked_at is not None
+        assert accounts.revoke_token(session, row.id, admin).revoked_at is not None
 
 
 def test_visible_memos_query_limits_authors_to_their_own(any_db):
@@ -106,32 +106,32 @@ def test_visible_memos_query_limits_authors_to_their_own(any_db):
         eve = make_user(session, "assistant")  # noqa: F405
         mine = make_memo(session, ada)  # noqa: F405
         theirs = make_memo(session, bob)  # noqa: F405
-        assert {m.id for m in session.scalars(auth.visible_memos_query(ada))} == {mine.id}
-        assert {m.id for m in session.scalars(auth.visible_memos_query(eve))} == {mine.id, theirs.id}
-        assert auth.can_see(ada, mine) and not auth.can_see(ada, theirs) and auth.can_see(eve, theirs)
+        assert {m.id for m in session.scalars(accounts.visible_memos_query(ada))} == {mine.id}
+        assert {m.id for m in session.scalars(accounts.visible_memos_query(eve))} == {mine.id, theirs.id}
+        assert accounts.can_see(ada, mine) and not accounts.can_see(ada, theirs) and accounts.can_see(eve, theirs)
 
 
 def test_session_cookie_names_user_until_epoch_changes(db):
-    cookies = auth.SessionCookies("k" * 32, max_age_s=3600)
+    cookies = accounts.SessionCookies("k" * 32, max_age_s=3600)
     with db.session() as session:
         ada = make_user(session, "author")  # noqa: F405
         value = cookies.issue(ada)
         assert cookies.user(session, value).id == ada.id
         assert cookies.user(session, value[:-2] + "xx") is None
-        assert auth.SessionCookies("other" * 8, 3600).user(session, value) is None
-        auth.set_password(session, ada, "a new password")
+        assert accounts.SessionCookies("other" * 8, 3600).user(session, value) is None
+        accounts.set_password(session, ada, "a new password")
         assert cookies.user(session, value) is None
 
 
 def test_session_cookie_expires(db):
-    cookies = auth.SessionCookies("k" * 32, max_age_s=-1)
+    cookies = accounts.SessionCookies("k" * 32, max_age_s=-1)
     with db.session() as session:
         ada = make_user(session, "author")  # noqa: F405
         assert cookies.user(session, cookies.issue(ada)) is None
 
 
 def test_csrf_token_belongs_to_one_session(db):
-    cookies = auth.SessionCookies("k" * 32, max_age_s=3600)
+    cookies = accounts.SessionCookies("k" * 32, max_age_s=3600)
     with db.session() as session:
         ada = make_user(session, "author")  # noqa: F405
         first, second = cookies.issue(ada), cookies.issue(ada)
@@ -143,7 +143,7 @@ def test_csrf_token_belongs_to_one_session(db):
 
 
 def test_throttle_sign_in_after_repeated_failures_then_forgive():
-    from dictation.auth import SignInThrottle
+    from dictation.accounts import SignInThrottle
     from dictation.errors import TooManyAttempts
 
     now = [1000.0]

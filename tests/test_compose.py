@@ -11,15 +11,15 @@ from markdown_it import MarkdownIt
 
 from dictation.compose import (
     ComposeOptions,
-    _atoms,
+    atoms,
     compose,
     load_language_table,
     slugify,
 )
 from dictation.errors import NotFound
 from dictation.transcribe.result import Segment, Transcript, Word
-from dictation.transcribe.wer import normalise
 from tests.conftest import need, shared_file
+from tests.support.wer import normalise
 
 NBSP, NNBSP = "\u00a0", "\u202f"
 WORD_S, GAP_S = 0.4, 0.05
@@ -72,7 +72,7 @@ def test_apply_command_every_phrase(lang, rule):
     draft = compose(memo(dictated(rule, "Alpha beta", "gamma delta."), language=lang))
     table = load_language_table(lang)
     text = "\n\n".join(p.text for p in draft.paragraphs)
-    assert not set(rule.phrase) & set(_atoms(text)), f"the command's words stayed: {text!r}"
+    assert not set(rule.phrase) & set(atoms(text)), f"the command's words stayed: {text!r}"
     if rule.action == "paragraph" or rule.then == "paragraph":
         assert [p.text for p in draft.paragraphs] == ["Alpha beta.", "Gamma delta."]
     elif rule.action == "line_break" or rule.then == "line_break":

@@ -18,16 +18,17 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import undefer
 
-from dictation import audio, jobs, pipeline
+from dictation import audio, jobs
 from dictation.db import utcnow
 from dictation.errors import Conflict, InvalidInput
+from dictation.jobs import WorkerOptions, start_in_process_worker, worker_is_dead
+from dictation.memos import processing
 from dictation.models import AuditEntry, DraftRevision, Job, Memo, State
 from dictation.settings import Settings
 from dictation.storage import MediaStore
-from dictation.transcribe.wer import word_error_rate
-from dictation.worker import WorkerOptions, start_in_process_worker, worker_is_dead
 from tests.conftest import need, shared_file
-from tests.dbfixtures import db, make_memo, make_user  # noqa: F401  (fixtures)
+from tests.support.dbfixtures import db, make_memo, make_user  # noqa: F401  (fixtures)
+from tests.support.wer import word_error_rate
 
 EN_MEMO = "audio/memos/en_mb-us1.m4a"
 EN_TEXT = "audio/memos/en_mb-us1.txt"
@@ -45,9 +46,7 @@ def settings(db, monkeypatch) -> Settings:
 @pytest.fixture
 def queue(settings):
     queue = jobs.make_queue(settings, options=FAST)
-    jobs.use_queue(queue)
     yield queue
-    jobs.use_queue(None)
     jobs.dispose_databases()
 
 
@@ -62,9 +61,9 @@ def received_memo(db, settings, relative: str, data: bytes | None = None) -> int
         return memo.id
 
 
-def queue_memo(db, memo_id: int) -> int:
+def queue_memo(db, memo_id: int, queue) -> int:
     with db.session() as session:
-        return jobs.enqueue_processing(session, session.get(Memo, memo_id)).id
+        return processing.enqueue_processing(session, session.get(Memo, memo_id), queue).id
 
 
 def load(db, memo_id: int, job_id: int | None = None) -> tuple[Memo, Job | None]:
@@ -122,23 +121,23 @@ def test_make_queue_refuses_unknown_url(settings):
 def test_enqueue_processing_sends_job_only_after_commit(db, settings, queue):
     memo_id = received_memo(db, settings, JFK)
     with db.session() as session:
-        job = jobs.enqueue_processing(session, session.get(Memo, memo_id))
+        job = processing.enqueue_processing(session, session.get(Memo, memo_id), queue)
         assert jobs.queued_job_ids(queue) == set()  # a worker must not see an uncommitted id
         with pytest.raises(Conflict):
-            jobs.enqueue_processing(session, session.get(Memo, memo_id))
+            processing.enqueue_processing(session, session.get(Memo, memo_id), queue)
     assert jobs.queued_job_ids(queue) == {job.id}
 
     with pytest.raises(RuntimeError), db.session() as session:
-        other = jobs.enqueue_processing(session, make_memo(session, make_user(session), status="received"))
+        other = processing.enqueue_processing(session, make_memo(session, make_user(session), status="received"), queue)
         raise RuntimeError("rolled back")
     assert other.id not in jobs.queued_job_ids(queue)
 
 
 def test_enqueue_processing_puts_urgent_memo_first(db, settings, queue):
-    normal = queue_memo(db, received_memo(db, settings, JFK))
+    normal = queue_memo(db, received_memo(db, settings, JFK), queue)
     with db.session() as session:
         urgent_memo = make_memo(session, make_user(session), status="received", priority="urgent")
-        urgent = jobs.enqueue_processing(session, urgent_memo).id
+        urgent = processing.enqueue_processing(session, urgent_memo, queue).id
     assert [queue.dequeue().args for _ in range(2)] == [(urgent,), (normal,)]
 
 
@@ -148,7 +147,7 @@ def test_enqueue_processing_puts_urgent_memo_first(db, settings, queue):
 @pytest.mark.slow
 def test_run_job_makes_memo_ready_with_machine_draft(db, settings, queue):
     memo_id = received_memo(db, settings, EN_MEMO)
-    job_id = queue_memo(db, memo_id)
+    job_id = queue_memo(db, memo_id, queue)
     assert jobs.run_job(job_id, settings, queue) == "done"
 
     memo, job = load(db, memo_id, job_id)
@@ -182,7 +181,7 @@ def test_run_job_fails_corrupt_file_with_reason_then_retry_succeeds(db, settings
     # The disk now holds an m4a cut in half: it passes the sniff, but nothing decodes.
     assert audio.sniff(m4a[:4096]) == "m4a"
     path.write_bytes(m4a[: len(m4a) // 2])
-    job_id = queue_memo(db, memo_id)
+    job_id = queue_memo(db, memo_id, queue)
 
     assert jobs.run_job(job_id, settings, queue) == "failed"
     memo, job = load(db, memo_id, job_id)
@@ -192,9 +191,9 @@ def test_run_job_fails_corrupt_file_with_reason_then_retry_succeeds(db, settings
 
     path.write_bytes(original)  # someone restores the file from a backup
     with db.session() as session:
-        retried = jobs.retry(session, session.get(Memo, memo_id))
+        retried = processing.retry(session, session.get(Memo, memo_id), queue)
         with pytest.raises(Conflict):
-            jobs.retry(session, session.get(Memo, memo_id))
+            processing.retry(session, session.get(Memo, memo_id), queue)
     memo, _ = load(db, memo_id)
     assert (memo.status, memo.error) == ("received", None)
     assert jobs.queued_job_ids(queue) == {job_id, retried.id}
@@ -215,7 +214,7 @@ def test_run_job_retries_transient_error_with_backoff(db, settings, queue, monke
 
     monkeypatch.setattr(audio, "make_playback_copy", flaky_disk)
     memo_id = received_memo(db, settings, JFK)
-    job_id = queue_memo(db, memo_id)
+    job_id = queue_memo(db, memo_id, queue)
     queue.flush()
     before = utcnow()
     assert jobs.run_job(job_id, settings, queue) == "queued"
@@ -237,7 +236,7 @@ def test_run_job_fails_after_max_attempts_of_transient_errors(db, settings, queu
 
     monkeypatch.setattr(audio, "make_playback_copy", broken_disk)
     memo_id = received_memo(db, settings, JFK)
-    job_id = queue_memo(db, memo_id)
+    job_id = queue_memo(db, memo_id, queue)
     outcomes = [jobs.run_job(job_id, settings, queue) for _ in range(FAST.max_attempts)]
     assert outcomes == ["queued"] * (FAST.max_attempts - 1) + ["failed"]
     memo, job = load(db, memo_id, job_id)
@@ -247,7 +246,7 @@ def test_run_job_fails_after_max_attempts_of_transient_errors(db, settings, queu
 
 def test_run_job_skips_job_another_worker_runs(db, settings, queue):
     memo_id = received_memo(db, settings, JFK)
-    job_id = queue_memo(db, memo_id)
+    job_id = queue_memo(db, memo_id, queue)
     with db.session() as session:
         session.execute(update(Job).where(Job.id == job_id).values(status="running", worker="elsewhere:1:a:b",
                                                                      heartbeat_at=utcnow()))
@@ -261,7 +260,7 @@ def test_run_job_skips_job_another_worker_runs(db, settings, queue):
 
 def test_cancel_queued_memo_is_not_an_error_and_can_be_retried(db, settings, queue):
     memo_id = received_memo(db, settings, JFK)
-    job_id = queue_memo(db, memo_id)
+    job_id = queue_memo(db, memo_id, queue)
     with db.session() as session:
         assert jobs.cancel(session, session.get(Memo, memo_id)).status == "cancelled"
         assert jobs.cancel(session, session.get(Memo, memo_id)) is None  # nothing left to cancel
@@ -269,7 +268,7 @@ def test_cancel_queued_memo_is_not_an_error_and_can_be_retried(db, settings, que
     memo, job = load(db, memo_id, job_id)
     assert (memo.status, memo.error, job.status) == ("received", None, "cancelled")
     with db.session() as session:
-        again = jobs.retry(session, session.get(Memo, memo_id))
+        again = processing.retry(session, session.get(Memo, memo_id), queue)
     assert jobs.run_job(again.id, settings, queue) == "done"
 
 
@@ -278,8 +277,8 @@ def test_cancel_running_transcription_stops_worker_and_retry_finishes(db, settin
     memo_id = received_memo(db, settings, EN_MEMO)
     handle = start_in_process_worker(settings, workers=1, options=WorkerOptions(jobs=FAST, recover_every_s=1))
     try:
-        job_id = queue_memo(db, memo_id)
-        wait_for(lambda: load(db, memo_id, job_id)[1].progress > pipeline.PREPARE_SHARE, what="transcription")
+        job_id = queue_memo(db, memo_id, queue)
+        wait_for(lambda: load(db, memo_id, job_id)[1].progress > processing.PREPARE_SHARE, what="transcription")
         with db.session() as session:
             assert jobs.cancel(session, session.get(Memo, memo_id)).cancel_requested
         job = wait_for(lambda: (j := load(db, memo_id, job_id)[1]).status != "running" and j, what="cancel")
@@ -288,7 +287,7 @@ def test_cancel_running_transcription_stops_worker_and_retry_finishes(db, settin
         assert job.progress < 0.9
 
         with db.session() as session:
-            again = jobs.retry(session, session.get(Memo, memo_id))
+            again = processing.retry(session, session.get(Memo, memo_id), queue)
         wait_for(lambda: load(db, memo_id)[0].status == "ready", what="ready after retry")
         assert load(db, memo_id, again.id)[1].status == "done"
     finally:
@@ -300,8 +299,8 @@ def test_cancel_running_transcription_stops_worker_and_retry_finishes(db, settin
 def test_stop_in_process_worker_puts_running_job_back_in_queue(db, settings, queue):
     memo_id = received_memo(db, settings, EN_MEMO)
     handle = start_in_process_worker(settings, workers=1, options=WorkerOptions(jobs=FAST))
-    job_id = queue_memo(db, memo_id)
-    wait_for(lambda: load(db, memo_id, job_id)[1].progress > pipeline.PREPARE_SHARE, what="transcription")
+    job_id = queue_memo(db, memo_id, queue)
+    wait_for(lambda: load(db, memo_id, job_id)[1].progress > processing.PREPARE_SHARE, what="transcription")
     handle.stop()
     assert not handle.alive
     memo, job = load(db, memo_id, job_id)
@@ -314,10 +313,10 @@ def test_run_job_taken_over_by_recovery_writes_nothing(db, settings, queue):
     from concurrent.futures import ThreadPoolExecutor
 
     memo_id = received_memo(db, settings, EN_MEMO)
-    job_id = queue_memo(db, memo_id)
+    job_id = queue_memo(db, memo_id, queue)
     with ThreadPoolExecutor(1) as pool:
         outcome = pool.submit(jobs.run_job, job_id, settings, queue)
-        wait_for(lambda: load(db, memo_id, job_id)[1].progress > pipeline.PREPARE_SHARE, what="transcription")
+        wait_for(lambda: load(db, memo_id, job_id)[1].progress > processing.PREPARE_SHARE, what="transcription")
         with db.session() as session:  # as if recovery thought this worker dead and gave the job away
             session.execute(update(Job).where(Job.id == job_id).values(worker="far-away:1:tok:n"))
         assert outcome.result(timeout=120) == "skipped"
@@ -337,7 +336,7 @@ def dead_pid() -> int:
 def running_job(db, memo_id: int, worker: str, heartbeat_age_s: float, attempts: int = 1) -> int:
     with db.session() as session:
         session.get(Memo, memo_id).status = State.transcribing.value
-        job = Job(kind=jobs.PROCESS, memo_id=memo_id, status="running", worker=worker, attempts=attempts,
+        job = Job(kind=processing.PROCESS, memo_id=memo_id, status="running", worker=worker, attempts=attempts,
                   heartbeat_at=utcnow() - dt.timedelta(seconds=heartbeat_age_s))
         session.add(job)
         session.flush()
@@ -367,7 +366,7 @@ def test_recover_stale_jobs_requeues_dead_workers_jobs_only(db, settings, queue)
 
 def test_recover_stale_jobs_resends_queued_job_no_queue_holds(db, settings, queue):
     memo_id = received_memo(db, settings, JFK)
-    job_id = queue_memo(db, memo_id)
+    job_id = queue_memo(db, memo_id, queue)
     queue.flush()  # the message is lost (Redis restarted without persistence, say)
     time.sleep(0.01)
     with db.session() as session:

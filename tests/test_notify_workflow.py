@@ -8,11 +8,13 @@ import time
 import pytest
 from sqlalchemy import select
 
-from dictation import jobs, publishing
+from dictation import jobs
+from dictation.memos import processing
 from dictation.models import Draft, Job, Memo, User
+from dictation.publish import service as publishing
 from dictation.storage import MediaStore
 from tests.conftest import shared_file
-from tests.dbfixtures import db, make_draft, make_memo, make_user  # noqa: F401 (fixtures)
+from tests.support.dbfixtures import db, make_draft, make_memo, make_user  # noqa: F401 (fixtures)
 from tests.test_notify import PASSWORD, smtp_server  # noqa: F401 (fixture)
 
 
@@ -27,7 +29,6 @@ def mail_settings(db, smtp_server, monkeypatch):
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
-    jobs.use_queue(None)
     jobs.dispose_databases()
 
 
@@ -38,7 +39,7 @@ def test_send_mail_to_assistants_when_draft_ready(db, mail_settings, smtp_server
         make_user(session, "author", email="not-an-assistant@example.test")
         memo = make_memo(session, make_user(session, "author", name="Claire"), status="received",
                          title="Ask not", media_sha256=stored.sha256, size_bytes=stored.size)
-        job = jobs.enqueue_processing(session, memo, queue=jobs.make_queue(mail_settings))
+        job = processing.enqueue_processing(session, memo, jobs.make_queue(mail_settings))
     assert jobs.run_job(job.id, mail_settings, jobs.make_queue(mail_settings)) == "done"
 
     (recipients, message), = smtp_server.messages
@@ -48,10 +49,10 @@ def test_send_mail_to_assistants_when_draft_ready(db, mail_settings, smtp_server
 
 
 def test_send_mail_to_author_on_signoff_request_and_publication(db, mail_settings, smtp_server):
-    from api import create_app
     from fastapi.testclient import TestClient
 
-    from dictation import auth
+    from api import create_app
+    from dictation import accounts
 
     app = create_app(mail_settings, migrate=False)
     with app.state.database.session() as session:
@@ -59,7 +60,7 @@ def test_send_mail_to_author_on_signoff_request_and_publication(db, mail_setting
         assistant = make_user(session, "assistant")
         memo = make_memo(session, author, status="ready")
         draft = make_draft(session, memo, title="Spring plans", assignee_id=None)
-        _, token = auth.create_token(session, assistant, "t")
+        _, token = accounts.create_token(session, assistant, "t")
     headers = {"Authorization": f"Bearer {token}"}
     with TestClient(app) as client:
         for action in ("claim", "submit_for_approval"):
@@ -74,8 +75,9 @@ def test_send_mail_to_author_on_signoff_request_and_publication(db, mail_setting
     with db.session() as session:
         memo = session.get(Memo, memo.id)
         memo.status = "approved"
-        publishing.request_publication(session, session.get(Draft, draft.id), None, session.get(User, assistant.id))
-        job_id = session.scalar(select(Job.id).where(Job.kind == jobs.PUBLISH))
+        publishing.request_publication(session, session.get(Draft, draft.id), None, session.get(User, assistant.id),
+                                       queue=jobs.make_queue(mail_settings))
+        job_id = session.scalar(select(Job.id).where(Job.kind == publishing.PUBLISH))
     assert jobs.run_job(job_id, mail_settings, jobs.make_queue(mail_settings)) == "done"
     recipients, message = smtp_server.messages[-1]
     assert recipients == ["ceo@example.test"] and message["Subject"] == "Published: Spring plans"

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dictation.publish import Destination, Post, get_publisher
-from dictation.publish.blog import Blog, export, render_blog_path
+from dictation.publish.cms import Destination, Post, get_publisher
+from dictation.publish.cms.blog import Blog, export, render_blog_path
 from dictation.settings import Settings
 from tests.conftest import shared_file
 

@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 from dictation.errors import PublishError
-from dictation.publish import Destination, Post, get_publisher, publish_idempotently
-from dictation.publish.ghost import GhostAdminAuth, GhostPublisher
+from dictation.publish.cms import Destination, Post, get_publisher
+from dictation.publish.cms.ghost import GhostAdminAuth, GhostPublisher
+from dictation.publish.idempotent import publish_idempotently
 from dictation.settings import Settings
 from tests.conftest import shared_file
-from tests.peers import ghost_peer, tiny_png  # noqa: F401 (fixture)
+from tests.support.peers import ghost_peer, tiny_png  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.peers
 

@@ -8,9 +8,15 @@ import random
 import pytest
 
 from dictation.errors import PublishError
-from dictation.publish import Destination, Post, RetryPolicy, get_publisher, publish_idempotently, publish_with_retries
-from dictation.publish.blog import Blog
-from dictation.publish.idempotent import backoff_delay, with_retries
+from dictation.publish.cms import Destination, Post, get_publisher
+from dictation.publish.cms.blog import Blog
+from dictation.publish.idempotent import (
+    RetryPolicy,
+    backoff_delay,
+    publish_idempotently,
+    publish_with_retries,
+    with_retries,
+)
 from dictation.settings import Settings
 
 
@@ -115,7 +121,7 @@ def test_backoff_delay_grows_and_is_capped():
 
 
 def test_get_publisher_knows_every_kind_and_refuses_others(settings):
-    from dictation.publish import PUBLISHERS, Publisher
+    from dictation.publish.cms import PUBLISHERS, Publisher
 
     for kind in PUBLISHERS:
         publisher = get_publisher(Destination(kind=kind, url="http://127.0.0.1:9/", user="u",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dictation.publish import Post
-from dictation.publish.render import audio_figure, markdown_to_html, post_html
+from dictation.publish.cms import Post
+from dictation.publish.cms.render import audio_figure, markdown_to_html, post_html
 
 
 def test_render_markdown_basics():

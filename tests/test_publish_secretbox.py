@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dictation.errors import DictationError
-from dictation.publish import Destination
-from dictation.secretbox import decrypt, encrypt, mask
+from dictation.publish.cms import Destination
+from dictation.publish.secretbox import decrypt, encrypt, mask
 
 SECRET = "abcd EFGH 1234 ijkl MNOP 5678"  # shaped like a WordPress Application Password
 

@@ -14,8 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from dictation.errors import PublishError
-from dictation.publish import Destination, Post, get_publisher, publish_with_retries
-from dictation.publish.webhook import sign, verify
+from dictation.publish.cms import Destination, Post, get_publisher
+from dictation.publish.cms.webhook import sign, verify
+from dictation.publish.idempotent import publish_with_retries
 from dictation.settings import Settings
 
 SECRET = "whsec_" + base64.b64encode(b"a receiver's 32 byte signing key!").decode()

@@ -12,10 +12,11 @@ import httpx
 import pytest
 
 from dictation.errors import PublishError
-from dictation.publish import Destination, Post, get_publisher, publish_idempotently
+from dictation.publish.cms import Destination, Post, get_publisher
+from dictation.publish.idempotent import publish_idempotently
 from dictation.settings import Settings
 from tests.conftest import shared_file
-from tests.peers import tiny_png, wordpress_peer  # noqa: F401 (fixture)
+from tests.support.peers import tiny_png, wordpress_peer  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.peers
 

@@ -15,9 +15,10 @@ import httpx
 import pytest
 
 from dictation.errors import PublishError
-from dictation.publish import Destination, Post, RetryPolicy, get_publisher, publish_with_retries
+from dictation.publish.cms import Destination, Post, get_publisher
+from dictation.publish.idempotent import RetryPolicy, publish_with_retries
 from dictation.settings import Settings
-from tests.peers import wordpress_peer  # noqa: F401 (fixture)
+from tests.support.peers import wordpress_peer  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.peers
 

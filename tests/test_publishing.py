@@ -9,14 +9,16 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from dictation import destinations, jobs, publishing
+from dictation import jobs
 from dictation.db import utcnow
 from dictation.errors import Forbidden, TransitionRefused
 from dictation.models import AuditEntry, Draft, Job, Memo, Publication, State
-from dictation.publish.blog import render_blog_path
+from dictation.publish import destinations
+from dictation.publish import service as publishing
+from dictation.publish.cms.blog import render_blog_path
 from dictation.settings import Settings
-from tests.dbfixtures import db, make_draft, make_memo, make_user  # noqa: F401 (fixtures)
-from tests.peers import wordpress_peer  # noqa: F401 (fixture)
+from tests.support.dbfixtures import db, make_draft, make_memo, make_user  # noqa: F401 (fixtures)
+from tests.support.peers import wordpress_peer  # noqa: F401 (fixture)
 from tests.test_publish_webhook import SECRET, Receiver
 
 FAST = jobs.JobOptions(backoff_s=0.1, heartbeat_s=0.5, progress_every_s=0.2, stale_after_s=5, lost_after_s=0)
@@ -35,9 +37,7 @@ def settings(db, monkeypatch) -> Settings:
 @pytest.fixture
 def queue(settings):
     queue = jobs.make_queue(settings, options=FAST)
-    jobs.use_queue(queue)
     yield queue
-    jobs.use_queue(None)
     jobs.dispose_databases()
 
 
@@ -131,10 +131,10 @@ def test_publish_refused_before_draft_ready_or_by_author(db, settings, queue):
         memo = make_memo(session, author, status="transcribing")
         draft = make_draft(session, memo)
         with pytest.raises(TransitionRefused, match="ready"):
-            publishing.request_publication(session, draft, None, make_user(session, "assistant"))
+            publishing.request_publication(session, draft, None, make_user(session, "assistant"), queue=queue)
         memo.status = "in_review"
         with pytest.raises(Forbidden):
-            publishing.request_publication(session, draft, None, author)
+            publishing.request_publication(session, draft, None, author, queue=queue)
 
 
 def test_publish_failure_keeps_reason_and_retry_succeeds(db, settings, queue):
@@ -154,7 +154,7 @@ def test_publish_failure_keeps_reason_and_retry_succeeds(db, settings, queue):
 
         with db.session() as session:
             memo = session.get(Draft, draft_id).memo
-            publishing.retry_publication(session, memo, session.get(User, user_id))
+            publishing.retry_publication(session, memo, session.get(User, user_id), queue=queue)
             retry_job = session.scalar(select(Job.id).where(Job.memo_id == memo.id).order_by(Job.id.desc()))
         assert jobs.run_job(retry_job, settings, queue) == "done"
         assert state_of(db, draft_id)[0] == State.published

@@ -17,12 +17,17 @@ import pytest
 
 from dictation.audio import decode
 from dictation.errors import InvalidInput, ModelUnavailable
-from dictation.transcribe import TranscribeOptions, load_engine, transcribe, transcribe_audio
-from dictation.transcribe import models
+from dictation.transcribe import (
+    TranscribeOptions,
+    load_engine,
+    transcribe,
+    transcribe_audio,
+)
+from dictation.transcribe import weights as models
 from dictation.transcribe.coverage import find_sparse, repair_coverage, speech_spans
 from dictation.transcribe.result import Transcript
-from dictation.transcribe.wer import normalise, word_error_rate
 from tests.conftest import MODELS, need, shared_file
+from tests.support.wer import normalise, word_error_rate
 
 SR = 16_000
 MEMO_FORMATS = ["m4a", "mp3", "ogg", "webm", "3gp"]
@@ -135,7 +140,7 @@ def test_load_engine_openai_unknown_model_says_what_to_pass(tmp_path, openai_tin
 
 
 def test_load_engine_openai_missing_extra_says_what_to_install(tmp_path, monkeypatch):
-    from dictation.transcribe.openai_whisper import OpenAIWhisperEngine
+    from dictation.transcribe.engines.openai_whisper import OpenAIWhisperEngine
 
     monkeypatch.setitem(sys.modules, "whisper", None)  # what an install without the extra sees
     with pytest.raises(ModelUnavailable, match=r"pip install 'dictation-desk\[openai\]'"):
@@ -217,7 +222,7 @@ def test_transcribe_openai_whisper_speech_to_the_last_sample(openai_tiny):
 
 
 def test_keep_openai_clips_inside_audio():
-    from dictation.transcribe.openai_whisper import _inside
+    from dictation.transcribe.engines.openai_whisper import _inside
 
     assert _inside([0.376, 5.855], 5.855) == [0.376, 5.835]
     assert _inside([0.0, 1.0, 5.84, 5.9], 5.855) == [0.0, 1.0]  # a sliver at the end is dropped

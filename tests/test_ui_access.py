@@ -5,11 +5,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.browser import browser_type_launch_args, live_server, screenshot  # noqa: F401
 from tests.conftest import shared_file
+from tests.support.browser import browser_type_launch_args, live_server, screenshot  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-from playwright.sync_api import expect  # a dev dependency: missing, the tests must fail, not skip
+from playwright.sync_api import (
+    expect,  # a dev dependency: missing, the tests must fail, not skip
+)
 
 # The accessible name as a screen reader would compute it, simplified: aria-label,
 # aria-labelledby, <label>, the text of buttons, links and tabs, then title.

@@ -12,7 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from review_ui.i18n import catalog
-from tests.browser import PASSWORD, Account, browser_type_launch_args, run_live_server, screenshot  # noqa: F401
+from tests.support.browser import (  # noqa: F401
+    PASSWORD,
+    Account,
+    browser_type_launch_args,
+    run_live_server,
+    screenshot,
+)
 from tests.test_ui_access import UNNAMED_CONTROLS
 
 ADMIN_PATHS = ("/admin/destinations", "/admin/users", "/admin/users/1/tokens")
@@ -24,15 +30,15 @@ EN = catalog("en")
 
 @pytest.fixture
 def app(data_dir):
-    from dictation import auth
+    from dictation import accounts
     from dictation.settings import Settings
     from review_ui.app import create_app
 
     app = create_app(Settings(data_dir=data_dir, workers=0))
     with app.state.database.session() as session:
-        auth.create_user(session, "ada@example.com", "admin", password=PASSWORD, name="Ada")
-        auth.create_user(session, "alice@example.com", "assistant", password=PASSWORD, name="Alice")
-        auth.create_user(session, "erin@example.com", "author", password=PASSWORD, name="Erin")
+        accounts.create_user(session, "ada@example.com", "admin", password=PASSWORD, name="Ada")
+        accounts.create_user(session, "alice@example.com", "assistant", password=PASSWORD, name="Alice")
+        accounts.create_user(session, "erin@example.com", "author", password=PASSWORD, name="Erin")
     return app
 
 

@@ -7,11 +7,13 @@ import time
 
 import pytest
 
-from tests.browser import browser_type_launch_args, live_server, screenshot  # noqa: F401
 from tests.conftest import shared_file
+from tests.support.browser import browser_type_launch_args, live_server, screenshot  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-from playwright.sync_api import expect  # a dev dependency: missing, the tests must fail, not skip
+from playwright.sync_api import (
+    expect,  # a dev dependency: missing, the tests must fail, not skip
+)
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,8 @@ who sees which page, escaping, CSRF, the language, and tus ownership and complet
 
 from __future__ import annotations
 
-import hashlib
-
 import base64
+import hashlib
 import re
 
 import pytest
@@ -18,15 +17,15 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def app(data_dir):
-    from dictation import auth
+    from dictation import accounts
     from dictation.settings import Settings
     from review_ui.app import create_app
 
     app = create_app(Settings(data_dir=data_dir, workers=0))
     with app.state.database.session() as session:
-        auth.create_user(session, "alice@example.com", "assistant", password=PASSWORD, name="Alice")
-        auth.create_user(session, "erin@example.com", "author", password=PASSWORD, name="Erin")
-        auth.create_user(session, "fred@example.com", "author", password=PASSWORD, name="Fred", language="fr")
+        accounts.create_user(session, "alice@example.com", "assistant", password=PASSWORD, name="Alice")
+        accounts.create_user(session, "erin@example.com", "author", password=PASSWORD, name="Erin")
+        accounts.create_user(session, "fred@example.com", "author", password=PASSWORD, name="Fred", language="fr")
     return app
 
 

@@ -9,11 +9,21 @@ import wave
 import numpy as np
 import pytest
 
-from tests.browser import CHROMIUM_ARGS, browser_type_launch_args, chromium_path, live_server, screenshot, sha256_of  # noqa: F401
 from tests.conftest import shared_file
+from tests.support.browser import (  # noqa: F401
+    CHROMIUM_ARGS,
+    browser_type_launch_args,
+    chromium_path,
+    live_server,
+    screenshot,
+    sha256_of,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-from playwright.sync_api import expect  # a dev dependency: missing, the tests must fail, not skip
+from playwright.sync_api import (
+    expect,  # a dev dependency: missing, the tests must fail, not skip
+)
+
 PHONE = {"viewport": {"width": 375, "height": 812}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
 
@@ -38,7 +48,7 @@ def microphone_browser(browser_type):
 
 
 def test_record_memo_on_phone_and_get_its_words_back(microphone_browser, live_server):
-    from dictation.transcribe.wer import word_error_rate
+    from tests.support.wer import word_error_rate
 
     context = microphone_browser.new_context(**PHONE, permissions=["microphone"], base_url=live_server.url)
     page = context.new_page()

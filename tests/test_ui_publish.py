@@ -10,10 +10,17 @@ import re
 import httpx
 import pytest
 
-from tests.browser import Account, browser_type_launch_args, run_live_server, screenshot  # noqa: F401
+from tests.support.browser import (  # noqa: F401
+    Account,
+    browser_type_launch_args,
+    run_live_server,
+    screenshot,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-from playwright.sync_api import expect  # a dev dependency: missing, the tests must fail, not skip
+from playwright.sync_api import (
+    expect,  # a dev dependency: missing, the tests must fail, not skip
+)
 
 # A zone that is not UTC, in summer time: a scheduled time must survive the conversion.
 TIME_ZONE = "Europe/Paris"
@@ -40,7 +47,7 @@ def ready_draft(server, title: str, body: str = "We open the harbour office on M
     from sqlalchemy import select
 
     from dictation.models import User
-    from tests.dbfixtures import make_draft, make_memo
+    from tests.support.dbfixtures import make_draft, make_memo
 
     with server.app.state.database.session() as session:
         erin = session.scalar(select(User).where(User.email == "erin@example.com"))
@@ -188,7 +195,7 @@ def test_refuse_scheduling_in_past(desk, live_server):
 
 
 def test_show_failed_publication_error_and_retry(desk, live_server):
-    from dictation import destinations
+    from dictation.publish import destinations
 
     with live_server.app.state.database.session() as session:
         # A receiver nobody listens on: port 9 (discard) is closed on loopback.

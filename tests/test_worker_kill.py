@@ -13,22 +13,24 @@ import wave
 import numpy as np
 import pytest
 
-from dictation import audio, jobs, pipeline
+from dictation import audio, jobs
+from dictation.memos import processing
 from dictation.models import Job, Memo
 from dictation.settings import Settings
 from dictation.storage import MediaStore
-from dictation.transcribe.wer import word_error_rate
 from tests.conftest import ROOT, need, shared_file
-from tests.dbfixtures import db, make_memo, make_user, pg_db, pg_url  # noqa: F401  (fixtures)
+from tests.support.dbfixtures import db, make_memo, make_user, pg_db, pg_url  # noqa: F401  (fixtures)
+from tests.support.wer import word_error_rate
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 # Short heartbeats so a test does not wait; the dead worker is found by its pid anyway.
 WORKER = """
 import logging, sys
 logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
-from dictation.jobs import JobOptions, run_worker
+from dictation.jobs import JobOptions, WorkerOptions, run_worker
 from dictation.settings import Settings
-from dictation.worker import WorkerOptions
+from dictation.startup import register_job_kinds
+register_job_kinds()
 run_worker(Settings(), 1, options=WorkerOptions(
     queue_name=sys.argv[1], recover_every_s=1,
     jobs=JobOptions(heartbeat_s=1, progress_every_s=0.5, stale_after_s=20)))
@@ -89,7 +91,6 @@ def test_finish_memo_after_worker_killed_mid_transcription(request, tmp_path, mo
     settings = Settings()
     queue_name = f"kill-{uuid.uuid4().hex[:8]}"
     queue = jobs.make_queue(settings, name=queue_name)
-    jobs.use_queue(queue)
     log_path = tmp_path / "workers.log"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     workers: list[subprocess.Popen] = []
@@ -98,12 +99,12 @@ def test_finish_memo_after_worker_killed_mid_transcription(request, tmp_path, mo
         with database.session() as session:
             memo = make_memo(session, make_user(session, "author"), status="received", title=None,
                              media_sha256=stored.sha256, size_bytes=stored.size)
-            job_id = jobs.enqueue_processing(session, memo).id
+            job_id = processing.enqueue_processing(session, memo, queue).id
             memo_id = memo.id
 
         workers.append(start_worker(env, queue_name, log_path))
         mid = wait_for(lambda: (j := job_row(database, job_id)).stage == "transcribe"
-                       and j.progress > pipeline.PREPARE_SHARE + 0.05 and j, 180, "transcription to start", log_path)
+                       and j.progress > processing.PREPARE_SHARE + 0.05 and j, 180, "transcription to start", log_path)
         workers[0].kill()  # SIGKILL: no clean-up of any kind
         workers[0].wait()
         killed = job_row(database, job_id)
@@ -132,7 +133,6 @@ def test_finish_memo_after_worker_killed_mid_transcription(request, tmp_path, mo
                     worker.wait()
         if queue_kind == "redis":
             queue.flush()
-        jobs.use_queue(None)
         jobs.dispose_databases()
 
 
@@ -145,7 +145,7 @@ def test_run_worker_processes_memos_in_worker_processes_and_stops_on_sigint(db, 
     monkeypatch.setenv("DICTATION_CPU_THREADS", "1")
     settings = Settings()
     queue_name = f"procs-{uuid.uuid4().hex[:8]}"
-    jobs.use_queue(jobs.make_queue(settings, name=queue_name))
+    queue = jobs.make_queue(settings, name=queue_name)
     log_path = tmp_path / "workers.log"
     script = WORKER.replace("run_worker(Settings(), 1,", "run_worker(Settings(), 2,")
     worker = subprocess.Popen([sys.executable, "-c", script, queue_name], cwd=ROOT,
@@ -158,7 +158,7 @@ def test_run_worker_processes_memos_in_worker_processes_and_stops_on_sigint(db, 
             for _ in range(2):  # two authors: one author's same recording is one memo
                 memo = make_memo(session, make_user(session, "author"), status="received",
                                  media_sha256=stored.sha256)
-                job_ids.append(jobs.enqueue_processing(session, memo).id)
+                job_ids.append(processing.enqueue_processing(session, memo, queue).id)
         def both_done():
             rows = [job_row(db, job_id) for job_id in job_ids]
             return rows if all(row.status == "done" for row in rows) else None
@@ -173,5 +173,4 @@ def test_run_worker_processes_memos_in_worker_processes_and_stops_on_sigint(db, 
         if worker.poll() is None:
             worker.kill()
             worker.wait()
-        jobs.use_queue(None)
         jobs.dispose_databases()

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from dictation import workflow
 from dictation.errors import InvalidInput, TransitionRefused
 from dictation.models import AuditEntry, Memo, State
-from tests.dbfixtures import *  # noqa: F403
+from tests.support.dbfixtures import *  # noqa: F403
 
 # The people's moves, written out from DESIGN.md independently of workflow.ACTIONS:
 # (action, from state) -> to state. Every pair not listed must be refused.

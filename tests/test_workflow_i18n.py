@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from dictation import messages, workflow
+from dictation import workflow
 from dictation.errors import TransitionRefused
 from dictation.models import Role, State, User
-from tests.dbfixtures import make_draft, make_memo, make_user
+from dictation.workflow import messages
+from tests.support.dbfixtures import make_draft, make_memo, make_user
 from tests.test_api_drafts import make_ready_draft
 from tests.test_api_support import *  # noqa: F403
 from tests.test_api_support import make_person

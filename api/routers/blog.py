@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 
-from dictation.publish.blog import Blog, render_blog_path
+from dictation.publish.cms.blog import Blog, render_blog_path
 
 router = APIRouter(tags=["blog"], include_in_schema=False)
 

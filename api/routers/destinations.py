@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
 from api.deps import AdminUser, SessionDep, SettingsDep, StaffUser
 from api.errors import errors_doc
-from dictation import destinations
 from dictation.errors import Conflict, InvalidInput
 from dictation.models import Publication
-from sqlalchemy import select
+from dictation.publish import destinations
 
 router = APIRouter(prefix="/destinations", tags=["publishing"])
 

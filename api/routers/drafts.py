@@ -11,14 +11,29 @@ from sqlalchemy import func, select, update
 
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.errors import errors_doc
-from api.schemas import CommentIn, CommentOut, DraftOut, DraftPatch, RevisionOut, TransitionIn, TransitionOut
-from dictation import auth, messages, workflow
-from dictation.notify import Mailer
+from api.schemas import (
+    CommentIn,
+    CommentOut,
+    DraftOut,
+    DraftPatch,
+    RevisionOut,
+    TransitionIn,
+    TransitionOut,
+)
+from dictation import accounts, workflow
 from dictation.db import utcnow
 from dictation.errors import (
-    Conflict, Forbidden, InvalidInput, NotFound, PreconditionRequired, StaleVersion, TransitionRefused,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionRequired,
+    StaleVersion,
+    TransitionRefused,
 )
 from dictation.models import Comment, Draft, DraftRevision, Role, State, User
+from dictation.notify import Mailer
+from dictation.workflow import messages
 
 router = APIRouter(prefix="/drafts", tags=["drafts"])
 
@@ -29,7 +44,7 @@ _EDITABLE = ("title", "body_markdown", "tags", "excerpt", "slug")
 
 def visible_draft(session, user: User, draft_id: int) -> Draft:
     draft = session.get(Draft, draft_id)
-    if draft is None or not auth.can_see(user, draft.memo):
+    if draft is None or not accounts.can_see(user, draft.memo):
         raise NotFound(f"There is no draft {draft_id}.")
     return draft
 

@@ -32,7 +32,7 @@ def _queue(queue) -> str:
 
 
 def _model(settings: Settings) -> str:
-    from dictation.transcribe import models
+    from dictation.transcribe import weights as models
 
     parts = models.base_parts() if settings.engine == "faster-whisper" and settings.model == "base" else None
     if parts is not None:

@@ -10,22 +10,34 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy.orm import selectinload
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
-    CSRF_FIELD, CSRF_HEADER, Caller, CookiesDep, CurrentUser, DatabaseDep, QueueDep, SessionDep,
-    SettingsDep, StoreDep, check_csrf, current_caller_deferred_csrf,
+    CSRF_FIELD,
+    CSRF_HEADER,
+    Caller,
+    CookiesDep,
+    CurrentUser,
+    DatabaseDep,
+    QueueDep,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+    check_csrf,
+    current_caller_deferred_csrf,
 )
 from api.errors import errors_doc
 from api.schemas import API, MemoOut, MemoPage
 from api.upload import MEDIA_TYPES, ReceivedUpload, receive_upload, sniff_audio
-from dictation import auth, jobs
+from dictation import accounts, jobs
 from dictation.db import Database
 from dictation.errors import Conflict, Forbidden, InvalidInput, NotFound
+from dictation.memos import processing
 from dictation.models import Memo, Priority, Publication, Role, State, User
+from dictation.publish import service as publishing
 from dictation.storage import MediaStore
 
 router = APIRouter(prefix="/memos", tags=["memos"])
@@ -113,7 +125,7 @@ def record_upload(database: Database, queue, user: User, upload: ReceivedUpload,
             )
             session.add(memo)
             session.flush()
-            jobs.enqueue_processing(session, memo, queue=queue)
+            processing.enqueue_processing(session, memo, queue)
             memo_id = memo.id
     except IntegrityError:
         # Another request with the same key or the same bytes committed first: answer with its memo.
@@ -206,7 +218,7 @@ def visible_memo(session, user: User, memo_id: int) -> Memo:
     """The memo, if this user may see it; NotFound otherwise (an author never learns that
     someone else's memo exists)."""
     memo = session.get(Memo, memo_id)
-    if memo is None or not auth.can_see(user, memo):
+    if memo is None or not accounts.can_see(user, memo):
         raise NotFound(f"There is no memo {memo_id}.")
     return memo
 
@@ -221,7 +233,7 @@ def list_memos(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> MemoPage:
-    query = auth.visible_memos_query(user)
+    query = accounts.visible_memos_query(user)
     if status:
         query = query.where(Memo.status.in_([s.value for s in status]))
     if author is not None:
@@ -284,12 +296,11 @@ def retry_memo(memo_id: int, user: CurrentUser, session: SessionDep, queue: Queu
     memo = visible_memo(session, user, memo_id)
     _may_manage(user, memo, "retry")
     last = jobs.latest_job(session, memo)
-    if last is not None and last.kind == jobs.PUBLISH and memo.status == State.failed:
-        from dictation import publishing
-
+    if last is not None and last.kind == publishing.PUBLISH and memo.status == State.failed:
+        
         publishing.retry_publication(session, memo, user, queue=queue)
     else:
-        jobs.retry(session, memo, actor=user, queue=queue)
+        processing.retry(session, memo, queue, actor=user)
     session.flush()
     session.refresh(memo)
     return MemoOut.of(memo)

@@ -8,12 +8,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api.deps import QueueDep, SessionDep, SettingsDep, StaffUser, CurrentUser
+from api.deps import CurrentUser, QueueDep, SessionDep, SettingsDep, StaffUser
 from api.errors import errors_doc
 from api.routers.drafts import visible_draft
-from dictation import destinations, publishing
 from dictation.errors import NotFound
 from dictation.models import Publication
+from dictation.publish import destinations
+from dictation.publish import service as publishing
 
 router = APIRouter(prefix="/drafts", tags=["publishing"])
 

@@ -7,10 +7,18 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import SESSION_COOKIE, CallerDep, CookiesDep, SessionDep, SettingsDep, cookie_is_secure, set_session_cookie
+from api.deps import (
+    SESSION_COOKIE,
+    CallerDep,
+    CookiesDep,
+    SessionDep,
+    SettingsDep,
+    cookie_is_secure,
+    set_session_cookie,
+)
 from api.errors import errors_doc
 from api.schemas import LoginIn, SessionOut, UserOut
-from dictation import auth
+from dictation import accounts
 from dictation.errors import InvalidInput, NotAuthenticated
 
 router = APIRouter(prefix="/session", tags=["session"])
@@ -56,10 +64,10 @@ async def sign_in(request: Request, session: SessionDep, settings: SettingsDep, 
         login = LoginIn.model_validate(raw)
     except (ValueError, ValidationError) as exc:
         raise InvalidInput("Send an e-mail address and a password.") from exc
-    throttle: auth.SignInThrottle = request.app.state.sign_in_throttle
+    throttle: accounts.SignInThrottle = request.app.state.sign_in_throttle
     keys = (f"email:{login.email.strip().lower()}", f"client:{request.client.host if request.client else '?'}")
     throttle.check(*keys)
-    user = await run_in_threadpool(auth.authenticate, session, login.email, login.password)
+    user = await run_in_threadpool(accounts.authenticate, session, login.email, login.password)
     if user is None:
         throttle.failed(*keys)
         raise NotAuthenticated("The e-mail address or the password is wrong.")

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from api.deps import CurrentUser, SessionDep
 from api.errors import errors_doc
 from api.schemas import TokenCreated, TokenIn, TokenOut
-from dictation import auth
+from dictation import accounts
 from dictation.errors import NotFound
 from dictation.models import ApiToken, Role, User
 
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 @router.get("", response_model=list[TokenOut], responses=errors_doc(401), summary="Your tokens (an admin: everyone's)")
 def list_tokens(user: CurrentUser, session: SessionDep, user_id: int | None = None) -> list[TokenOut]:
-    query = auth.visible_tokens_query(user)
+    query = accounts.visible_tokens_query(user)
     if user_id is not None:
         query = query.where(ApiToken.user_id == user_id)
     return [TokenOut.of(row) for row in session.scalars(query)]
@@ -29,16 +29,16 @@ def list_tokens(user: CurrentUser, session: SessionDep, user_id: int | None = No
 def create_token(body: TokenIn, user: CurrentUser, session: SessionDep, response: Response) -> TokenCreated:
     owner = user
     if body.user_id is not None and body.user_id != user.id:
-        auth.require_role(user, Role.admin, doing="make tokens for someone else")
+        accounts.require_role(user, Role.admin, doing="make tokens for someone else")
         owner = session.get(User, body.user_id)
         if owner is None or not owner.is_active:
             raise NotFound(f"There is no active user {body.user_id}.")
-    row, token = auth.create_token(session, owner, body.name)
+    row, token = accounts.create_token(session, owner, body.name)
     response.headers["Cache-Control"] = "no-store"
     return TokenCreated(**TokenOut.of(row).model_dump(), token=token)
 
 
 @router.delete("/{token_id}", status_code=204, responses=errors_doc(401, 403, 404), summary="Revoke a token")
 def revoke_token(token_id: int, user: CurrentUser, session: SessionDep) -> Response:
-    auth.revoke_token(session, token_id, user)
+    accounts.revoke_token(session, token_id, user)
     return Response(status_code=204)

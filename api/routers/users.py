@@ -6,10 +6,18 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
-from api.deps import AdminUser, CallerDep, CookiesDep, CurrentUser, SessionDep, SettingsDep, set_session_cookie
+from api.deps import (
+    AdminUser,
+    CallerDep,
+    CookiesDep,
+    CurrentUser,
+    SessionDep,
+    SettingsDep,
+    set_session_cookie,
+)
 from api.errors import errors_doc
 from api.schemas import PasswordChange, SessionOut, UserIn, UserOut, UserPatch
-from dictation import auth
+from dictation import accounts
 from dictation.errors import Conflict, Forbidden, NotFound
 from dictation.models import Role, User
 
@@ -29,9 +37,9 @@ def change_password(
     body: PasswordChange, caller: CallerDep, session: SessionDep, cookies: CookiesDep, settings: SettingsDep
 ) -> JSONResponse:
     user = caller.user
-    if not auth.verify_password(user.password_hash, body.current_password):
+    if not accounts.verify_password(user.password_hash, body.current_password):
         raise Forbidden("The current password is wrong.")
-    auth.set_password(session, user, body.new_password)
+    accounts.set_password(session, user, body.new_password)
     # This browser stays signed in with a fresh cookie (and so a fresh CSRF token).
     value = cookies.issue(user) if caller.via == "session" else None
     out = SessionOut(user=UserOut.of(user), csrf_token=cookies.csrf_token(value) if value else "")
@@ -48,7 +56,7 @@ def list_users(admin: AdminUser, session: SessionDep) -> list[UserOut]:
 
 @router.post("", status_code=201, response_model=UserOut, responses=errors_doc(401, 403, 409, 422), summary="Create an account (admin)")
 def create_user(body: UserIn, admin: AdminUser, session: SessionDep) -> UserOut:
-    user = auth.create_user(session, body.email, body.role, body.password, body.name, body.language)
+    user = accounts.create_user(session, body.email, body.role, body.password, body.name, body.language)
     return UserOut.of(user)
 
 
@@ -80,15 +88,15 @@ def update_user(user_id: int, body: UserPatch, admin: AdminUser, session: Sessio
         if admins <= 1:
             raise Conflict("This is the last active admin; make someone else an admin first.")
     if body.role is not None:
-        user.role = auth.parse_role(body.role).value
+        user.role = accounts.parse_role(body.role).value
     if body.name is not None:
         user.name = body.name.strip()
     if body.language is not None:
         user.language = body.language or None
     if body.password is not None:
-        auth.set_password(session, user, body.password)
+        accounts.set_password(session, user, body.password)
     if body.is_active is False and user.is_active:
-        auth.deactivate_user(session, user)
+        accounts.deactivate_user(session, user)
     elif body.is_active is True:
         user.is_active = True
     session.flush()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from api.deps import CurrentUser, SessionDep
 from api.errors import errors_doc
 from api.schemas import MemoOut, PersonOut, WorklistItem, WorklistOut
-from dictation import auth
+from dictation import accounts
 from dictation.db import utcnow
 from dictation.models import Draft, Memo, Priority, State
 
@@ -34,7 +34,7 @@ def worklist(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> WorklistOut:
     now = utcnow()
-    visible = auth.visible_memos_query(user)
+    visible = accounts.visible_memos_query(user)
     overdue = case((Memo.due_at < now, 0), else_=1)
     rank = case(_PRIORITY_RANK, value=Memo.priority, else_=len(_PRIORITY_RANK))
     query = visible.where(Memo.status.not_in(CLOSED)) if not state else visible.where(

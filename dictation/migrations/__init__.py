@@ -81,8 +81,8 @@ def differences(database_or_url) -> list:
 
 
 def _diff(conn: Connection) -> list:
-    from dictation.db import Base
     import dictation.models  # noqa: F401  (registers the tables on Base.metadata)
+    from dictation.db import Base
 
     ctx = MigrationContext.configure(conn, opts={"compare_type": True})
     return [d for d in compare_metadata(ctx, Base.metadata) if not _is_alembic_table(d)]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
 from dictation.errors import PublishError
-from dictation.publish.base import Post, Publisher, RemotePost
+from dictation.publish.cms.base import Post, Publisher, RemotePost
 
 log = logging.getLogger("dictation.publish")
 T = TypeVar("T")

@@ -15,11 +15,12 @@ from typing import BinaryIO, Iterable, Iterator
 
 import numpy as np
 
-from dictation.transcribe.coverage import repair_coverage, speech_spans
-from dictation.transcribe.engine import SAMPLE_RATE, Engine, Progress, tidy_segments
-from dictation.transcribe.models import load_engine
+from dictation.transcribe.coverage import repair_coverage
+from dictation.transcribe.engines import SAMPLE_RATE, Engine, Progress, load_engine
 from dictation.transcribe.options import TranscribeOptions
 from dictation.transcribe.result import Segment, Transcript, Word
+from dictation.transcribe.segments import tidy_segments
+from dictation.transcribe.vad import speech_spans
 
 __all__ = [
     "Engine", "Progress", "Segment", "Transcript", "TranscribeOptions", "Word",

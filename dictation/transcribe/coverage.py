@@ -9,65 +9,26 @@ the result with more words is spliced in. A run that stays sparse is recorded in
 
 from __future__ import annotations
 
-import ctypes
-import sys
 from dataclasses import replace
 
 import numpy as np
 
-from dictation.transcribe.engine import SAMPLE_RATE, Engine, tidy_segments
+from dictation.transcribe.engines.base import SAMPLE_RATE, Engine
 from dictation.transcribe.options import TranscribeOptions
 from dictation.transcribe.result import Segment, Transcript
+from dictation.transcribe.segments import tidy_segments
+from dictation.transcribe.vad import (
+    FINE_SILENCE_MS,
+    WIDEN_ACROSS_SECONDS,
+    merge_spans,
+    speech_spans,
+)
 
-try:
-    _libc = ctypes.CDLL("libc.so.6") if sys.platform.startswith("linux") else None
-except OSError:  # musl or another libc without malloc_trim
-    _libc = None
-
-# Short pauses split spans (sentence level); coarse spans (VAD's defaults) hide a
-# swallowed 20 s inside a 28 s paragraph that is otherwise well transcribed.
-FINE_SILENCE_MS = 500
-FINE_PAD_MS = 200
 # Windows this long inside a span are compared on their own; real speech here runs at
 # ~3 words per second, so even a 1.5 s hesitation leaves a window well above 0.6.
 WINDOW_SECONDS = 4.0
 # Audio kept either side of a span that is decoded again, so its edge words are whole.
 REDECODE_PAD_SECONDS = 0.5
-# A re-decode may widen across pauses shorter than this (a breath, a comma), not across
-# a long silence.
-WIDEN_ACROSS_SECONDS = 2.0
-
-
-def speech_spans(audio: np.ndarray) -> list[tuple[float, float]]:
-    """Seconds (start, end) where Silero VAD hears speech, split at pauses of 0.5 s;
-    engine-independent (faster-whisper's copy of Silero works on any numpy audio)."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    if len(audio) == 0:
-        return []
-    vad = VadOptions(min_silence_duration_ms=FINE_SILENCE_MS, speech_pad_ms=FINE_PAD_MS)
-    spans = [
-        (s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE)
-        for s in get_speech_timestamps(audio, vad)
-    ]
-    release_memory()
-    return spans
-
-
-def release_memory() -> None:
-    """Hand freed heap back to the system: Silero's buffers (~0.4 MB per second of audio)
-    stay in glibc's heap otherwise and add to the worker's peak while Whisper decodes."""
-    if _libc is not None:
-        _libc.malloc_trim(0)
-
-
-def decoding_spans(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Fine spans joined across short pauses: what the engines decode when VAD is on.
-
-    Whisper needs the context of the neighbouring sentence; only silences of 2 s or
-    more (VAD's usual threshold) are skipped.
-    """
-    return _merge(spans, WIDEN_ACROSS_SECONDS)
 
 
 def _word_times(segments: list[Segment]) -> np.ndarray:
@@ -119,16 +80,6 @@ def find_sparse(
     ]
 
 
-def _merge(spans: list[tuple[float, float]], gap: float) -> list[tuple[float, float]]:
-    merged: list[tuple[float, float]] = []
-    for a, b in spans:
-        if merged and a - merged[-1][1] < gap:
-            merged[-1] = (merged[-1][0], b)
-        else:
-            merged.append((a, b))
-    return merged
-
-
 def _timings(segments: list[Segment]) -> list[tuple[float, float]]:
     """(start, end) of every word, or of the segment when it has no word timings."""
     return [
@@ -145,7 +96,7 @@ def _splice(
     # Widen to the words either side, within the speech around the gap, so speech lost
     # at the window edges comes back too without decoding long silences (where Whisper
     # invents text); then to every segment touching it, so none is kept half-replaced.
-    talk = _merge(spans, WIDEN_ACROSS_SECONDS)
+    talk = merge_spans(spans, WIDEN_ACROSS_SECONDS)
     outer_lo = min([start] + [a for a, b in talk if a <= start < b])
     outer_hi = max([end] + [b for a, b in talk if a < end <= b])
     timed = _timings(segments)

@@ -1,0 +1,64 @@
+"""Personal API tokens: shown once, stored as sha256."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from dictation.db import utcnow
+from dictation.errors import InvalidInput, NotFound
+from dictation.models import ApiToken, Role, User
+
+TOKEN_PREFIX = "dd_"
+# last_used_at is a hint for people pruning tokens; writing it on every request would make
+# every API call a write (and on SQLite, a lock), so it is refreshed at most this often.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
+    """A new personal token: the row (hash only) and the token itself, to show once."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("Give the token a name, such as the phone or script that will use it.")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, name=name[:200], token_hash=_token_hash(token), prefix=token[:10])
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The active owner of a valid, unrevoked token, or None."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if row is None or row.revoked_at is not None or not row.user.is_active:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+        row.last_used_at = now
+    return row.user
+
+
+def visible_tokens_query(user: User) -> Select[tuple[ApiToken]]:
+    query = select(ApiToken).order_by(ApiToken.id)
+    return query if user.role == Role.admin else query.where(ApiToken.user_id == user.id)
+
+
+def revoke_token(session: Session, token_id: int, actor: User) -> ApiToken:
+    """Revoke one of the actor's tokens (an admin: anyone's). Revoking twice is harmless."""
+    row = session.get(ApiToken, token_id)
+    if row is None or (row.user_id != actor.id and actor.role != Role.admin):
+        raise NotFound(f"There is no API token {token_id}.")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    session.flush()
+    return row

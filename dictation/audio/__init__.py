@@ -1,0 +1,30 @@
+"""Audio in and out: phone formats to 16 kHz mono float32, a playback copy, loudness, peaks.
+
+Everything goes through PyAV (no system ffmpeg); PyAV's exceptions never leave this package:
+input that cannot be read raises `BadAudio` with a sentence a person understands.
+
+- `sniff`: telling audio from other files by their first bytes;
+- `decode`: probing, streamed decoding and resampling, loudness;
+- `playback`: the Opus copy the browser plays, remuxing;
+- `peaks`: the waveform the editor draws;
+- `edit`: normalising and joining recordings (pydub, on decoded PCM).
+"""
+
+from dictation.audio.decode import (
+    SAMPLE_RATE,
+    AudioInfo,
+    Source,
+    decode,
+    iter_decode,
+    loudness_dbfs,
+    probe,
+)
+from dictation.audio.edit import join, normalize
+from dictation.audio.peaks import peaks
+from dictation.audio.playback import make_playback_copy, remux
+from dictation.audio.sniff import looks_like, sniff
+
+__all__ = [
+    "SAMPLE_RATE", "AudioInfo", "Source", "decode", "iter_decode", "join", "looks_like", "loudness_dbfs",
+    "make_playback_copy", "normalize", "peaks", "probe", "remux", "sniff",
+]

@@ -1,0 +1,227 @@
+"""Audio in and out: phone formats to 16 kHz mono float32, a playback copy, loudness, peaks.
+
+Everything goes through PyAV (no system ffmpeg); pydub only ever sees PCM that PyAV decoded,
+because its `from_file` calls an ffprobe that is not installed. PyAV's exceptions never leave
+this module: input that cannot be read raises `BadAudio` with a sentence a person understands.
+
+A truncated file is decoded up to where it breaks (a memo whose upload was cut short is worth
+transcribing in part, and `probe` still reports the header's duration); only a file from which
+no sound at all decodes raises `BadAudio`: an m4a or 3gp cut short does, its index being at the end.
+Telling audio from other files by their first bytes is `dictation.audio.sniff`'s job.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator, Union
+
+import av
+import numpy as np
+
+from dictation.audio.sniff import looks_like, sniff
+from dictation.errors import BadAudio
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+Source = Union[str, os.PathLike, BinaryIO, bytes]
+
+# Enough for every signature in `sniff` and for the "it looks like" guesses.
+_HEAD_BYTES = 4096
+# Errors PyAV raises for bad input; all become BadAudio.
+AV_ERRORS = (av.error.FFmpegError, ValueError, OSError, EOFError, RuntimeError)
+# A few corrupt packets are skipped; past this many the file is garbage from there on.
+_MAX_BAD_PACKETS = 50
+OPUS_RATE = 48_000
+OPUS_FRAME = 960  # 20 ms, libopus's default frame
+OUTPUT_FORMATS = {".ogg": "ogg", ".opus": "ogg", ".oga": "ogg", ".mka": "matroska", ".mkv": "matroska"}
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    duration: float  # seconds; from the header, or measured by demuxing when the header has none
+    sample_rate: int  # of the stored audio, before any resampling
+    channels: int
+    codec: str  # canonical codec name: aac, opus, amr_nb, mp3, flac, pcm_s16le, ...
+    container: str  # short name as `sniff` gives it (m4a, webm, 3gp, ...), else FFmpeg's
+
+
+def _read_head(source: Source) -> tuple[object, bytes]:
+    """The thing to hand av.open and the file's first bytes, leaving a file object where it was."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source = io.BytesIO(bytes(source))
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            # Not the uploader's fault: a missing media file is ours, so no BadAudio here.
+            raise FileNotFoundError(f"There is no audio file at {path}.")
+        with path.open("rb") as fh:
+            return str(path), fh.read(_HEAD_BYTES)
+    try:
+        start = source.tell()
+        head = source.read(_HEAD_BYTES)
+        source.seek(start)
+    except (OSError, AttributeError, ValueError):
+        head = None  # not seekable: let PyAV try, and name no reason if it fails
+    return source, head
+
+
+def open_audio(source: Source) -> tuple[av.container.InputContainer, av.audio.stream.AudioStream, str | None]:
+    """Open `source` for reading; raise BadAudio with the most telling reason we can find."""
+    target, head = _read_head(source)
+    if head is not None and not head:
+        raise BadAudio("This file is empty.")
+    kind = sniff(head) if head else None
+    other = looks_like(head) if head and not kind else None
+    if other:
+        raise BadAudio(f"This file is not audio we can read: it looks like {other}.", looks_like=other)
+    try:
+        container = av.open(target, mode="r", metadata_errors="ignore")
+    except AV_ERRORS as exc:
+        if kind:
+            label = {"ogg": "Ogg", "webm": "WebM", "matroska": "Matroska"}.get(kind, kind.upper())
+            raise BadAudio(
+                f"This file looks like {label} audio, but it is cut short or damaged, so we cannot read it.",
+                format=kind,
+            ) from exc
+        raise BadAudio("This file is not audio we can read.") from exc
+    if not container.streams.audio:
+        container.close()
+        raise BadAudio("This file has no sound in it: there is no audio track.", format=kind)
+    return container, container.streams.audio[0], kind
+
+
+def packets(container, stream) -> Iterator[av.Packet]:
+    """The stream's packets, ending quietly where a truncated file breaks."""
+    try:
+        yield from container.demux(stream)
+    except AV_ERRORS as exc:
+        log.warning("audio ends early, reading stopped: %s", exc)
+
+
+def _resampler(rate: int, frame_size: int | None = None) -> av.AudioResampler:
+    # FFmpeg downmixes stereo as (L+R)*0.71, which is 3 dB too loud and clips a loud
+    # recording; capping the mix at 1 averages the channels instead.
+    return av.AudioResampler("flt", "mono", rate, frame_size=frame_size, options={"rematrix_maxval": "1.0"})
+
+
+def frames(container, stream, rate: int, frame_size: int | None = None) -> Iterator[av.AudioFrame]:
+    """Mono float frames at `rate`, skipping a few corrupt packets, up to where the file breaks."""
+    resampler, produced, bad = _resampler(rate, frame_size), 0, 0
+    try:
+        for packet in packets(container, stream):
+            try:
+                frames = packet.decode()
+            except AV_ERRORS:
+                bad += 1  # one corrupt packet need not lose the rest of the memo
+                if bad > _MAX_BAD_PACKETS:
+                    break
+                continue
+            for frame in frames:
+                frame.pts = None  # gaps in broken timestamps must not stall the filter graph
+                try:
+                    out = resampler.resample(frame)
+                except ValueError:  # the stream changed rate or layout midway
+                    out = resampler.resample(None)
+                    resampler = _resampler(rate, frame_size)
+                    out += resampler.resample(frame)
+                for o in out:
+                    produced += o.samples
+                    yield o
+    except AV_ERRORS as exc:
+        log.warning("audio decoding stopped early: %s", exc)
+    try:
+        for o in resampler.resample(None):
+            produced += o.samples
+            yield o
+    except AV_ERRORS:
+        pass
+    if bad:
+        log.warning("skipped %d corrupt audio packets", bad)
+    if not produced:
+        raise BadAudio("This file holds no sound we can decode: it may be damaged.")
+
+
+def iter_decode(
+    source: Source, chunk_seconds: float = 30.0, sample_rate: int = SAMPLE_RATE
+) -> Iterator[np.ndarray]:
+    """Mono float32 chunks of `chunk_seconds` (the last one shorter), for piecewise transcription.
+
+    The file is opened (and BadAudio raised) at once; memory stays flat however long the memo.
+    """
+    container, stream, _ = open_audio(source)
+    size = max(1, int(round(chunk_seconds * sample_rate)))
+
+    def chunks() -> Iterator[np.ndarray]:
+        pending: list[np.ndarray] = []
+        count = 0
+        with container:
+            for frame in frames(container, stream, sample_rate):
+                pending.append(frame.to_ndarray().reshape(-1))
+                count += pending[-1].size
+                while count >= size:
+                    joined = np.concatenate(pending)
+                    yield joined[:size]
+                    pending, count = [joined[size:]], joined.size - size
+        if count:
+            yield np.concatenate(pending)
+
+    return chunks()
+
+
+def decode(source: Source, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Decode any supported file (path, file object or bytes) to mono float32 PCM at `sample_rate`."""
+    return np.concatenate(list(iter_decode(source, chunk_seconds=600.0, sample_rate=sample_rate)))
+
+
+def probe(source: Source) -> AudioInfo:
+    """Duration, rate, channels, codec and container of a file, without decoding it.
+
+    A MediaRecorder webm has no duration in its header; it is then measured by demuxing
+    (reading packet timestamps, no decoding), which takes milliseconds.
+    """
+    container, stream, kind = open_audio(source)
+    with container:
+        if stream.duration and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration:
+            duration = container.duration / av.time_base
+        else:
+            duration = _demuxed_duration(container, stream)
+        ctx = stream.codec_context
+        container_name = kind or container.format.name.split(",")[0]
+        codec = ctx.codec.canonical_name
+        return AudioInfo(round(duration, 3), ctx.sample_rate, ctx.channels, codec, container_name)
+
+
+def _demuxed_duration(container, stream) -> float:
+    first = end = last = None
+    step = 0
+    for packet in packets(container, stream):  # a recording cut short lasts as long as what is there
+        if packet.pts is None:
+            continue
+        if end is not None and not packet.duration:
+            step = packet.pts - last  # MediaRecorder leaves block durations out
+        last = packet.pts
+        first = packet.pts if first is None else min(first, packet.pts)
+        end = max(end or packet.pts, packet.pts + (packet.duration or step))
+    if first is None:
+        raise BadAudio("This file has no sound in it: its audio track is empty.")
+    return float((end - first) * stream.time_base)
+
+
+def loudness_dbfs(samples: np.ndarray) -> float:
+    """RMS level in dBFS, the same measure as pydub's `AudioSegment.dBFS`.
+
+    0 dBFS is a full-scale square wave, so a full-scale sine is -3 dBFS. This is not LUFS:
+    no K-weighting and no gating, so long pauses pull it down. Silence gives -inf.
+    """
+    x = np.asarray(samples, dtype=np.float64).reshape(-1)
+    rms = math.sqrt(float(np.mean(x * x))) if x.size else 0.0
+    return 20 * math.log10(rms) if rms > 0 else -math.inf
+

@@ -1,0 +1,139 @@
+"""Huey consumers: `dictation worker`, and the worker threads beside the API in `dictation serve`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import huey
+from huey.consumer import Consumer, ConsumerStopped
+
+from dictation.errors import DictationError
+from dictation.jobs.options import JobOptions
+from dictation.jobs.queue import DEFAULT_QUEUE_NAME, database_for
+from dictation.jobs.recovery import recover_stale_jobs
+from dictation.jobs.runner import make_queue
+from dictation.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    # Must match the queue name the API enqueues on (tests use one per test on a shared Redis).
+    queue_name: str = DEFAULT_QUEUE_NAME
+    # Retries, heartbeat, staleness.
+    jobs: JobOptions = field(default_factory=JobOptions)
+    # "thread" or "process"; None: threads for one worker, processes for more (two 1-thread
+    # processes transcribe faster than one 2-thread process here, see TESTING.md).
+    worker_type: str | None = None
+    # How often this worker looks for dead workers' jobs (it also does at start).
+    recover_every_s: float = 15.0
+    # Load the transcription model when the worker starts, not when the first memo arrives.
+    preload_model: bool = True
+
+
+class _InProcessConsumer(Consumer):
+    def _set_signal_handlers(self) -> None:
+        pass  # the API server owns the signals; stop through WorkerHandle.stop()
+
+
+def _consumer(settings: Settings, workers: int, options: WorkerOptions, in_process: bool) -> Consumer:
+    queue = make_queue(settings, options.queue_name, options.jobs)
+    if options.preload_model:
+        queue.on_startup("preload_model")(lambda: _preload_model(settings))
+    worker_type = options.worker_type or ("thread" if workers <= 1 or in_process else "process")
+    consumer_class = _InProcessConsumer if in_process else Consumer
+    consumer = consumer_class(queue, workers=workers, worker_type=worker_type, periodic=False,
+                              max_delay=1.0, shutdown_timeout=30.0)
+    queue.stopping = consumer.stop_flag  # running jobs go back to the queue when it is set
+    return consumer
+
+
+def _preload_model(settings: Settings) -> None:
+    """Load the engine once in this worker process (the module caches it)."""
+    from dictation.transcribe import TranscribeOptions, load_engine
+
+    try:
+        load_engine(TranscribeOptions.from_settings(settings))
+    except DictationError as exc:
+        log.error("transcription model not loaded: %s", exc.message)
+
+
+def _recover(settings: Settings, queue: huey.Huey) -> None:
+    try:
+        with database_for(settings).session() as session:
+            recover_stale_jobs(session, queue=queue)
+    except Exception:  # noqa: BLE001 - the database may be briefly away; next round
+        log.warning("recovery round failed", exc_info=True)
+
+
+def _supervise(consumer: Consumer, settings: Settings, options: WorkerOptions, stop_event) -> None:
+    """The consumer's main loop (worker health checks) with a recovery round now and then."""
+    next_recovery = 0.0
+    health = time.monotonic()
+    while True:
+        if stop_event is not None and stop_event.is_set():
+            consumer.stop(graceful=True)
+            return
+        if time.monotonic() >= next_recovery:
+            _recover(settings, consumer.huey)
+            next_recovery = time.monotonic() + options.recover_every_s
+        try:
+            health = consumer.loop(health)
+        except ConsumerStopped:
+            return
+
+
+def run_worker(settings: Settings, workers: int = 1, stop_event: threading.Event | None = None,
+               options: WorkerOptions | None = None) -> None:
+    """Run `workers` workers until SIGINT/SIGTERM (or `stop_event`), as `dictation worker` does."""
+    options = options or WorkerOptions()
+    consumer = _consumer(settings, max(1, workers), options, in_process=threading.current_thread()
+                         is not threading.main_thread())
+    log.info("worker started: %s %s worker(s) on queue %r", workers, consumer.worker_type, options.queue_name)
+    consumer.start()
+    try:
+        _supervise(consumer, settings, options, stop_event)
+        # Even on a fast stop, give running jobs a moment to put themselves back in the queue.
+        deadline = time.monotonic() + 10
+        for _, worker in consumer.worker_threads:
+            worker.join(max(0.0, deadline - time.monotonic()))
+    finally:
+        log.info("worker stopped")
+
+
+@dataclass
+class WorkerHandle:
+    """The in-process worker of `dictation serve`; `stop()` when the server stops."""
+
+    consumer: Consumer
+    thread: threading.Thread
+    stop_event: threading.Event
+
+    @property
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def stop(self, timeout: float = 35.0) -> None:
+        """Running jobs go back to the queue at their next progress report; waits for that."""
+        self.stop_event.set()  # the supervisor stops the consumer gracefully
+        self.thread.join(timeout)
+
+
+def start_in_process_worker(settings: Settings, workers: int | None = None,
+                            options: WorkerOptions | None = None) -> WorkerHandle | None:
+    """Worker threads beside the API (`settings.workers` of them; None when that is 0)."""
+    workers = settings.workers if workers is None else workers
+    if workers <= 0:
+        return None
+    options = options or WorkerOptions()
+    consumer = _consumer(settings, workers, options, in_process=True)
+    consumer.start()
+    stop_event = threading.Event()
+    thread = threading.Thread(target=_supervise, args=(consumer, settings, options, stop_event),
+                              name="dictation-worker", daemon=True)
+    thread.start()
+    return WorkerHandle(consumer, thread, stop_event)

@@ -1,0 +1,189 @@
+"""The processing job: prepare the audio, transcribe, compose the machine's draft.
+
+Outcomes:
+- done: the memo is `ready` with a draft (version 1, saved by the machine);
+- failed: the memo is `failed` with a sentence saying why (Memo.error, Job.error); the
+  recording is kept and `retry` queues a new job;
+- cancelled: the memo goes back to `received` without an error (a person chose this, it is
+  not a fault); `retry` queues it again. The last job's status tells the UI "cancelled".
+
+`KIND` is registered with the job runner at start-up as the "process" kind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from typing import Callable
+
+import huey
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dictation import audio, workflow
+from dictation.compose import compose
+from dictation.db import utcnow
+from dictation.errors import Conflict, NotFound, TransitionRefused
+from dictation.jobs import JobContext, JobKind, active_job, send_after_commit
+from dictation.models import (
+    Draft,
+    DraftRevision,
+    Job,
+    JobStatus,
+    Memo,
+    Role,
+    State,
+    User,
+)
+from dictation.notify import Mailer
+from dictation.settings import Settings
+from dictation.storage import MediaStore
+from dictation.transcribe import TranscribeOptions, Transcript, transcribe
+
+PROCESS = "process"
+
+# Shares of the progress bar: decoding and the playback copy are quick, composing is instant.
+PREPARE_SHARE, TRANSCRIBE_SHARE = 0.05, 0.93
+
+
+def _memo(session: Session, job: Job) -> Memo:
+    memo = session.get(Memo, job.memo_id) if job.memo_id is not None else None
+    if memo is None:
+        raise TransitionRefused("The memo was deleted before it could be transcribed.")
+    return memo
+
+
+def _process_started(session: Session, job: Job) -> None:
+    memo = _memo(session, job)
+    if memo.status == State.received.value:
+        workflow.system(session, memo, State.transcribing, f"job {job.id}, attempt {job.attempts}")
+    elif memo.status != State.transcribing.value:  # run again after a crash stays transcribing
+        raise TransitionRefused(f"The memo is {memo.status} now; there is nothing to transcribe.")
+    memo.progress = 0.0
+
+
+def _process_failed(session: Session, job: Job, reason: str) -> None:
+    memo = session.get(Memo, job.memo_id)
+    if memo is not None and memo.status in (State.received.value, State.transcribing.value):
+        workflow.system(session, memo, State.failed, reason)
+
+
+def _process_cancelled(session: Session, job: Job) -> None:
+    memo = session.get(Memo, job.memo_id)
+    if memo is None:
+        return
+    if memo.status == State.transcribing.value:
+        workflow.system(session, memo, State.received, "transcription cancelled", action="cancel")
+    memo.progress = 0.0
+    memo.error = None
+
+
+def _process_run(ctx: JobContext) -> Callable[[Session], None]:
+    with ctx.database.session() as session:
+        memo = session.get(Memo, ctx.memo_id)
+        sha, playback, have_peaks = memo.media_sha256, memo.playback_sha256, memo.peaks is not None
+        language, stored_transcript = memo.language, memo.transcript
+    store = MediaStore(ctx.settings.media_dir)
+    source = store.path(sha)
+    if not source.is_file():
+        raise NotFound(f"The recording of this memo is missing from the media store ({source}); "
+                       "restore the file and retry.")
+
+    ctx.stage("prepare")
+    samples = audio.decode(source)
+    found: dict = {"duration_s": round(len(samples) / audio.SAMPLE_RATE, 3)}
+    if not have_peaks:
+        found["peaks"] = audio.peaks(samples)
+    if playback is None or not store.exists(playback):
+        ctx.check()
+        temp = store.root / f".playback-{ctx.job_id}-{os.getpid()}.webm"
+        try:
+            audio.make_playback_copy(source, temp)
+            with temp.open("rb") as copy:
+                found["playback_sha256"] = store.save_stream(copy).sha256
+        finally:
+            temp.unlink(missing_ok=True)
+    with ctx.database.session() as session:
+        session.execute(update(Memo).where(Memo.id == ctx.memo_id).values(**found))
+    ctx.progress(PREPARE_SHARE)
+
+    ctx.stage("transcribe")
+    if stored_transcript is None:
+        overrides = {"language": language} if language and language != "auto" else {}
+        options = TranscribeOptions.from_settings(ctx.settings, **overrides)
+        transcript = transcribe(samples, options, lambda f: ctx.progress(PREPARE_SHARE + TRANSCRIBE_SHARE * f))
+        # Kept at once: a failure while composing must not cost the transcription again.
+        with ctx.database.session() as session:
+            session.execute(update(Memo).where(Memo.id == ctx.memo_id).values(transcript=transcript.to_dict()))
+    else:
+        transcript = Transcript.from_dict(stored_transcript)
+    del samples
+
+    ctx.stage("compose")
+    ctx.check()
+    return functools.partial(_save_draft, memo_id=ctx.memo_id, job_id=ctx.job_id, composed=compose(transcript),
+                             settings=ctx.settings)
+
+
+def _save_draft(session: Session, memo_id: int, job_id: int, composed, settings: Settings) -> None:
+    """The machine's draft, version 1, and the memo ready for review (one transaction with the
+    job's `done`)."""
+    memo = session.get(Memo, memo_id)
+    paragraphs = [dataclasses.asdict(p) if dataclasses.is_dataclass(p) else dict(p) for p in composed.paragraphs]
+    title = memo.title or composed.title
+    draft = session.scalar(select(Draft).where(Draft.memo_id == memo_id))
+    if draft is None:
+        draft = Draft(memo_id=memo_id, title=title, body_markdown=composed.body_markdown, excerpt=composed.excerpt,
+                      slug=composed.slug, version=1, machine_markdown=composed.body_markdown, paragraphs=paragraphs)
+        session.add(draft)
+        session.flush()
+        session.add(DraftRevision(draft_id=draft.id, version=1, title=title, body_markdown=composed.body_markdown,
+                                  excerpt=composed.excerpt, slug=composed.slug, saved_by_id=None))
+    else:  # a memo transcribed again: people's edits stay, the machine's text is refreshed
+        draft.machine_markdown, draft.paragraphs = composed.body_markdown, paragraphs
+    memo.progress = 1.0
+    workflow.system(session, memo, State.ready, f"job {job_id}")
+    _tell_assistants(session, memo, draft, settings)
+
+
+def _tell_assistants(session: Session, memo: Memo, draft: Draft, settings: Settings) -> None:
+    mailer = Mailer(settings)
+    if not mailer.enabled:
+        return
+    assistants = session.scalars(select(User.email).where(User.role == Role.assistant, User.is_active)).all()
+    if assistants:  # never raises: a mail server down must not fail the transcription
+        mailer.draft_ready(list(assistants), draft.title, memo.author.name or memo.author.email,
+                           f"/memos/{memo.id}")
+
+
+KIND = JobKind(run=_process_run, started=_process_started, failed=_process_failed, cancelled=_process_cancelled)
+
+
+def enqueue_processing(session: Session, memo: Memo, queue: huey.Huey) -> Job:
+    """Queue prepare + transcribe + compose for a memo that was just received."""
+    if memo.id is None:
+        session.flush()
+    if active_job(session, memo) is not None:
+        raise Conflict("This memo is already queued for transcription.", memo_id=memo.id)
+    job = Job(kind=PROCESS, memo_id=memo.id, status=JobStatus.queued.value, run_at=utcnow())
+    session.add(job)
+    session.flush()
+    memo.progress = 0.0
+    send_after_commit(session, job.id, queue)
+    return job
+
+
+def retry(session: Session, memo: Memo, queue: huey.Huey, actor: User | None = None) -> Job:
+    """Queue a failed (or cancelled) memo again; its recording was kept."""
+    if active_job(session, memo) is not None:
+        raise Conflict("This memo is already queued or being transcribed.", memo_id=memo.id)
+    state = State(memo.status)
+    if state is State.failed:
+        workflow.system(session, memo, State.received, "queued again", actor=actor, action="retry")
+    elif state is not State.received:
+        raise TransitionRefused(
+            "Only a memo whose transcription failed or was cancelled can be retried.", state=memo.status
+        )
+    memo.error = None
+    return enqueue_processing(session, memo, queue)

@@ -1,0 +1,109 @@
+"""Where drafts are published: rows in `destinations`, their secrets encrypted at rest.
+
+The built-in blog exists from the start as `blog`, so a fresh install can publish with no CMS.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dictation.errors import Conflict, InvalidInput, NotFound
+from dictation.models import Destination
+from dictation.publish import secretbox
+from dictation.publish.cms import PUBLISHERS
+from dictation.publish.cms import Destination as DestinationConfig
+from dictation.settings import Settings
+
+BUILTIN_BLOG = "blog"
+# Kinds that cannot work without an address (the blog and a webhook's receiver differ).
+NEEDS_URL = {"wordpress", "ghost", "micropub", "webhook"}
+
+
+def ensure_builtin_blog(session: Session) -> Destination:
+    row = session.scalar(select(Destination).where(Destination.name == BUILTIN_BLOG))
+    if row is None:
+        has_default = session.scalar(select(Destination.id).where(Destination.is_default)) is not None
+        row = Destination(name=BUILTIN_BLOG, kind="blog", is_default=not has_default, options={})
+        session.add(row)
+        session.flush()
+    return row
+
+
+def add_destination(
+    session: Session,
+    settings: Settings,
+    name: str,
+    kind: str,
+    url: str | None = None,
+    user: str | None = None,
+    secret: str | None = None,
+    default: bool = False,
+    options: dict | None = None,
+) -> Destination:
+    if kind not in PUBLISHERS:
+        raise InvalidInput(f"Unknown kind {kind!r}; choose one of {', '.join(PUBLISHERS)}.")
+    if kind in NEEDS_URL and not url:
+        raise InvalidInput(f"A {kind} destination needs its address (--url).")
+    if session.scalar(select(Destination.id).where(Destination.name == name)) is not None:
+        raise Conflict(f"There is already a destination called {name!r}.")
+    row = Destination(
+        name=name,
+        kind=kind,
+        url=url,
+        username=user,
+        secret_encrypted=secretbox.encrypt(secret, settings.secret_key) if secret else None,
+        options=options or {},
+    )
+    session.add(row)
+    session.flush()
+    if default:
+        set_default(session, row)
+    return row
+
+
+def set_default(session: Session, row: Destination) -> None:
+    session.execute(update(Destination).where(Destination.id != row.id).values(is_default=False))
+    row.is_default = True
+
+
+def list_destinations(session: Session) -> list[Destination]:
+    ensure_builtin_blog(session)
+    return list(session.scalars(select(Destination).order_by(Destination.name)))
+
+
+def get_destination(session: Session, name_or_id: str | int | None) -> Destination:
+    """By name or id; None means the default destination."""
+    ensure_builtin_blog(session)
+    if name_or_id is None or name_or_id == "":
+        row = session.scalar(select(Destination).where(Destination.is_default))
+        row = row or session.scalar(select(Destination).where(Destination.name == BUILTIN_BLOG))
+    elif isinstance(name_or_id, int) or str(name_or_id).isdigit():
+        row = session.get(Destination, int(name_or_id))
+    else:
+        row = session.scalar(select(Destination).where(Destination.name == name_or_id))
+    if row is None:
+        raise NotFound(f"There is no destination {name_or_id!r}.")
+    return row
+
+
+def to_config(row: Destination, settings: Settings) -> DestinationConfig:
+    """What a publisher needs, with the secret decrypted in memory only."""
+    secret = secretbox.decrypt(row.secret_encrypted, settings.secret_key) if row.secret_encrypted else ""
+    return DestinationConfig(
+        kind=row.kind, name=row.name, url=row.url or "", user=row.username or "", secret=secret,
+        options=dict(row.options or {}),
+    )
+
+
+def describe(row: Destination) -> dict:
+    """For lists and the API: everything but the secret, which is never shown again."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "kind": row.kind,
+        "url": row.url,
+        "user": row.username,
+        "has_secret": bool(row.secret_encrypted),
+        "default": row.is_default,
+    }

@@ -1,0 +1,110 @@
+"""The publish job: what the worker runs for a publication.
+
+The remote id is written in its own transaction the moment the CMS answers, before the job
+reports success; before a create that may reach the CMS, `Publication.maybe_created` is set,
+so a run after a crash or an unanswered request looks the post up instead of creating it again.
+`KIND` is registered with the job runner at start-up as the "publish" kind.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+from sqlalchemy.orm import Session
+
+from dictation import workflow
+from dictation.errors import TransitionRefused
+from dictation.jobs import JobContext, JobKind
+from dictation.models import Draft, Job, Memo, Publication, State
+from dictation.notify import Mailer
+from dictation.publish import destinations
+from dictation.publish.cms import get_publisher
+from dictation.publish.idempotent import RetryPolicy, publish_with_retries
+from dictation.publish.service import post_for
+from dictation.settings import Settings
+
+
+def _publication(session: Session, job: Job) -> Publication:
+    publication = session.get(Publication, job.publication_id) if job.publication_id else None
+    if publication is None:
+        raise TransitionRefused("The publication was removed before it ran.")
+    return publication
+
+
+def _started(session: Session, job: Job) -> None:
+    publication = _publication(session, job)
+    memo = session.get(Memo, job.memo_id)
+    if memo.status not in (State.scheduled.value, State.publishing.value):
+        raise TransitionRefused(f"The memo is {memo.status} now; the publication was withdrawn.")
+    workflow.system(session, memo, State.publishing, f"to {publication.destination.name}, attempt {job.attempts}")
+    publication.status = "publishing"
+    publication.attempts += 1
+
+
+def _run(ctx: JobContext) -> functools.partial:
+    settings: Settings = ctx.settings
+    with ctx.database.session() as session:
+        publication = session.get(Publication, ctx.publication_id)
+        post = post_for(session, settings, publication)
+        config = destinations.to_config(publication.destination, settings)
+        known_remote_id, maybe_created = publication.remote_id, publication.maybe_created
+        if not known_remote_id:
+            # From here an attempt may reach the CMS: a later run must look before creating.
+            publication.maybe_created = True
+    ctx.stage("publish")
+    publisher = get_publisher(config, settings)
+
+    def sleep(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            ctx.check()  # a cancel or a shutdown need not wait for the backoff
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+    policy = RetryPolicy(attempts=settings.publish_max_attempts, base_delay_s=settings.publish_backoff_s)
+    outcome = publish_with_retries(publisher, post, known_remote_id, policy, sleep=sleep,
+                                   ambiguous_before=maybe_created)
+    with ctx.database.session() as session:  # stored before the job reports success
+        publication = session.get(Publication, ctx.publication_id)
+        publication.remote_id, publication.remote_url = outcome.remote.remote_id, outcome.remote.url
+        publication.maybe_created = False
+    ctx.progress(1.0)
+    return functools.partial(_finish, publication_id=ctx.publication_id, settings=settings)
+
+
+def _finish(session: Session, publication_id: int, settings: Settings) -> None:
+    publication = session.get(Publication, publication_id)
+    draft = session.get(Draft, publication.draft_id)
+    publication.status, publication.error = "published", None
+    publication.published_version = draft.version
+    workflow.system(session, draft.memo, State.published,
+                    f"on {publication.destination.name}: {publication.remote_url or publication.remote_id}")
+    Mailer(settings).published(draft.memo.author.email, draft.title, publication.remote_url or "",
+                               publication.destination.name)
+
+
+def _failed(session: Session, job: Job, reason: str) -> None:
+    publication = session.get(Publication, job.publication_id)
+    memo = session.get(Memo, job.memo_id)
+    if publication is not None:
+        publication.status, publication.error = "failed", reason
+        where = publication.destination.name
+    else:
+        where = "the destination"
+    if memo is not None and memo.status in (State.scheduled.value, State.publishing.value):
+        workflow.system(session, memo, State.failed, f"Publishing to {where} failed: {reason}")
+
+
+def _cancelled(session: Session, job: Job) -> None:
+    publication = session.get(Publication, job.publication_id)
+    memo = session.get(Memo, job.memo_id)
+    if publication is not None:
+        publication.status = "cancelled"
+    if memo is not None and memo.status == State.scheduled.value:
+        workflow.system(session, memo, State.ready, "publication cancelled", action="unschedule")
+    elif memo is not None and memo.status == State.publishing.value:
+        # It may have reached the CMS already: failed (retryable) says so honestly.
+        workflow.system(session, memo, State.failed, "Publishing was cancelled while under way.")
+
+
+KIND = JobKind(run=_run, started=_started, failed=_failed, cancelled=_cancelled)

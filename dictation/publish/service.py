@@ -1,0 +1,143 @@
+"""Publishing: a reviewed draft becomes a post on a destination, now or at a set time,
+and never twice. This module is what people ask for; `job` is what the worker runs.
+
+The remote id is written in its own transaction the moment the CMS answers, before the job
+reports success; before a create that may reach the CMS, `Publication.maybe_created` is set,
+so a run after a crash or an unanswered request looks the post up instead of creating it again.
+A scheduled publication is a queued job with `run_at`: it survives restarts because the job
+row does, and recovery sends it again should the queue have lost it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import huey
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dictation import workflow
+from dictation.compose import slugify
+from dictation.db import utcnow
+from dictation.errors import Conflict, Forbidden, NotFound, TransitionRefused
+from dictation.jobs import active_job, latest_job, send_after_commit
+from dictation.models import Draft, Job, JobStatus, Memo, Publication, Role, State, User
+from dictation.publish import destinations
+from dictation.publish.cms import Post, get_publisher
+from dictation.settings import Settings
+from dictation.storage import MediaStore
+
+PUBLISH = "publish"
+
+# States from which a draft may go out; `published` means "publish again" (an update).
+PUBLISHABLE = frozenset({State.ready, State.in_review, State.approved, State.published, State.failed})
+
+
+def request_publication(
+    session: Session,
+    draft: Draft,
+    destination: str | int | None,
+    actor: User,
+    publish_at: dt.datetime | None = None,
+    *,
+    queue: huey.Huey,
+) -> Publication:
+    """Queue the draft for `destination` (name, id, or None for the default) at `publish_at`."""
+    if Role(actor.role) not in (Role.assistant, Role.admin):
+        raise Forbidden("Only assistants and admins publish drafts.")
+    memo = draft.memo
+    state = State(memo.status)
+    if state not in PUBLISHABLE:
+        raise TransitionRefused(
+            f"This draft is {state.value.replace('_', ' ')}; it can be published once it is ready, "
+            "in review, approved or already published.", state=state.value)
+    if state is State.failed and _last_job_kind(session, memo) != PUBLISH:
+        raise TransitionRefused("This memo failed before its draft was ready; retry its transcription first.")
+    if active_job(session, memo) is not None:
+        raise Conflict("This draft is already being published or processed.", memo_id=memo.id)
+    target = destinations.get_destination(session, destination)
+    publication = session.scalar(
+        select(Publication).where(Publication.draft_id == draft.id, Publication.destination_id == target.id))
+    if publication is None:
+        publication = Publication(draft_id=draft.id, destination_id=target.id)
+        session.add(publication)
+    now = utcnow()
+    when = publish_at if publish_at is not None and publish_at > now else None
+    publication.status, publication.publish_at, publication.error = "scheduled", when, None
+    session.flush()
+    detail = f"to {target.name}" + (f" at {when.isoformat(timespec='minutes')}" if when else "")
+    workflow.system(session, memo, State.scheduled, detail, actor=actor, action="schedule" if when else "publish")
+    job = Job(kind=PUBLISH, memo_id=memo.id, publication_id=publication.id,
+              status=JobStatus.queued.value, run_at=when or now)
+    session.add(job)
+    session.flush()
+    send_after_commit(session, job.id, queue, eta=when)
+    return publication
+
+
+def retry_publication(session: Session, memo: Memo, actor: User, *, queue: huey.Huey) -> Publication:
+    """Publish again where the last publication failed."""
+    publication = session.scalar(
+        select(Publication).join(Draft, Draft.id == Publication.draft_id)
+        .where(Draft.memo_id == memo.id, Publication.status == "failed")
+        .order_by(Publication.updated_at.desc()).limit(1))
+    if publication is None or memo.draft is None:
+        raise NotFound("There is no failed publication to retry for this memo.")
+    return request_publication(session, memo.draft, publication.destination_id, actor, queue=queue)
+
+
+def _last_job_kind(session: Session, memo: Memo) -> str | None:
+    job = latest_job(session, memo)
+    return job.kind if job is not None else None
+
+
+def post_for(session: Session, settings: Settings, publication: Publication) -> Post:
+    """What the CMS receives for this draft, as it is now."""
+
+    draft = session.get(Draft, publication.draft_id)
+    memo = draft.memo
+    title = draft.title or memo.title or "Untitled memo"
+    audio_path = None
+    if publication.destination.options.get("attach_audio") and memo.playback_sha256:
+        audio_path = MediaStore(settings.media_dir).path(memo.playback_sha256)
+    language = (memo.transcript or {}).get("language") or (memo.language if memo.language != "auto" else "en")
+    return Post(
+        draft_id=publication.marker,  # unique across installations, unlike the draft id
+        title=title,
+        slug=slugify(draft.slug or title) or f"memo-{memo.id}",
+        body_markdown=draft.body_markdown,
+        excerpt=draft.excerpt,
+        tags=tuple(draft.tags or ()),
+        status="publish",
+        audio_path=audio_path,
+        audio_mime="audio/webm",
+        author_name=memo.author.name or memo.author.email,
+        language=language,
+    )
+
+
+# --- the job kind ------------------------------------------------------------------------
+
+
+def unpublish(session: Session, settings: Settings, publication: Publication) -> None:
+    """Take the post down on its destination; the publication and its remote id stay on record."""
+    if not publication.remote_id:
+        raise NotFound("This draft was never published there.")
+    get_publisher(destinations.to_config(publication.destination, settings), settings).unpublish(
+        publication.remote_id)
+    publication.status = "unpublished"
+
+
+def describe(publication: Publication) -> dict:
+    return {
+        "id": publication.id,
+        "draft_id": publication.draft_id,
+        "destination": publication.destination.name,
+        "status": publication.status,
+        "publish_at": publication.publish_at.isoformat() if publication.publish_at else None,
+        "remote_id": publication.remote_id,
+        "remote_url": publication.remote_url,
+        "error": publication.error,
+        "attempts": publication.attempts,
+        "published_version": publication.published_version,
+    }

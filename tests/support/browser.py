@@ -1,0 +1,170 @@
+"""Fixtures for the browser tests: Debian's Chromium driven by Playwright (never a
+downloaded browser), and a live server (uvicorn in a thread, the whole app, a temporary
+data dir, tiny.en and an in-process worker). Test modules import what they use."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, need
+
+CHROMIUM = Path("/usr/bin/chromium")
+# As measured in ../shared/TESTING.md: no network chatter, no sandbox (root in a container).
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+PASSWORD = "correct horse battery"
+
+
+def chromium_path() -> Path:
+    need(CHROMIUM.exists(), f"{CHROMIUM} is absent: apt-get install chromium chromium-driver (make test does)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": str(chromium_path()), "args": CHROMIUM_ARGS}
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return path
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass
+class Account:
+    email: str
+    role: str
+    name: str
+    language: str | None = None
+    token: str = ""  # a personal API token, for the test's own requests
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: object
+    settings: object
+    accounts: dict[str, Account] = field(default_factory=dict)
+
+    def api(self, who: str) -> httpx.Client:
+        token = self.accounts[who].token
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    def upload(self, who: str, path: Path, **fields: str) -> dict:
+        with self.api(who) as client, path.open("rb") as handle:
+            answer = client.post("/api/v1/memos", files={"file": (path.name, handle)}, data=fields)
+        assert answer.status_code in (200, 201), answer.text
+        return answer.json()
+
+    def memo(self, who: str, memo_id: int) -> dict:
+        with self.api(who) as client:
+            return client.get(f"/api/v1/memos/{memo_id}").json()
+
+    def wait_for(self, who: str, memo_id: int, states=("ready",), timeout: float = 240.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            memo = self.memo(who, memo_id)
+            if memo["status"] in states:
+                return memo
+            assert memo["status"] != "failed", memo.get("error")
+            assert time.monotonic() < deadline, f"memo {memo_id} still {memo['status']}"
+            time.sleep(0.5)
+
+    def draft(self, who: str, draft_id: int) -> dict:
+        with self.api(who) as client:
+            return client.get(f"/api/v1/drafts/{draft_id}").json()
+
+    def sign_in(self, page, who: str, next_path: str = "/") -> None:
+        page.goto(f"{self.url}/login?next={next_path}")
+        page.get_by_label(_label(page, "login.email")).fill(self.accounts[who].email)
+        page.get_by_label(_label(page, "login.password")).fill(PASSWORD)
+        page.locator("#login-form button[type=submit]").click()
+        page.wait_for_url(lambda url: "/login" not in url)
+
+
+def _label(page, key: str) -> str:
+    from review_ui.i18n import catalog
+
+    return catalog(page.evaluate("document.documentElement.lang") or "en")[key]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _make_accounts(app, accounts: list[Account]) -> None:
+    from dictation import accounts
+
+    with app.state.database.session() as session:
+        for account in accounts:
+            user = accounts.create_user(session, account.email, account.role, password=PASSWORD, name=account.name,
+                                    language=account.language)
+            _, account.token = accounts.create_token(session, user, "tests")
+
+
+@contextlib.contextmanager
+def run_live_server(data_dir: Path, accounts: list[Account], **overrides):
+    import uvicorn
+
+    from dictation.jobs import start_in_process_worker
+    from dictation.settings import Settings
+    from review_ui.app import create_app
+
+    port = _free_port()
+    settings = Settings(
+        data_dir=data_dir, model="tiny.en", language="en", beam_size=1, cpu_threads=1, workers=1,
+        public_url=f"http://127.0.0.1:{port}", **overrides,
+    )
+    app = create_app(settings)
+    _make_accounts(app, accounts)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the live server did not start"
+        time.sleep(0.05)
+    worker = start_in_process_worker(settings, workers=1)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", app, settings, {a.email.split("@")[0]: a for a in accounts})
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        if worker is not None:
+            worker.stop(timeout=10)
+
+
+DEFAULT_ACCOUNTS = (
+    ("alice@example.com", "assistant", "Alice Martin", None),
+    ("bob@example.com", "assistant", "Bob Stone", None),
+    ("claire@example.com", "assistant", "Claire Dubois", "fr"),
+    ("erin@example.com", "author", "Erin Walsh", None),
+)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    accounts = [Account(email, role, name, lang) for email, role, name, lang in DEFAULT_ACCOUNTS]
+    with run_live_server(tmp_path_factory.mktemp("desk"), accounts) as server:
+        yield server
