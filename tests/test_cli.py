@@ -26,7 +26,8 @@ def test_transcribe_jfk_prints_draft_json_and_text(tmp_path):
     md = dictation("transcribe", jfk, "--model", "tiny.en", data_dir=tmp_path)
     assert md.returncode == 0, md.stderr
     title, _, body = md.stdout.partition("\n\n")
-    assert title.startswith("# And so my fellow Americans")
+    # Whisper may or may not hear a comma after "And so" (it varies with the CPU's int8 kernels).
+    assert title.replace(",", "").startswith("# And so my fellow Americans")
     assert "ask what you can do for your country" in body
 
     raw = dictation("transcribe", jfk, "--model", "tiny.en", "--format", "json", data_dir=tmp_path)
