@@ -113,13 +113,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _make_accounts(app, accounts: list[Account]) -> None:
+def _make_accounts(app, people: list[Account]) -> None:
     from dictation import accounts
 
     with app.state.database.session() as session:
-        for account in accounts:
+        for account in people:
             user = accounts.create_user(session, account.email, account.role, password=PASSWORD, name=account.name,
-                                    language=account.language)
+                                        language=account.language)
             _, account.token = accounts.create_token(session, user, "tests")
 
 
