@@ -4,7 +4,7 @@ A phone on a bad connection sends 2 MB chunks and, after a drop, asks the server
 how much arrived and goes on from there. The same credentials as the API apply (session
 cookie + CSRF header, or a bearer token); an upload belongs to the user who created it.
 When the last chunk arrives, the file goes through the same path as a multipart upload
-(`api.routers.memos`: sniffed, stored by sha256, a memo created and queued), and the
+(`dictation.memos.intake`: sniffed, stored by sha256, a memo created and queued), and the
 answer to that PATCH (and any later HEAD) carries the memo's id in `Memo-Id`.
 """
 
@@ -23,8 +23,9 @@ from tussi import FilesystemStorage, TUSApp, UploadCompletedEvent, UploadRecord
 
 from api.deps import CSRF_HEADER, Caller, check_csrf, get_queue, identify
 from api.errors import error_response
-from api.upload import SNIFF_BYTES, ReceivedUpload, sniff_audio
+from api.upload import MEDIA_TYPES, SNIFF_BYTES, sniff_audio
 from dictation.errors import DictationError
+from dictation.memos import intake
 from dictation.models import Memo, User
 
 log = logging.getLogger(__name__)
@@ -83,29 +84,23 @@ class MemoUploads:
             call.memo_id = await run_in_threadpool(self._make_memo, call, info.upload_id, dict(info.metadata))
 
     def _make_memo(self, call: _Call, upload_id: str, metadata: dict[str, str]) -> int:
-        """The finished file -> a memo, exactly as a multipart upload would make it."""
-        from api.routers.memos import forget_unreferenced, memo_options, record_upload
-
+        """The finished file -> a memo, through the same intake as a multipart upload."""
         path = self.completed / upload_id
         store, database = self.app.state.store, self.app.state.database
-        stored = None
         try:
             with path.open("rb") as handle:
                 kind = sniff_audio(handle.read(SNIFF_BYTES))
                 handle.seek(0)
                 stored = store.save_stream(handle, max_bytes=self.max_bytes)
-            fields = {k: metadata[k] for k in MEMO_FIELDS if metadata.get(k)}
-            memo_options(fields)  # refuse a bad field before a memo exists
-            upload = ReceivedUpload(
-                stored=stored, filename=metadata.get("filename"), content_type=metadata.get("filetype"),
-                audio_kind=kind, fields=fields,
+            recording = intake.Recording(
+                stored=stored, media_type=MEDIA_TYPES.get(kind, "application/octet-stream"),
+                filename=metadata.get("filename"),
             )
-            memo, _created = record_upload(database, call.queue, call.user, upload, idempotency_key(upload_id))
-            return memo.id
-        except BaseException:
-            if stored is not None:
-                forget_unreferenced(database, store, stored.sha256)
-            raise
+            fields = {k: metadata[k] for k in MEMO_FIELDS if metadata.get(k)}
+            taken = intake.receive_memo(
+                database, store, call.queue, call.user, recording, fields, idempotency_key(upload_id)
+            )
+            return taken.memo.id
         finally:
             path.unlink(missing_ok=True)
             path.with_name(path.name + ".meta").unlink(missing_ok=True)

@@ -3,15 +3,11 @@ cancel and delete."""
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import delete, func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import selectinload
 from starlette.concurrency import run_in_threadpool
 
@@ -31,19 +27,16 @@ from api.deps import (
 )
 from api.errors import errors_doc
 from api.schemas import API, MemoOut, MemoPage
-from api.upload import MEDIA_TYPES, ReceivedUpload, receive_upload, sniff_audio
+from api.upload import MEDIA_TYPES, receive_upload, sniff_audio
 from dictation import accounts, jobs
-from dictation.db import Database
-from dictation.errors import Conflict, Forbidden, InvalidInput, NotFound
-from dictation.memos import processing
+from dictation.errors import Conflict, Forbidden, NotFound
+from dictation.memos import intake, processing
 from dictation.models import Memo, Priority, Publication, Role, State, User
 from dictation.publish import service as publishing
 from dictation.storage import MediaStore
 
 router = APIRouter(prefix="/memos", tags=["memos"])
 
-_LANGUAGE = re.compile(r"^(auto|[a-z]{2,3})$")
-_DATETIME = TypeAdapter(dt.datetime)
 # Past these a memo is on its way to (or on) the blog: archive it instead of deleting it.
 _NOT_DELETABLE = frozenset({State.publishing, State.published})
 
@@ -72,90 +65,6 @@ _UPLOAD_BODY = {
 
 
 # --- upload ---------------------------------------------------------------------------
-
-
-def memo_options(fields: dict[str, str]) -> dict:
-    """The memo's columns from the form fields, or InvalidInput naming the bad one."""
-    values: dict = {}
-    title = fields.get("title", "").strip()
-    if len(title) > 300:
-        raise InvalidInput("The title is longer than 300 characters.")
-    values["title"] = title or None
-    priority = fields.get("priority", "").strip() or Priority.normal.value
-    if priority not in Priority.__members__:
-        raise InvalidInput(f"The priority must be one of {', '.join(p.value for p in Priority)}, not {priority!r}.")
-    values["priority"] = priority
-    due = fields.get("due_at", "").strip()
-    if due:
-        try:
-            when = _DATETIME.validate_python(due)
-        except ValidationError:
-            raise InvalidInput(f"The due date {due!r} is not a date and time like 2025-06-30T17:00:00Z.") from None
-        values["due_at"] = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-    language = fields.get("language", "").strip().lower() or "auto"
-    if not _LANGUAGE.match(language):
-        raise InvalidInput(f"The language must be 'auto' or a language code like 'en', not {language!r}.")
-    values["language"] = language
-    note = fields.get("note", "").strip()
-    values["note"] = note or None
-    return values
-
-
-def _load(session, memo_id: int) -> Memo:
-    memo = session.get(Memo, memo_id)
-    memo.author, memo.draft  # noqa: B018 - loaded now, while the session is open
-    return memo
-
-
-def record_upload(database: Database, queue, user: User, upload: ReceivedUpload, key: str | None) -> tuple[Memo, bool]:
-    """The memo for this upload: an existing one for the same key or the same bytes from the
-    same author, else a new one queued for transcription. Returns (memo, created)."""
-    with database.session() as session:
-        existing = _existing(session, user, key, upload.stored.sha256)
-        if existing is not None:
-            return _load(session, existing), False
-    try:
-        with database.session() as session:
-            memo = Memo(
-                author_id=user.id, status=State.received.value, idempotency_key=key,
-                media_sha256=upload.stored.sha256, size_bytes=upload.stored.size,
-                original_filename=(upload.filename or "")[:300] or None,
-                content_type=MEDIA_TYPES.get(upload.audio_kind, "application/octet-stream"),
-                **memo_options(upload.fields),
-            )
-            session.add(memo)
-            session.flush()
-            processing.enqueue_processing(session, memo, queue)
-            memo_id = memo.id
-    except IntegrityError:
-        # Another request with the same key or the same bytes committed first: answer with its memo.
-        with database.session() as session:
-            existing = _existing(session, user, key, upload.stored.sha256)
-            if existing is None:
-                raise
-            return _load(session, existing), False
-    with database.session() as session:
-        return _load(session, memo_id), True
-
-
-def _existing(session, user: User, key: str | None, sha256: str) -> int | None:
-    if key is not None:
-        found = session.scalar(select(Memo.id).where(Memo.author_id == user.id, Memo.idempotency_key == key))
-        if found is not None:
-            return found
-    return session.scalar(
-        select(Memo.id).where(Memo.author_id == user.id, Memo.media_sha256 == sha256).order_by(Memo.id).limit(1)
-    )
-
-
-def forget_unreferenced(database: Database, store: MediaStore, sha256: str) -> None:
-    """Remove a stored file that no memo points at (an upload refused after it was stored)."""
-    with database.session() as session:
-        used = session.scalar(
-            select(Memo.id).where(or_(Memo.media_sha256 == sha256, Memo.playback_sha256 == sha256)).limit(1)
-        )
-    if used is None:
-        store.delete(sha256)
 
 
 def _memo_answer(memo: Memo, created: bool) -> JSONResponse:
@@ -189,26 +98,24 @@ async def upload_memo(
         check_csrf(cookies, caller, header_csrf)
     key = idempotency_key.strip() if idempotency_key and idempotency_key.strip() else None
     if key is not None:
-        # A retried upload whose first attempt got through: answer without reading the body again.
-        found = await run_in_threadpool(_find_by_key, database, caller.user, key)
+        found = await run_in_threadpool(intake.find_by_key, database, caller.user, key)
         if found is not None:
             return _memo_answer(found, created=False)
     upload = await receive_upload(request, store, settings.max_upload_mb * 1024 * 1024, sniff_audio)
-    try:
-        if header_csrf is None:
+    if header_csrf is None:
+        try:
             check_csrf(cookies, caller, upload.fields.get(CSRF_FIELD))
-        memo_options(upload.fields)  # refuse a bad field before a memo exists
-        memo, created = await run_in_threadpool(record_upload, database, queue, caller.user, upload, key)
-    except BaseException:
-        await run_in_threadpool(forget_unreferenced, database, store, upload.stored.sha256)
-        raise
-    return _memo_answer(memo, created)
-
-
-def _find_by_key(database: Database, user: User, key: str) -> Memo | None:
-    with database.session() as session:
-        found = session.scalar(select(Memo.id).where(Memo.author_id == user.id, Memo.idempotency_key == key))
-        return _load(session, found) if found is not None else None
+        except BaseException:
+            await run_in_threadpool(intake.forget_unreferenced, database, store, upload.stored.sha256)
+            raise
+    recording = intake.Recording(
+        stored=upload.stored, media_type=MEDIA_TYPES.get(upload.audio_kind, "application/octet-stream"),
+        filename=upload.filename,
+    )
+    taken = await run_in_threadpool(
+        intake.receive_memo, database, store, queue, caller.user, recording, upload.fields, key
+    )
+    return _memo_answer(taken.memo, taken.created)
 
 
 # --- reading --------------------------------------------------------------------------
@@ -335,5 +242,5 @@ def delete_memo(memo_id: int, user: CurrentUser, database: DatabaseDep, store: S
         # Core DELETE: the database cascades to the draft, revisions, comments, jobs, audit.
         session.execute(delete(Memo).where(Memo.id == memo_id))
     for sha in shas:
-        forget_unreferenced(database, store, sha)
+        intake.forget_unreferenced(database, store, sha)
     return Response(status_code=204)

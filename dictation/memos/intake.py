@@ -1,0 +1,178 @@
+"""Memo intake: a recording already in the media store becomes a memo queued for transcription.
+
+Both doors call this: the multipart upload (`POST /api/v1/memos`) and the resumable tus upload
+when its last chunk arrives. The rules live here once:
+- the memo's details (title, priority, due date, language, note) are checked before a memo
+  exists, so a bad field refuses the upload with a sentence and leaves nothing behind;
+- the same `Idempotency-Key`, or the same bytes from the same author, answer with the first
+  memo instead of making a second one (a unique constraint settles simultaneous uploads);
+- a recording that did not become a memo is removed from the store unless another memo uses it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import huey
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dictation.db import Database
+from dictation.errors import InvalidInput
+from dictation.memos.processing import enqueue_processing
+from dictation.models import Memo, Priority, State, User
+from dictation.storage import MediaStore, StoredFile
+
+MAX_TITLE = 300
+MAX_FILENAME = 300
+_LANGUAGE = re.compile(r"^(auto|[a-z]{2,3})$")
+_DATETIME = TypeAdapter(dt.datetime)
+
+
+@dataclass(frozen=True)
+class MemoDetails:
+    """What the author said about the memo besides the recording."""
+
+    title: str | None = None  # None: the draft's title comes from the transcript
+    priority: Priority = Priority.normal  # orders the worklist after overdue memos
+    due_at: dt.datetime | None = None  # always timezone-aware (UTC when the sender gave none)
+    language: str = "auto"  # "auto" lets Whisper detect it; else a code like "en", "fr"
+    note: str | None = None  # for the assistant, never published
+
+    def columns(self) -> dict:
+        return {
+            "title": self.title, "priority": self.priority.value, "due_at": self.due_at,
+            "language": self.language, "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A recording in the media store, sniffed as audio by the door that received it."""
+
+    stored: StoredFile  # the bytes, by sha256
+    media_type: str  # what the bytes are served as (from sniffing, not the client's claim)
+    filename: str | None = None  # as the client named it; kept for the worklist and downloads
+
+
+@dataclass(frozen=True)
+class Intake:
+    memo: Memo  # author and draft loaded, so a door can render it after the session closed
+    created: bool  # False: an earlier memo for the same key or the same bytes
+
+
+def parse_details(fields: Mapping[str, str]) -> MemoDetails:
+    """The memo's details from form fields or tus metadata, or InvalidInput naming the bad one."""
+    title = fields.get("title", "").strip()
+    if len(title) > MAX_TITLE:
+        raise InvalidInput(f"The title is longer than {MAX_TITLE} characters.")
+    priority = fields.get("priority", "").strip() or Priority.normal.value
+    if priority not in Priority.__members__:
+        raise InvalidInput(f"The priority must be one of {', '.join(p.value for p in Priority)}, not {priority!r}.")
+    due_at = None
+    due = fields.get("due_at", "").strip()
+    if due:
+        try:
+            when = _DATETIME.validate_python(due)
+        except ValidationError:
+            raise InvalidInput(f"The due date {due!r} is not a date and time like 2025-06-30T17:00:00Z.") from None
+        due_at = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    language = fields.get("language", "").strip().lower() or "auto"
+    if not _LANGUAGE.match(language):
+        raise InvalidInput(f"The language must be 'auto' or a language code like 'en', not {language!r}.")
+    note = fields.get("note", "").strip()
+    return MemoDetails(
+        title=title or None, priority=Priority(priority), due_at=due_at, language=language, note=note or None
+    )
+
+
+def find_by_key(database: Database, author: User, key: str) -> Memo | None:
+    """The author's memo made with this Idempotency-Key, if any: a retried upload whose first
+    attempt got through is answered without reading its body again."""
+    with database.session() as session:
+        found = session.scalar(select(Memo.id).where(Memo.author_id == author.id, Memo.idempotency_key == key))
+        return _load(session, found) if found is not None else None
+
+
+def receive_memo(
+    database: Database,
+    store: MediaStore,
+    queue: huey.Huey,
+    author: User,
+    recording: Recording,
+    fields: Mapping[str, str],
+    key: str | None = None,
+) -> Intake:
+    """The memo for this recording: an existing one for the same key or the same bytes from the
+    same author, else a new one queued for transcription. When no memo takes the recording (a
+    bad field, a database error), its file is removed unless another memo points at it."""
+    try:
+        details = parse_details(fields)  # before a memo exists
+        return _record(database, queue, author, recording, details, key)
+    except BaseException:
+        forget_unreferenced(database, store, recording.stored.sha256)
+        raise
+
+
+def _record(
+    database: Database, queue: huey.Huey, author: User, recording: Recording, details: MemoDetails, key: str | None
+) -> Intake:
+    sha256 = recording.stored.sha256
+    with database.session() as session:
+        existing = _existing(session, author, key, sha256)
+        if existing is not None:
+            return Intake(_load(session, existing), created=False)
+    try:
+        with database.session() as session:
+            memo = Memo(
+                author_id=author.id, status=State.received.value, idempotency_key=key,
+                media_sha256=sha256, size_bytes=recording.stored.size,
+                original_filename=(recording.filename or "")[:MAX_FILENAME] or None,
+                content_type=recording.media_type, **details.columns(),
+            )
+            session.add(memo)
+            session.flush()
+            enqueue_processing(session, memo, queue)
+            memo_id = memo.id
+    except IntegrityError:
+        # Another request with the same key or the same bytes committed first: answer with its memo.
+        with database.session() as session:
+            existing = _existing(session, author, key, sha256)
+            if existing is None:
+                raise
+            return Intake(_load(session, existing), created=False)
+    with database.session() as session:
+        return Intake(_load(session, memo_id), created=True)
+
+
+def _existing(session: Session, author: User, key: str | None, sha256: str) -> int | None:
+    if key is not None:
+        found = session.scalar(select(Memo.id).where(Memo.author_id == author.id, Memo.idempotency_key == key))
+        if found is not None:
+            return found
+    return session.scalar(
+        select(Memo.id).where(Memo.author_id == author.id, Memo.media_sha256 == sha256).order_by(Memo.id).limit(1)
+    )
+
+
+def _load(session: Session, memo_id: int) -> Memo:
+    memo = session.get(Memo, memo_id)
+    assert memo is not None
+    memo.author, memo.draft  # noqa: B018 - loaded now, while the session is open
+    return memo
+
+
+def forget_unreferenced(database: Database, store: MediaStore, sha256: str) -> None:
+    """Remove a stored file that no memo points at (an upload refused after it was stored, or
+    the last memo using it deleted)."""
+    with database.session() as session:
+        used = session.scalar(
+            select(Memo.id).where(or_(Memo.media_sha256 == sha256, Memo.playback_sha256 == sha256)).limit(1)
+        )
+    if used is None:
+        store.delete(sha256)
