@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dictation.db import Base, utcnow
+from dictation.ops.context import current_request_id
 
 
 class Role(enum.StrEnum):
@@ -119,6 +120,10 @@ class Memo(Base):
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
     duration_s: Mapped[float | None] = mapped_column(Float)
     playback_sha256: Mapped[str | None] = mapped_column(String(64))  # Opus copy browsers play
+    # Retention (DICTATION_RETAIN_*_DAYS) removed these; the editor and the API say so and when.
+    original_purged_at: Mapped[dt.datetime | None]
+    playback_purged_at: Mapped[dt.datetime | None]
+    transcript_purged_at: Mapped[dt.datetime | None]
     # Deferred: lists of memos never need these large JSON columns, only the editor does.
     peaks: Mapped[list | None] = mapped_column(JSON, deferred=True)  # waveform for the player
     transcript: Mapped[dict | None] = mapped_column(JSON, deferred=True)  # Transcript.to_dict(), never edited
@@ -216,6 +221,8 @@ class Job(Base):
     run_at: Mapped[dt.datetime | None]  # not before (scheduled publication, backoff)
     heartbeat_at: Mapped[dt.datetime | None]
     worker: Mapped[str | None] = mapped_column(String(200))
+    # The HTTP request that queued the job: its log lines and the worker's share one id.
+    request_id: Mapped[str | None] = mapped_column(String(64), default=current_request_id)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
