@@ -75,6 +75,8 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped on password change or sign-out everywhere: old session cookies stop working.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    # sha256 of the secret in the user's memo-by-mail address (memo+<secret>@…), shown once.
+    mail_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
