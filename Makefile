@@ -6,8 +6,13 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-# Debian packages the tests drive for real: a browser for the UI tests.
-TEST_DEBS := chromium chromium-driver
+# Debian packages the app needs: opencore-amr decodes phones' AMR voice notes with DTX,
+# which FFmpeg's own decoder stops reading at the first pause.
+RUN_DEBS := libopencore-amrnb0 libopencore-amrwb0
+# And those the tests drive for real: a browser for the UI tests; sox (with its AMR format,
+# in libsox-fmt-base) makes DTX voice notes.
+TEST_DEBS := $(RUN_DEBS) chromium chromium-driver sox libsox-fmt-base
+DEBS ?= $(TEST_DEBS)
 
 .PHONY: run test install install-dev system-deps bench clean
 
@@ -28,17 +33,18 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 system-deps:
-	@missing=""; for p in $(TEST_DEBS); do \
+	@missing=""; for p in $(DEBS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
 	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null; \
-	  else echo "missing Debian packages:$$missing (run as root or install them; browser tests will say so)"; fi; \
+	  else echo "missing Debian packages:$$missing (run as root or install them; what needs them will say so)"; fi; \
 	fi
 
 run: install
+	@$(MAKE) --no-print-directory system-deps DEBS="$(RUN_DEBS)"
 	$(PY) -m dictation doctor
 	$(PY) -m dictation serve --host $(HOST) --port $(PORT)
 

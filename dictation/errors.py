@@ -82,6 +82,13 @@ class ModelUnavailable(DictationError):
     code = "model_unavailable"
 
 
+class DecoderUnavailable(DictationError):
+    """A recording needs a decoder library the server lacks; the message says what to install."""
+
+    status = 503
+    code = "decoder_unavailable"
+
+
 class PublishError(DictationError):
     """A destination refused or failed a publication; `transient` says whether to retry."""
 

@@ -12,6 +12,7 @@ input that cannot be read raises `BadAudio` with a sentence a person understands
 
 from dictation.audio.decode import (
     SAMPLE_RATE,
+    DecodeReport,
     AudioInfo,
     Source,
     decode,
@@ -25,6 +26,6 @@ from dictation.audio.playback import make_playback_copy, remux
 from dictation.audio.sniff import looks_like, sniff
 
 __all__ = [
-    "SAMPLE_RATE", "AudioInfo", "Source", "decode", "iter_decode", "join", "looks_like", "loudness_dbfs",
+    "SAMPLE_RATE", "AudioInfo", "DecodeReport", "Source", "decode", "iter_decode", "join", "looks_like", "loudness_dbfs",
     "make_playback_copy", "normalize", "peaks", "probe", "remux", "sniff",
 ]

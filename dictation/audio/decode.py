@@ -16,13 +16,14 @@ import io
 import logging
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator, Union
 
 import av
 import numpy as np
 
+from dictation.audio.amr import AmrDecoder, handles as amr_codec
 from dictation.audio.sniff import looks_like, sniff
 from dictation.errors import BadAudio
 
@@ -35,8 +36,13 @@ Source = Union[str, os.PathLike, BinaryIO, bytes]
 _HEAD_BYTES = 4096
 # Errors PyAV raises for bad input; all become BadAudio.
 AV_ERRORS = (av.error.FFmpegError, ValueError, OSError, EOFError, RuntimeError)
-# A few corrupt packets are skipped; past this many the file is garbage from there on.
-_MAX_BAD_PACKETS = 50
+# A decode may end this much before the header's length without it being called a gap
+# (headers round, encoders pad); 1 % of the length counts too for long memos.
+_END_TOLERANCE_S = 0.5
+# Below this share of its stated length heard, a memo is flagged for the assistant.
+HEARD_ENOUGH = 0.9
+# Raw streams whose "duration" FFmpeg estimates from the bitrate (a DTX note's is far off).
+_ESTIMATED_FORMATS = frozenset({"amr", "aac", "mp3"})
 OPUS_RATE = 48_000
 OPUS_FRAME = 960  # 20 ms, libopus's default frame
 OUTPUT_FORMATS = {".ogg": "ogg", ".opus": "ogg", ".oga": "ogg", ".mka": "matroska", ".mkv": "matroska"}
@@ -110,31 +116,123 @@ def _resampler(rate: int, frame_size: int | None = None) -> av.AudioResampler:
     return av.AudioResampler("flt", "mono", rate, frame_size=frame_size, options={"rematrix_maxval": "1.0"})
 
 
-def frames(container, stream, rate: int, frame_size: int | None = None) -> Iterator[av.AudioFrame]:
-    """Mono float frames at `rate`, skipping a few corrupt packets, up to where the file breaks."""
-    resampler, produced, bad = _resampler(rate, frame_size), 0, 0
+@dataclass
+class DecodeReport:
+    """What a decode could not hear, filled in by `frames` as it goes: nothing is dropped silently.
+
+    Lost packets become silence of their length (so later words stay where the playback copy
+    has them) and a gap here; a decode ending before the container's stated length records the
+    rest as a gap too."""
+
+    stated: float | None = None  # seconds the container's header promises; None where it has no real one
+    decoded: float = 0.0  # seconds decoded, silence put in for lost packets included
+    gaps: list[tuple[float, float]] = field(default_factory=list)  # (start, end) seconds, merged
+
+    def lost(self, start: float, end: float) -> None:
+        if end - start <= 0:
+            return
+        if self.gaps and start <= self.gaps[-1][1] + 0.001:
+            self.gaps[-1] = (self.gaps[-1][0], max(self.gaps[-1][1], end))
+        else:
+            self.gaps.append((start, end))
+
+    def finish(self) -> None:
+        """Call once decoding stopped: a missing end becomes the last gap."""
+        if self.stated is not None and self.stated - self.decoded > max(_END_TOLERANCE_S, 0.01 * self.stated):
+            self.lost(self.decoded, self.stated)
+
+    @property
+    def lost_seconds(self) -> float:
+        return sum(b - a for a, b in self.gaps)
+
+    @property
+    def short(self) -> bool:
+        """Less than 90 % of the memo was heard: a person must look before trusting the draft."""
+        length = self.stated or self.decoded
+        return length > 0 and self.lost_seconds > (1 - HEARD_ENOUGH) * length
+
+    def rounded_gaps(self) -> list[list[float]]:
+        return [[round(a, 3), round(b, 3)] for a, b in self.gaps]
+
+
+def stated_duration(container, stream) -> float | None:
+    """The length the header states, or None where FFmpeg only guessed it from the bitrate."""
+    if container.format.name.split(",")[0] in _ESTIMATED_FORMATS:
+        return None
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    return None
+
+
+def _silence(like: av.AudioFrame | None, stream, seconds: float) -> av.AudioFrame | None:
+    """Zeros shaped like the frames around them, so the resampler takes them in its stride."""
+    rate = like.sample_rate if like is not None else (stream.codec_context.sample_rate or SAMPLE_RATE)
+    samples = int(round(seconds * rate))
+    if samples <= 0:
+        return None
+    fmt, layout = (like.format.name, like.layout.name) if like is not None else ("fltp", "mono")
+    frame = av.AudioFrame(format=fmt, layout=layout, samples=samples)
+    for plane in frame.planes:
+        plane.update(bytes(plane.buffer_size))
+    frame.sample_rate = rate
+    return frame
+
+
+def _decoded(packet, stream, amr: AmrDecoder | None) -> list[av.AudioFrame]:
+    if amr is None:
+        return packet.decode()
+    pcm = amr.decode(bytes(packet))
+    if not pcm.size:
+        return []
+    frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = amr.rate
+    return [frame]
+
+
+def frames(container, stream, rate: int, frame_size: int | None = None,
+           report: DecodeReport | None = None) -> Iterator[av.AudioFrame]:
+    """Mono float frames at `rate`, up to where the file breaks; a packet that cannot be decoded
+    becomes silence of its duration. `report` collects what was lost."""
+    report = report if report is not None else DecodeReport()
+    if report.stated is None:
+        report.stated = stated_duration(container, stream)
+    codec = stream.codec_context.codec.canonical_name
+    amr = AmrDecoder(codec) if amr_codec(codec) else None
+    resampler, produced, bad, last = _resampler(rate, frame_size), 0, 0, None
+
+    def resampled(frame: av.AudioFrame) -> list[av.AudioFrame]:
+        nonlocal resampler
+        frame.pts = None  # gaps in broken timestamps must not stall the filter graph
+        try:
+            return resampler.resample(frame)
+        except ValueError:  # the stream changed rate or layout midway
+            out = resampler.resample(None)
+            resampler = _resampler(rate, frame_size)
+            return out + resampler.resample(frame)
+
     try:
         for packet in packets(container, stream):
             try:
-                frames = packet.decode()
+                decoded = _decoded(packet, stream, amr)
             except AV_ERRORS:
-                bad += 1  # one corrupt packet need not lose the rest of the memo
-                if bad > _MAX_BAD_PACKETS:
-                    break
-                continue
-            for frame in frames:
-                frame.pts = None  # gaps in broken timestamps must not stall the filter graph
-                try:
-                    out = resampler.resample(frame)
-                except ValueError:  # the stream changed rate or layout midway
-                    out = resampler.resample(None)
-                    resampler = _resampler(rate, frame_size)
-                    out += resampler.resample(frame)
-                for o in out:
+                bad += 1  # one corrupt packet need not lose the rest of the memo, nor shift it
+                seconds = float(packet.duration * stream.time_base) if packet.duration and stream.time_base else 0.0
+                decoded = [f for f in [_silence(last, stream, seconds)] if f is not None]
+                report.lost(report.decoded, report.decoded + seconds)
+            else:
+                last = decoded[-1] if decoded else last
+            for frame in decoded:
+                report.decoded += frame.samples / frame.sample_rate
+                for o in resampled(frame):
                     produced += o.samples
                     yield o
     except AV_ERRORS as exc:
         log.warning("audio decoding stopped early: %s", exc)
+    finally:
+        if amr is not None:
+            amr.close()
     try:
         for o in resampler.resample(None):
             produced += o.samples
@@ -142,17 +240,20 @@ def frames(container, stream, rate: int, frame_size: int | None = None) -> Itera
     except AV_ERRORS:
         pass
     if bad:
-        log.warning("skipped %d corrupt audio packets", bad)
-    if not produced:
+        log.warning("%d audio packets could not be decoded and became silence", bad)
+    if not produced or report.decoded <= report.lost_seconds:  # nothing but silence we put in
         raise BadAudio("This file holds no sound we can decode: it may be damaged.")
+    report.finish()
 
 
 def iter_decode(
-    source: Source, chunk_seconds: float = 30.0, sample_rate: int = SAMPLE_RATE
+    source: Source, chunk_seconds: float = 30.0, sample_rate: int = SAMPLE_RATE,
+    report: DecodeReport | None = None,
 ) -> Iterator[np.ndarray]:
     """Mono float32 chunks of `chunk_seconds` (the last one shorter), for piecewise transcription.
 
     The file is opened (and BadAudio raised) at once; memory stays flat however long the memo.
+    `report` (when given) says, once the chunks are used up, what could not be decoded.
     """
     container, stream, _ = open_audio(source)
     size = max(1, int(round(chunk_seconds * sample_rate)))
@@ -161,7 +262,7 @@ def iter_decode(
         pending: list[np.ndarray] = []
         count = 0
         with container:
-            for frame in frames(container, stream, sample_rate):
+            for frame in frames(container, stream, sample_rate, report=report):
                 pending.append(frame.to_ndarray().reshape(-1))
                 count += pending[-1].size
                 while count >= size:
