@@ -8,6 +8,8 @@ the `X-CSRF-Token` header or a `csrf_token` form field.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -195,6 +197,34 @@ CallerDep = Annotated[Caller, Depends(current_caller)]
 CurrentUser = Annotated[User, Depends(current_user)]
 StaffUser = Annotated[User, Depends(staff_user)]
 AdminUser = Annotated[User, Depends(admin_user)]
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip())
+
+
+def _is_trusted(host: str, networks) -> bool:
+    try:
+        address = ipaddress.ip_address(host.strip())
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+def client_address(request: Request) -> str:
+    """The address of the person's machine. X-Forwarded-For is believed only from the
+    proxies in DICTATION_TRUSTED_PROXIES (anyone can send the header): read from the right,
+    the first hop that is not one of ours is the client."""
+    peer = request.client.host if request.client else "unknown"
+    networks = _networks(request.app.state.settings.trusted_proxies)
+    if not networks or not _is_trusted(peer, networks):
+        return peer
+    hops = [hop.strip() for value in request.headers.getlist("x-forwarded-for") for hop in value.split(",")]
+    for hop in reversed([hop for hop in hops if hop]):
+        if not _is_trusted(hop, networks):
+            return hop[:64]
+    return peer
 
 
 def cookie_is_secure(settings: Settings) -> bool:

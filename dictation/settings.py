@@ -80,10 +80,18 @@ class Settings(BaseSettings):
         2.0, description="How far the editor's player rewinds when playback resumes."
     )
     session_max_age_hours: int = Field(24 * 14, description="How long a browser sign-in lasts.")
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or networks of your reverse proxies; only their X-Forwarded-For is believed.",
+    )
 
     # --- publishing and notifications -------------------------------------------------
     blog_title: str = Field("Company blog", description="Title of the built-in blog.")
     publish_timeout_s: float = Field(20.0, description="Timeout of one request to a CMS.")
+    allow_private_destinations: bool = Field(
+        False,
+        description="Let destinations live on loopback, link-local or private addresses (an intranet WordPress).",
+    )
     publish_max_attempts: int = Field(5, description="Attempts of a publication before it fails.")
     publish_backoff_s: float = Field(
         2.0, description="First wait before retrying a CMS; doubles each time, with random jitter."

@@ -142,20 +142,30 @@ def test_csrf_token_belongs_to_one_session(db):
     assert not cookies.check_csrf("forged", cookies.csrf_token("forged"))
 
 
-def test_throttle_sign_in_after_repeated_failures_then_forgive():
-    from dictation.accounts import SignInThrottle
+def test_throttle_sign_in_backs_off_per_client_without_locking_the_account():
+    from dictation.accounts.throttle import SignInThrottle, ThrottleOptions
     from dictation.errors import TooManyAttempts
 
     now = [1000.0]
-    throttle = SignInThrottle(limit=3, window_s=600, clock=lambda: now[0])
+    options = ThrottleOptions(free_per_pair=3, free_per_client=6, first_wait_s=10, max_wait_s=100)
+    throttle = SignInThrottle(options, clock=lambda: now[0])
     for _ in range(3):
-        throttle.check("email:a", "client:1")
-        throttle.failed("email:a", "client:1")
+        throttle.check("a@x", "10.0.0.1")
+        throttle.failed("a@x", "10.0.0.1")
     with pytest.raises(TooManyAttempts) as refused:
-        throttle.check("email:a")
-    assert refused.value.status == 429 and refused.value.detail["retry_after_s"] == 601
+        throttle.check("A@x ", "10.0.0.1")
+    assert refused.value.status == 429 and refused.value.detail["retry_after_s"] == 10
+    throttle.check("a@x", "10.0.0.2")  # the owner, elsewhere, is not locked out
+    now[0] += 10
+    throttle.check("a@x", "10.0.0.1")
+    throttle.failed("a@x", "10.0.0.1")
+    with pytest.raises(TooManyAttempts) as doubled:
+        throttle.check("a@x", "10.0.0.1")
+    assert doubled.value.detail["retry_after_s"] == 20  # each failure doubles the wait
+    for n in range(2):  # spraying other addresses from the same client meets its own budget
+        throttle.failed(f"b{n}@x", "10.0.0.1")
     with pytest.raises(TooManyAttempts):
-        throttle.check("email:b", "client:1")  # the same client guessing another address
-    throttle.check("email:b", "client:2")  # someone else is not held up
-    now[0] += 601
-    throttle.check("email:a", "client:1")  # the failures aged out
+        throttle.check("c@x", "10.0.0.1")
+    throttle.succeeded("a@x", "10.0.0.1")
+    now[0] += 4000  # forgotten after an hour without failures
+    throttle.check("c@x", "10.0.0.1")

@@ -13,6 +13,7 @@ from api.deps import (
     CookiesDep,
     SessionDep,
     SettingsDep,
+    client_address,
     cookie_is_secure,
     set_session_cookie,
 )
@@ -65,13 +66,13 @@ async def sign_in(request: Request, session: SessionDep, settings: SettingsDep, 
     except (ValueError, ValidationError) as exc:
         raise InvalidInput("Send an e-mail address and a password.") from exc
     throttle: accounts.SignInThrottle = request.app.state.sign_in_throttle
-    keys = (f"email:{login.email.strip().lower()}", f"client:{request.client.host if request.client else '?'}")
+    keys = (login.email, client_address(request))
     throttle.check(*keys)
     user = await run_in_threadpool(accounts.authenticate, session, login.email, login.password)
     if user is None:
         throttle.failed(*keys)
         raise NotAuthenticated("The e-mail address or the password is wrong.")
-    throttle.succeeded(keys[0])
+    throttle.succeeded(*keys)
     value = cookies.issue(user)
     target = _safe_next(raw.get("next")) if is_form else None
     if target:
