@@ -65,11 +65,17 @@ class Settings(BaseSettings):
     beam_size: int = Field(
         5, description="Beam width. Greedy decoding (1) was seen to swallow French speech here."
     )
-    compute_type: str = Field("int8", description="CTranslate2 compute type for faster-whisper.")
+    compute_type: str = Field(
+        "auto", description="CTranslate2 compute type for faster-whisper; auto: float16 on a GPU, int8 on the CPU."
+    )
     cpu_threads: int = Field(
         0, description="Threads per transcription (0 = all cores). Workers scale best as processes with 1."
     )
     vad: bool = Field(True, description="Skip silence with voice activity detection.")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="Where faster-whisper runs: auto (a CUDA GPU when one is visible, else the CPU), cpu or cuda.",
+    )
     glossary: str = Field(
         "",
         description="Comma-separated names and jargon given to the model as an initial prompt.",
@@ -102,6 +108,46 @@ class Settings(BaseSettings):
     smtp_password: str | None = Field(None, description="SMTP password (never logged).")
     smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
     smtp_from: str = Field("dictation-desk@localhost", description="Sender address of notifications.")
+
+    # --- memos by e-mail (`dictation mail-in`) ------------------------------------------
+    mail_in_host: str = Field("127.0.0.1", description="Address the mail-in SMTP receiver listens on.")
+    mail_in_port: int = Field(2525, description="Port the mail-in SMTP receiver listens on.")
+    mail_in_serve: bool = Field(
+        False, description="Run mail-in (SMTP receiver, and IMAP polling when set) inside `dictation serve`."
+    )
+    mail_in_address: str | None = Field(
+        None,
+        description="The address memos are mailed to; secret addresses add +<secret>. Default: memo@ the public host.",
+    )
+    mail_in_secret_only: bool = Field(
+        False, description="Accept mail only at a user's secret address, never on the sender's address alone."
+    )
+    mail_in_max_mb: int = Field(100, description="Largest e-mail accepted, in megabytes (attachments included).")
+    imap_url: str | None = Field(
+        None, description="imaps://user:password@host/INBOX: fetch memos from this mailbox (password never logged)."
+    )
+    imap_poll_s: float = Field(60.0, description="Seconds between two looks at the IMAP mailbox.")
+
+    # --- operations -------------------------------------------------------------------
+    log_format: Literal["auto", "text", "json"] = Field(
+        "auto", description="Log lines: json (one object a line), text, or auto (text on a terminal, else json)."
+    )
+    log_level: str = Field("INFO", description="Lowest level logged: DEBUG, INFO, WARNING or ERROR.")
+    metrics_token: str | None = Field(
+        None, description="Bearer token that unlocks /metrics on the app (none and no port = no metrics)."
+    )
+    metrics_port: int | None = Field(
+        None, description="Serve Prometheus metrics on this port of each server and worker process instead."
+    )
+    retain_audio_days: int | None = Field(
+        None, description="Delete a memo's original recording this many days after publication or archiving."
+    )
+    retain_playback_days: int | None = Field(
+        None, description="Likewise for the playback copy the editor plays (none = kept)."
+    )
+    retain_transcript_days: int | None = Field(
+        None, description="Likewise for the timed transcript (the draft always stays; none = kept)."
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> "Settings":

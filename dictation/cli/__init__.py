@@ -69,51 +69,6 @@ def _is_long(path: Path) -> bool:
         return False
 
 
-def cmd_doctor(args: argparse.Namespace) -> int:
-    """Say what would be used, and prove the model loads: `make run` calls this first."""
-    import time
-
-    import av
-
-    from dictation.settings import get_settings
-    from dictation.transcribe.options import TranscribeOptions
-    from dictation.transcribe.weights import (
-        load_engine,
-        resolve_faster_whisper,
-        resolve_openai_whisper,
-    )
-
-    settings = get_settings()
-    options = TranscribeOptions.from_settings(settings)
-    codec = ".".join(map(str, av.library_versions["libavcodec"]))
-    print(f"data dir:   {settings.data_dir}")
-    print(f"database:   {_redact(settings.sqlalchemy_url)}")
-    print(f"queue:      {_redact(settings.queue_url) if settings.queue_url else 'SQLite in the data dir'}")
-    print(f"engine:     {options.engine} ({options.compute_type if options.engine == 'faster-whisper' else 'fp32'})")
-    print(f"decoder:    PyAV {av.__version__}, libavcodec {codec} (no system ffmpeg needed)")
-    print(f"decoding:   beam {options.beam_size}, VAD {'on' if options.vad else 'off'}, language {options.language}")
-    if options.engine == "openai-whisper":
-        where = resolve_openai_whisper(options.model)
-    else:
-        where = resolve_faster_whisper(options.model, options.model_cache_dir)
-    print(f"model:      {options.model} -> {where}")
-    started = time.monotonic()
-    load_engine(options)
-    print(f"model check: loaded in {time.monotonic() - started:.1f} s")
-    return 0
-
-
-def _redact(url: str) -> str:
-    """Hide the password in a database or queue URL."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
-
-
 class _UsageError(Exception):
     pass
 
@@ -131,10 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_transcribe)
 
-    p = sub.add_parser("doctor", help="report the model, engine, decoder and data dir")
-    p.set_defaults(func=cmd_doctor)
-
+    from dictation.cli import ops as cli_ops
     from dictation.cli import server as cli_server
+
+    cli_ops.add_commands(sub)
 
     cli_server.add_commands(sub)
     cli_server.add_publishing_commands(sub)

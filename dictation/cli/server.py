@@ -41,6 +41,9 @@ def ensure_first_admin(database) -> tuple[str, str] | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from dictation.cli.ops import start_observability
+
+    start_observability(worker_processes=False)
     database = _database()
     first = ensure_first_admin(database)
     if first:
@@ -50,11 +53,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     database.dispose()
     # A string factory keeps `dictation` free of imports from `api` and `review_ui`:
     # dependencies point one way, and the full app (pages + API) is assembled in review_ui.
-    uvicorn.run("review_ui.app:serve_app", factory=True, host=args.host, port=args.port, log_level="info")
+    # log_config=None: uvicorn's lines go through our handler (JSON, request ids, redaction).
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from loopback; the
+    # app reads it itself, only from DICTATION_TRUSTED_PROXIES (api.deps.client_address).
+    uvicorn.run("review_ui.app:serve_app", factory=True, host=args.host, port=args.port, log_config=None,
+                proxy_headers=False)
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from dictation.cli.ops import start_observability
+
+    # Before the job modules count anything: forked worker processes then count in shared files.
+    start_observability(worker_processes=args.workers > 1)
     from dictation.jobs import run_worker
     from dictation.settings import get_settings
     from dictation.startup import register_job_kinds

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 import huey
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dictation.db import Database, utcnow
@@ -24,6 +25,8 @@ from dictation.jobs.options import JobOptions
 from dictation.jobs.queue import DEFAULT_QUEUE_NAME, database_for, send_after_commit
 from dictation.jobs.recovery import new_worker_name
 from dictation.models import Job, JobStatus
+from dictation.ops import context as ops_context
+from dictation.ops import metrics
 from dictation.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,7 +91,22 @@ def _settle(session: Session, job_id: int, owner: str, **values) -> bool:
 
 def execute(job_id: int, settings: Settings, queue: huey.Huey | None) -> str:
     """Claim the job, run its kind, record the outcome; returns the job's status afterwards
-    ("skipped" when it was not ours to run: done, running elsewhere, gone)."""
+    ("skipped" when it was not ours to run: done, running elsewhere, gone).
+
+    Every log line of the run carries the job, its memo and the request that queued it; the
+    run's duration and outcome are counted by kind."""
+    with database_for(settings).session() as session:
+        found = session.execute(select(Job.kind, Job.memo_id, Job.request_id).where(Job.id == job_id)).first()
+    kind, memo_id, request_id = found or (None, None, None)
+    started = time.perf_counter()
+    with ops_context.bound(job_id=job_id, memo_id=memo_id, request_id=request_id):
+        outcome = _execute(job_id, settings, queue)
+    if kind is not None and outcome != "skipped":
+        metrics.job_finished(kind, outcome, time.perf_counter() - started)
+    return outcome
+
+
+def _execute(job_id: int, settings: Settings, queue: huey.Huey | None) -> str:
     options: JobOptions = getattr(queue, "job_options", None) or JobOptions()
     database = database_for(settings)
     me = new_worker_name()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import time
 from typing import Callable
 
 import huey
@@ -37,6 +38,7 @@ from dictation.models import (
     User,
 )
 from dictation.notify import Mailer
+from dictation.ops import metrics
 from dictation.settings import Settings
 from dictation.storage import MediaStore
 from dictation.transcribe import TranscribeOptions, Transcript, transcribe
@@ -112,7 +114,9 @@ def _process_run(ctx: JobContext) -> Callable[[Session], None]:
     if stored_transcript is None:
         overrides = {"language": language} if language and language != "auto" else {}
         options = TranscribeOptions.from_settings(ctx.settings, **overrides)
+        started = time.perf_counter()
         transcript = transcribe(samples, options, lambda f: ctx.progress(PREPARE_SHARE + TRANSCRIBE_SHARE * f))
+        metrics.transcribed(options.model, options.device, found["duration_s"], time.perf_counter() - started)
         # Kept at once: a failure while composing must not cost the transcription again.
         with ctx.database.session() as session:
             session.execute(update(Memo).where(Memo.id == ctx.memo_id).values(transcript=transcript.to_dict()))

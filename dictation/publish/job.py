@@ -18,6 +18,7 @@ from dictation.errors import TransitionRefused
 from dictation.jobs import JobContext, JobKind
 from dictation.models import Draft, Job, Memo, Publication, State
 from dictation.notify import Mailer
+from dictation.ops import metrics
 from dictation.publish import destinations
 from dictation.publish.cms import get_publisher
 from dictation.publish.idempotent import RetryPolicy, publish_with_retries
@@ -55,15 +56,24 @@ def _run(ctx: JobContext) -> functools.partial:
     ctx.stage("publish")
     publisher = get_publisher(config, settings)
 
+    retries = 0
+
     def sleep(seconds: float) -> None:
+        nonlocal retries
+        retries += 1  # called once between two attempts: counts the failed ones
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             ctx.check()  # a cancel or a shutdown need not wait for the backoff
             time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
     policy = RetryPolicy(attempts=settings.publish_max_attempts, base_delay_s=settings.publish_backoff_s)
-    outcome = publish_with_retries(publisher, post, known_remote_id, policy, sleep=sleep,
-                                   ambiguous_before=maybe_created)
+    try:
+        outcome = publish_with_retries(publisher, post, known_remote_id, policy, sleep=sleep,
+                                       ambiguous_before=maybe_created)
+    except Exception:
+        metrics.publish_tried(config.name, attempts=retries + 1, failures=retries + 1)
+        raise
+    metrics.publish_tried(config.name, attempts=outcome.attempts, failures=len(outcome.errors))
     with ctx.database.session() as session:  # stored before the job reports success
         publication = session.get(Publication, ctx.publication_id)
         publication.remote_id, publication.remote_url = outcome.remote.remote_id, outcome.remote.url

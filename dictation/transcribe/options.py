@@ -38,8 +38,11 @@ class TranscribeOptions:
     glossary: tuple[str, ...] = ()
     # A free-text prompt; when set it wins over the glossary.
     initial_prompt: str | None = None
-    # int8 keeps the default model fast and under 500 MB on two cores (faster-whisper only).
+    # int8 keeps the default model fast and under 500 MB on two cores (faster-whisper only);
+    # "auto" picks float16 on a GPU and int8 on the CPU (transcribe/device.py).
     compute_type: str = "int8"
+    # auto, cpu or cuda: a GPU worker and CPU workers share one queue (faster-whisper only).
+    device: str = "cpu"
     # 0 = all cores; workers scale best as processes with 1 thread each.
     cpu_threads: int = 0
     # Word timings drive the editor's click-to-seek and the coverage check.
@@ -89,6 +92,7 @@ class TranscribeOptions:
             language=settings.language,
             beam_size=settings.beam_size,
             compute_type=settings.compute_type,
+            device=settings.device,
             cpu_threads=settings.cpu_threads,
             vad=settings.vad,
             glossary=glossary,

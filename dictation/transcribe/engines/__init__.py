@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 from dictation.transcribe.engines.base import SAMPLE_RATE, Engine, Progress
+from dictation.transcribe.device import resolve_compute_type, resolve_device
 from dictation.transcribe.options import TranscribeOptions
 from dictation.transcribe.weights import resolve_faster_whisper, resolve_openai_whisper
 
@@ -23,7 +24,9 @@ def load_engine(options: TranscribeOptions) -> Engine:
         key: tuple = ("openai-whisper", str(resolved), options.cpu_threads)
     else:
         resolved = resolve_faster_whisper(options.model, options.model_cache_dir)
-        key = ("faster-whisper", str(resolved), options.compute_type, options.cpu_threads)
+        device = resolve_device(options.device)
+        compute_type = resolve_compute_type(device, options.compute_type)
+        key = ("faster-whisper", str(resolved), device, compute_type, options.cpu_threads)
     with _lock:
         engine = _engines.get(key)
         if engine is None:
@@ -42,7 +45,7 @@ def load_engine(options: TranscribeOptions) -> Engine:
 
                 engine = FasterWhisperEngine(
                     resolved, options.model, options.model_cache_dir,
-                    options.compute_type, options.cpu_threads,
+                    compute_type, options.cpu_threads, device=device,
                 )
             _engines[key] = engine
     return engine

@@ -28,14 +28,16 @@ class FasterWhisperEngine:
         cache_dir: Path,
         compute_type: str = "int8",
         cpu_threads: int = 0,
+        device: str = "cpu",
     ) -> None:
         from faster_whisper import WhisperModel
 
         self.model_name = model_name
+        self.device, self.compute_type = device, compute_type
         try:
             self._model = WhisperModel(
                 str(model),
-                device="cpu",
+                device=device,
                 compute_type=compute_type,
                 cpu_threads=cpu_threads,
                 download_root=str(Path(cache_dir) / "hub"),
