@@ -111,11 +111,11 @@ def test_visible_memos_query_limits_authors_to_their_own(any_db):
         assert accounts.can_see(ada, mine) and not accounts.can_see(ada, theirs) and accounts.can_see(eve, theirs)
 
 
-def test_session_cookie_names_user_until_epoch_changes(db):
+def test_session_cookie_names_user_until_password_changes(db):
     cookies = accounts.SessionCookies("k" * 32, max_age_s=3600)
     with db.session() as session:
         ada = make_user(session, "author")  # noqa: F405
-        value = cookies.issue(ada)
+        value = cookies.issue(session, ada)
         assert cookies.user(session, value).id == ada.id
         assert cookies.user(session, value[:-2] + "xx") is None
         assert accounts.SessionCookies("other" * 8, 3600).user(session, value) is None
@@ -127,14 +127,14 @@ def test_session_cookie_expires(db):
     cookies = accounts.SessionCookies("k" * 32, max_age_s=-1)
     with db.session() as session:
         ada = make_user(session, "author")  # noqa: F405
-        assert cookies.user(session, cookies.issue(ada)) is None
+        assert cookies.user(session, cookies.issue(session, ada)) is None
 
 
 def test_csrf_token_belongs_to_one_session(db):
     cookies = accounts.SessionCookies("k" * 32, max_age_s=3600)
     with db.session() as session:
         ada = make_user(session, "author")  # noqa: F405
-        first, second = cookies.issue(ada), cookies.issue(ada)
+        first, second = cookies.issue(session, ada), cookies.issue(session, ada)
     token = cookies.csrf_token(first)
     assert cookies.check_csrf(first, token)
     assert not cookies.check_csrf(second, token)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
@@ -20,7 +22,8 @@ from api.deps import (
 from api.errors import errors_doc
 from api.schemas import LoginIn, SessionOut, UserOut
 from dictation import accounts
-from dictation.errors import InvalidInput, NotAuthenticated
+from dictation.errors import Forbidden, InvalidInput, NotAuthenticated
+from dictation.settings import Settings
 
 router = APIRouter(prefix="/session", tags=["session"])
 
@@ -45,18 +48,40 @@ _LOGIN_BODY = {
 }
 
 
-def _safe_next(target: str | None) -> str | None:
-    # Only a path on this site: "//evil.example" or "https://…" would make an open redirect.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def refuse_cross_site(request: Request, settings: Settings) -> None:
+    """Login CSRF: a page elsewhere must not sign a visitor into an account of its choosing.
+    Browsers say where a request comes from (Sec-Fetch-Site, else Origin); scripts and phones
+    send neither and are let through, since they can only sign themselves in."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        if site.lower() not in ("same-origin", "none"):
+            raise CrossSiteSignIn()
+        return
+    origin = request.headers.get("origin")
+    if origin is not None:
+        ours = {_origin(settings.public_url), _origin(str(request.base_url))}
+        if origin.lower().rstrip("/") not in ours:
+            raise CrossSiteSignIn()
+
+
+class CrossSiteSignIn(Forbidden):
+    code = "cross_site_sign_in"
+
+    def __init__(self) -> None:
+        super().__init__("Signing in from another site is not allowed; open this site's own sign-in page.")
 
 
 @router.post(
-    "", response_model=SessionOut, openapi_extra=_LOGIN_BODY, responses=errors_doc(401, 422, 429),
+    "", response_model=SessionOut, openapi_extra=_LOGIN_BODY, responses=errors_doc(401, 403, 422, 429),
     summary="Sign in (JSON or a form); sets the session cookie and returns the CSRF token",
 )
 async def sign_in(request: Request, session: SessionDep, settings: SettingsDep, cookies: CookiesDep) -> Response:
+    refuse_cross_site(request, settings)
     is_form = request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     )
@@ -73,8 +98,8 @@ async def sign_in(request: Request, session: SessionDep, settings: SettingsDep, 
         throttle.failed(*keys)
         raise NotAuthenticated("The e-mail address or the password is wrong.")
     throttle.succeeded(*keys)
-    value = cookies.issue(user)
-    target = _safe_next(raw.get("next")) if is_form else None
+    value = cookies.issue(session, user, request.headers.get("user-agent"))
+    target = accounts.safe_next(raw.get("next")) if is_form else None
     if target:
         response: Response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
     else:
@@ -91,16 +116,22 @@ def whoami(caller: CallerDep, cookies: CookiesDep) -> SessionOut:
 
 
 @router.delete("", status_code=204, responses=errors_doc(401, 403), summary="Sign out of this browser")
-def sign_out(caller: CallerDep, settings: SettingsDep) -> Response:
+def sign_out(caller: CallerDep, session: SessionDep, settings: SettingsDep, cookies: CookiesDep) -> Response:
+    """Ends this browser's session on the server: the cookie is dead even if someone kept a copy."""
+    if caller.cookie:
+        cookies.end(session, caller.cookie)
+    return _forget_cookie(settings)
+
+
+@router.post("/everywhere", status_code=204, responses=errors_doc(401, 403), summary="Sign out of every browser")
+def sign_out_everywhere(caller: CallerDep, session: SessionDep, settings: SettingsDep) -> Response:
+    accounts.end_all_sessions(session, caller.user)
+    return _forget_cookie(settings)
+
+
+def _forget_cookie(settings: Settings) -> Response:
     response = Response(status_code=204)
     response.delete_cookie(
         SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=cookie_is_secure(settings)
     )
     return response
-
-
-@router.post("/everywhere", status_code=204, responses=errors_doc(401, 403), summary="Sign out of every browser")
-def sign_out_everywhere(caller: CallerDep, session: SessionDep, settings: SettingsDep) -> Response:
-    user = session.merge(caller.user)
-    user.session_epoch += 1
-    return sign_out(caller, settings)

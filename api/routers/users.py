@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from api.deps import (
@@ -34,19 +37,49 @@ def me(user: CurrentUser) -> UserOut:
     summary="Change your password; every other browser is signed out",
 )
 def change_password(
-    body: PasswordChange, caller: CallerDep, session: SessionDep, cookies: CookiesDep, settings: SettingsDep
+    request: Request, body: PasswordChange, caller: CallerDep, session: SessionDep, cookies: CookiesDep, settings: SettingsDep
 ) -> JSONResponse:
     user = caller.user
     if not accounts.verify_password(user.password_hash, body.current_password):
         raise Forbidden("The current password is wrong.")
     accounts.set_password(session, user, body.new_password)
     # This browser stays signed in with a fresh cookie (and so a fresh CSRF token).
-    value = cookies.issue(user) if caller.via == "session" else None
+    value = cookies.issue(session, user, request.headers.get("user-agent")) if caller.via == "session" else None
     out = SessionOut(user=UserOut.of(user), csrf_token=cookies.csrf_token(value) if value else "")
     response = JSONResponse(out.model_dump(mode="json"))
     if value:
         set_session_cookie(response, settings, value)
     return response
+
+
+class BrowserSessionOut(BaseModel):
+    id: int
+    user_agent: str  # as the browser named itself when signing in
+    created_at: dt.datetime
+    last_seen_at: dt.datetime  # to the minute
+    current: bool  # the session this request came with
+
+
+@router.get(
+    "/me/sessions", response_model=list[BrowserSessionOut], responses=errors_doc(401),
+    summary="The browsers you are signed in on",
+)
+def my_sessions(caller: CallerDep, session: SessionDep, cookies: CookiesDep) -> list[BrowserSessionOut]:
+    this = cookies.row(session, caller.cookie) if caller.cookie else None
+    return [
+        BrowserSessionOut(id=row.id, user_agent=row.user_agent, created_at=row.created_at,
+                          last_seen_at=row.last_seen_at, current=this is not None and row.id == this.id)
+        for row in accounts.list_sessions(session, caller.user)
+    ]
+
+
+@router.delete(
+    "/me/sessions/{session_id}", status_code=204, responses=errors_doc(401, 403, 404),
+    summary="Sign one of your browsers out",
+)
+def end_my_session(session_id: int, caller: CallerDep, session: SessionDep) -> Response:
+    accounts.end_session(session, caller.user, session_id)
+    return Response(status_code=204)
 
 
 @router.get("", response_model=list[UserOut], responses=errors_doc(401, 403), summary="All accounts (admin)")

@@ -14,7 +14,14 @@ from dictation.accounts.passwords import (
     set_password,
     verify_password,
 )
-from dictation.accounts.sessions import SessionCookies
+from dictation.accounts.redirects import safe_next
+from dictation.accounts.sessions import (
+    SessionCookies,
+    delete_expired_sessions,
+    end_all_sessions,
+    end_session,
+    list_sessions,
+)
 from dictation.accounts.throttle import SignInThrottle
 from dictation.accounts.tokens import (
     TOKEN_PREFIX,
@@ -28,5 +35,6 @@ __all__ = [
     "MIN_PASSWORD_LENGTH", "TOKEN_PREFIX", "SessionCookies", "SignInThrottle", "authenticate", "can_see",
     "create_token", "create_user", "deactivate_user", "hash_password", "normalise_email", "parse_role",
     "require_role", "revoke_token", "set_password", "user_for_token", "verify_password", "visible_memos_query",
-    "visible_tokens_query",
+    "visible_tokens_query", "delete_expired_sessions", "end_all_sessions", "end_session", "list_sessions",
+    "safe_next",
 ]

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dictation.errors import Conflict, InvalidInput
+from dictation.accounts.sessions import end_all_sessions
 from dictation.models import Role, User
 
 MIN_PASSWORD_LENGTH = 8
@@ -94,9 +95,11 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 
 
 def set_password(session: Session, user: User, password: str) -> None:
-    """Change the password and sign the user out of every browser."""
+    """Change the password and sign the user out of every browser (the caller may issue a
+    fresh session for the browser that made the change)."""
     user.password_hash = hash_password(password)
     user.session_epoch += 1
+    end_all_sessions(session, user)
     session.flush()
 
 
@@ -104,4 +107,5 @@ def deactivate_user(session: Session, user: User) -> None:
     """No more sign-ins, sessions or tokens for this user; their memos stay."""
     user.is_active = False
     user.session_epoch += 1
+    end_all_sessions(session, user)
     session.flush()

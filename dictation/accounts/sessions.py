@@ -1,46 +1,83 @@
-"""Browser sessions: signed cookies with a CSRF token per session."""
+"""Browser sessions: a row per signed-in browser, named by a signed cookie, with a CSRF token
+per session.
+
+The cookie carries a random session id signed with the secret key; the table keeps only the
+id's sha256, so a copy of the database holds no live cookie. Deleting the row signs that
+browser out for good: a cookie captured before sign-out is dead on the server, not just
+forgotten by the browser.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from dictation.models import User
+from dictation.db import utcnow
+from dictation.errors import NotFound
+from dictation.models import BrowserSession, User
+
+# last_seen_at is for people reviewing their sessions; writing it on every request would make
+# every page view a write, so it moves at most this often.
+LAST_SEEN_RESOLUTION = dt.timedelta(minutes=1)
+USER_AGENT_LENGTH = 300  # the column's length
+
+
+def _hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode("utf-8")).hexdigest()
 
 
 class SessionCookies:
-    """Signed session cookies. The payload names the user, their session epoch (bumped on
-    password change or sign-out everywhere) and a random session id, from which the CSRF
-    token is derived: a page can send it back, a cross-site form cannot know it."""
+    """Issues, reads and ends browser sessions. The CSRF token is an HMAC of the session id:
+    a page of ours can send it back, a cross-site form cannot know it."""
 
     def __init__(self, secret_key: str, max_age_s: int) -> None:
         self._serializer = URLSafeTimedSerializer(secret_key, salt="dictation-session")
         self._csrf_key = hashlib.sha256(b"dictation-csrf\0" + secret_key.encode()).digest()
         self.max_age_s = max_age_s
 
-    def issue(self, user: User) -> str:
-        return self._serializer.dumps(
-            {"uid": user.id, "epoch": user.session_epoch, "sid": secrets.token_urlsafe(16)}
-        )
+    # --- the cookie -----------------------------------------------------------------------
+    def issue(self, session: Session, user: User, user_agent: str | None = None) -> str:
+        """A new session for this user (a row) and the cookie value that names it."""
+        sid = secrets.token_urlsafe(32)
+        session.add(BrowserSession(
+            user_id=user.id, token_hash=_hash(sid), user_agent=(user_agent or "")[:USER_AGENT_LENGTH],
+        ))
+        session.flush()
+        return self._serializer.dumps({"uid": user.id, "sid": sid})
 
     def _payload(self, cookie: str) -> dict | None:
         try:
             payload = self._serializer.loads(cookie, max_age=self.max_age_s)
         except (BadSignature, SignatureExpired):
             return None
-        return payload if isinstance(payload, dict) and {"uid", "epoch", "sid"} <= payload.keys() else None
+        if not isinstance(payload, dict) or not isinstance(payload.get("sid"), str):
+            return None
+        return payload
 
-    def user(self, session: Session, cookie: str) -> User | None:
+    def row(self, session: Session, cookie: str) -> BrowserSession | None:
+        """The live session row this cookie names, or None."""
         payload = self._payload(cookie)
         if payload is None:
             return None
-        user = session.get(User, payload["uid"])
-        if user is None or not user.is_active or user.session_epoch != payload["epoch"]:
+        return session.scalar(select(BrowserSession).where(BrowserSession.token_hash == _hash(payload["sid"])))
+
+    def user(self, session: Session, cookie: str) -> User | None:
+        """The active user of a live session, or None (signed out, expired, deactivated, forged)."""
+        row = self.row(session, cookie)
+        if row is None:
             return None
+        user = session.get(User, row.user_id)
+        if user is None or not user.is_active:
+            return None
+        now = utcnow()
+        if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
+            row.last_seen_at = now
         return user
 
     def csrf_token(self, cookie: str) -> str:
@@ -52,3 +89,40 @@ class SessionCookies:
         if not supplied or self._payload(cookie) is None:
             return False
         return hmac.compare_digest(self.csrf_token(cookie), supplied)
+
+    # --- ending sessions --------------------------------------------------------------------
+    def end(self, session: Session, cookie: str) -> None:
+        """Sign this browser out: its cookie stops working everywhere at once."""
+        row = self.row(session, cookie)
+        if row is not None:
+            session.delete(row)
+            session.flush()
+
+
+def list_sessions(session: Session, user: User) -> list[BrowserSession]:
+    return list(session.scalars(
+        select(BrowserSession).where(BrowserSession.user_id == user.id).order_by(BrowserSession.last_seen_at.desc())
+    ))
+
+
+def end_session(session: Session, user: User, session_id: int) -> None:
+    """End one of this user's sessions; someone else's does not exist for them."""
+    row = session.get(BrowserSession, session_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound(f"There is no session {session_id}.")
+    session.delete(row)
+    session.flush()
+
+
+def end_all_sessions(session: Session, user: User) -> int:
+    """Sign the user out of every browser; returns how many sessions ended."""
+    result = session.execute(delete(BrowserSession).where(BrowserSession.user_id == user.id))
+    session.flush()
+    return result.rowcount or 0
+
+
+def delete_expired_sessions(session: Session, max_age_s: int) -> int:
+    """Rows whose cookies can no longer be valid: kept only as clutter otherwise."""
+    cutoff = utcnow() - dt.timedelta(seconds=max_age_s)
+    result = session.execute(delete(BrowserSession).where(BrowserSession.created_at < cutoff))
+    return result.rowcount or 0
