@@ -13,6 +13,7 @@ from dictation.models import Destination
 from dictation.publish import secretbox
 from dictation.publish.cms import PUBLISHERS
 from dictation.publish.cms import Destination as DestinationConfig
+from dictation.publish.cms.http import check_destination_url
 from dictation.settings import Settings
 
 BUILTIN_BLOG = "blog"
@@ -45,6 +46,8 @@ def add_destination(
         raise InvalidInput(f"Unknown kind {kind!r}; choose one of {', '.join(PUBLISHERS)}.")
     if kind in NEEDS_URL and not url:
         raise InvalidInput(f"A {kind} destination needs its address (--url).")
+    if url:
+        url = check_destination_url(url, settings.allow_private_destinations)
     if session.scalar(select(Destination.id).where(Destination.name == name)) is not None:
         raise Conflict(f"There is already a destination called {name!r}.")
     row = Destination(

@@ -9,12 +9,13 @@ so a run after a crash or an unanswered request looks the post up instead of cre
 from __future__ import annotations
 
 import functools
+import logging
 import time
 
 from sqlalchemy.orm import Session
 
 from dictation import workflow
-from dictation.errors import TransitionRefused
+from dictation.errors import PublishError, TransitionRefused
 from dictation.jobs import JobContext, JobKind
 from dictation.models import Draft, Job, Memo, Publication, State
 from dictation.notify import Mailer
@@ -24,6 +25,8 @@ from dictation.publish.cms import get_publisher
 from dictation.publish.idempotent import RetryPolicy, publish_with_retries
 from dictation.publish.service import post_for
 from dictation.settings import Settings
+
+log = logging.getLogger("dictation.publish")
 
 
 def _publication(session: Session, job: Job) -> Publication:
@@ -70,6 +73,16 @@ def _run(ctx: JobContext) -> functools.partial:
     try:
         outcome = publish_with_retries(publisher, post, known_remote_id, policy, sleep=sleep,
                                        ambiguous_before=maybe_created)
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        # An HTML error page, a proxy's login form, JSON of another shape: say so plainly
+        # (the answer itself may hold anything, so it goes to the log, never to the memo).
+        metrics.publish_tried(config.name, attempts=retries + 1, failures=retries + 1)
+        log.warning("%s answered in an unexpected form: %r", config.name, exc)
+        raise PublishError(
+            f"{config.name} answered in a form its API does not use (not the JSON expected); "
+            "an admin should check that the destination's address is the CMS's own.",
+            transient=False,
+        ) from exc
     except Exception:
         metrics.publish_tried(config.name, attempts=retries + 1, failures=retries + 1)
         raise

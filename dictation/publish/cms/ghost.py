@@ -72,7 +72,7 @@ class GhostPublisher:
         self.settings = settings or get_settings()
         self.root = admin_root(destination.url)
         self.client = make_client(
-            self.settings.publish_timeout_s,
+            self.settings,
             auth=GhostAdminAuth(destination.secret),
             headers={"Accept-Version": "v5.0"},
         )

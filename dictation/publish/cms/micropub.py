@@ -34,7 +34,7 @@ class MicropubPublisher:
         self.settings = settings or get_settings()
         self.endpoint = destination.url
         self.client = make_client(
-            self.settings.publish_timeout_s,
+            self.settings,
             headers={"Authorization": f"Bearer {destination.secret}", "Accept": "application/json"},
         )
         self._config: dict | None = None

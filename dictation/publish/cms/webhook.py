@@ -60,7 +60,7 @@ class WebhookPublisher:
             raise PublishError("A webhook destination needs an address and a signing secret.")
         self.destination = destination
         self.settings = settings or get_settings()
-        self.client = make_client(self.settings.publish_timeout_s)
+        self.client = make_client(self.settings)
 
     def close(self) -> None:
         self.client.close()

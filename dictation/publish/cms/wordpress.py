@@ -57,7 +57,7 @@ class WordPressPublisher:
         if self._client is None:
             # WordPress shows Application Passwords with spaces; both forms authenticate
             auth = httpx.BasicAuth(self.destination.user, self.destination.secret)
-            self._client = make_client(self.settings.publish_timeout_s, auth=auth)
+            self._client = make_client(self.settings, auth=auth)
         return self._client
 
     def close(self) -> None:
