@@ -10,12 +10,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
-AUDIO = SHARED / "audio"
 MODELS = SHARED / "models"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # The CMS peers and test receivers listen on loopback, which production refuses as a
 # destination; tests of that refusal pass allow_private_destinations=False themselves.
 os.environ.setdefault("DICTATION_ALLOW_PRIVATE_DESTINATIONS", "true")
+
+# Fixtures every test module may ask for by name, defined once: test modules import helpers,
+# never fixtures. Session-scoped ones (the CMS peers) start once per run, not once per module.
+pytest_plugins = [
+    "tests.support.dbfixtures",
+    "tests.support.api",
+    "tests.support.mail",
+    "tests.support.peers",
+    "tests.support.browser",
+]
 
 
 def need(condition: bool, reason: str) -> None:

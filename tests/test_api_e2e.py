@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from tests.conftest import need, shared_file
+from tests.support.api import make_person
+from tests.support.servers import serve
 from tests.support.wer import normalise, word_error_rate
-from tests.test_api_support import *  # noqa: F403
-from tests.test_api_support import make_person
 
 pytestmark = pytest.mark.slow
 
@@ -79,22 +79,9 @@ def french_stack(request, data_dir, monkeypatch):
 @pytest.fixture
 def server(request):
     """uvicorn serving whichever stack the test asked for."""
-    import socket
-    import threading
-
-    import uvicorn
-
     app = request.getfixturevalue("english_stack" if "english_stack" in request.fixturenames else "french_stack")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield app, f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
+    with serve(app) as url:
+        yield app, url
 
 
 def upload_and_wait(base_url: str, person, path, language: str) -> tuple[dict, dict, httpx.Client]:

@@ -9,8 +9,7 @@ import httpx
 from sqlalchemy import func, select
 
 from dictation.models import Job, Memo, State
-from tests.test_api_support import *  # noqa: F403
-from tests.test_api_support import make_person, sine_wav, upload
+from tests.support.api import make_person, sine_wav, upload
 
 API = "/api/v1"
 
@@ -69,13 +68,13 @@ def test_upload_same_bytes_from_same_author_returns_first_memo(client, api_app):
     assert memo_count(api_app) == 2 and len(stored_files(api_app)) == 1
 
 
-def test_concurrent_duplicate_uploads_make_one_memo(live_server, api_app):
+def test_concurrent_duplicate_uploads_make_one_memo(api_server, api_app):
     ada = make_person(api_app, "author")
     headers = {"Idempotency-Key": "phone-retry-1", **ada.auth}
     audio = sine_wav(3.0)
 
     def send(_):
-        with httpx.Client(base_url=live_server, timeout=60) as http:
+        with httpx.Client(base_url=api_server, timeout=60) as http:
             return upload(http, audio, headers)
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
@@ -216,12 +215,12 @@ def test_delete_memo_own_or_admin_before_publication(client, api_app):
     assert api_app.state.store.exists(other["sha256"])
 
 
-def test_concurrent_same_bytes_without_key_make_one_memo(live_server, api_app):
+def test_concurrent_same_bytes_without_key_make_one_memo(api_server, api_app):
     ada = make_person(api_app, "author")
     audio = sine_wav(2.5, 550)
 
     def send(_):
-        with httpx.Client(base_url=live_server, timeout=60) as http:
+        with httpx.Client(base_url=api_server, timeout=60) as http:
             return upload(http, audio, ada.auth)
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:

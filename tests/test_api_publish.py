@@ -11,7 +11,7 @@ from sqlalchemy import select
 from dictation import jobs
 from dictation.models import Destination, Job
 from dictation.publish import service as publishing
-from tests.test_api_support import *  # noqa: F403 - fixtures and helpers
+from tests.support.api import make_person
 
 SECRET = "app-password that must never come back"
 
@@ -27,7 +27,7 @@ def _ready_draft(api_app, title: str) -> tuple[int, int]:
 
 
 def test_add_destination_hides_secret_and_encrypts_it(client, api_app):
-    admin, assistant = make_person(api_app, "admin"), make_person(api_app, "assistant")  # noqa: F405
+    admin, assistant = make_person(api_app, "admin"), make_person(api_app, "assistant")
     body = {"name": "wp", "kind": "wordpress", "url": "http://127.0.0.1:9/", "user": "admin", "secret": SECRET}
     assert client.post("/api/v1/destinations", json=body, headers=assistant.auth).status_code == 403
     answer = client.post("/api/v1/destinations", json=body, headers=admin.auth)
@@ -45,7 +45,7 @@ def test_add_destination_hides_secret_and_encrypts_it(client, api_app):
 
 
 def test_publish_draft_to_builtin_blog_over_http(client, api_app):
-    assistant = make_person(api_app, "assistant")  # noqa: F405
+    assistant = make_person(api_app, "assistant")
     memo_id, draft_id = _ready_draft(api_app, "Our spring plans")
     answer = client.post(f"/api/v1/drafts/{draft_id}/publish", json={}, headers=assistant.auth)
     assert answer.status_code == 202, answer.text
@@ -73,7 +73,7 @@ def test_publish_draft_to_builtin_blog_over_http(client, api_app):
 
 
 def test_publish_refused_for_author_and_unknown_destination(client, api_app):
-    author, assistant = make_person(api_app, "author"), make_person(api_app, "assistant")  # noqa: F405
+    author, assistant = make_person(api_app, "author"), make_person(api_app, "assistant")
     _, draft_id = _ready_draft(api_app, "Not yet")
     assert client.post(f"/api/v1/drafts/{draft_id}/publish", json={}, headers=author.auth).status_code in (403, 404)
     missing = client.post(f"/api/v1/drafts/{draft_id}/publish", json={"destination": "nowhere"}, headers=assistant.auth)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.test_api_support import *  # noqa: F403
-from tests.test_api_support import PASSWORD, make_person, sine_wav, upload
+from tests.support.api import PASSWORD, make_person, sine_wav, upload
 
 API = "/api/v1"
 
@@ -234,10 +233,10 @@ def test_change_password_keeps_this_browser_and_signs_out_others(api_app):
 
 
 def test_sign_in_refused_with_429_after_five_wrong_passwords(client, api_app):
-    person = make_person(api_app, "assistant")  # noqa: F405
+    person = make_person(api_app, "assistant")
     for _ in range(5):
         wrong = client.post("/api/v1/session", json={"email": person.email, "password": "guess"})
         assert wrong.status_code == 401
-    refused = client.post("/api/v1/session", json={"email": person.email, "password": PASSWORD})  # noqa: F405
+    refused = client.post("/api/v1/session", json={"email": person.email, "password": PASSWORD})
     assert refused.status_code == 429 and "Too many failed sign-ins" in refused.json()["message"]
     assert int(refused.headers["Retry-After"]) > 0

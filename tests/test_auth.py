@@ -11,7 +11,7 @@ from sqlalchemy import select
 from dictation import accounts
 from dictation.errors import Conflict, InvalidInput, NotFound
 from dictation.models import ApiToken, User
-from tests.support.dbfixtures import *  # noqa: F403
+from tests.support.dbfixtures import make_memo, make_user
 
 PASSWORD = "s3cret-enough"
 
@@ -58,7 +58,7 @@ def test_authenticate_accepts_right_password_only(any_db):
 
 def test_create_token_stores_only_its_hash(any_db):
     with any_db.session() as session:
-        user = make_user(session, "author")  # noqa: F405
+        user = make_user(session, "author")
         row, token = accounts.create_token(session, user, "  Ada's phone ")
     assert token.startswith("dd_") and len(token) > 40
     with any_db.session() as session:
@@ -72,8 +72,8 @@ def test_create_token_stores_only_its_hash(any_db):
 
 def test_user_for_token_refuses_revoked_unknown_and_inactive(any_db):
     with any_db.session() as session:
-        ada = make_user(session, "author")  # noqa: F405
-        bob = make_user(session, "author")  # noqa: F405
+        ada = make_user(session, "author")
+        bob = make_user(session, "author")
         ada_row, ada_token = accounts.create_token(session, ada, "phone")
         _, bob_token = accounts.create_token(session, bob, "script")
     with any_db.session() as session:
@@ -89,9 +89,9 @@ def test_user_for_token_refuses_revoked_unknown_and_inactive(any_db):
 
 def test_revoke_token_only_own_unless_admin(any_db):
     with any_db.session() as session:
-        ada = make_user(session, "author")  # noqa: F405
-        eve = make_user(session, "assistant")  # noqa: F405
-        admin = make_user(session, "admin")  # noqa: F405
+        ada = make_user(session, "author")
+        eve = make_user(session, "assistant")
+        admin = make_user(session, "admin")
         row, _ = accounts.create_token(session, ada, "phone")
         with pytest.raises(NotFound):
             accounts.revoke_token(session, row.id, eve)
@@ -101,11 +101,11 @@ def test_revoke_token_only_own_unless_admin(any_db):
 
 def test_visible_memos_query_limits_authors_to_their_own(any_db):
     with any_db.session() as session:
-        ada = make_user(session, "author")  # noqa: F405
-        bob = make_user(session, "author")  # noqa: F405
-        eve = make_user(session, "assistant")  # noqa: F405
-        mine = make_memo(session, ada)  # noqa: F405
-        theirs = make_memo(session, bob)  # noqa: F405
+        ada = make_user(session, "author")
+        bob = make_user(session, "author")
+        eve = make_user(session, "assistant")
+        mine = make_memo(session, ada)
+        theirs = make_memo(session, bob)
         assert {m.id for m in session.scalars(accounts.visible_memos_query(ada))} == {mine.id}
         assert {m.id for m in session.scalars(accounts.visible_memos_query(eve))} == {mine.id, theirs.id}
         assert accounts.can_see(ada, mine) and not accounts.can_see(ada, theirs) and accounts.can_see(eve, theirs)
@@ -114,7 +114,7 @@ def test_visible_memos_query_limits_authors_to_their_own(any_db):
 def test_session_cookie_names_user_until_password_changes(db):
     cookies = accounts.SessionCookies("k" * 32, max_age_s=3600)
     with db.session() as session:
-        ada = make_user(session, "author")  # noqa: F405
+        ada = make_user(session, "author")
         value = cookies.issue(session, ada)
         assert cookies.user(session, value).id == ada.id
         assert cookies.user(session, value[:-2] + "xx") is None
@@ -126,14 +126,14 @@ def test_session_cookie_names_user_until_password_changes(db):
 def test_session_cookie_expires(db):
     cookies = accounts.SessionCookies("k" * 32, max_age_s=-1)
     with db.session() as session:
-        ada = make_user(session, "author")  # noqa: F405
+        ada = make_user(session, "author")
         assert cookies.user(session, cookies.issue(session, ada)) is None
 
 
 def test_csrf_token_belongs_to_one_session(db):
     cookies = accounts.SessionCookies("k" * 32, max_age_s=3600)
     with db.session() as session:
-        ada = make_user(session, "author")  # noqa: F405
+        ada = make_user(session, "author")
         first, second = cookies.issue(session, ada), cookies.issue(session, ada)
     token = cookies.csrf_token(first)
     assert cookies.check_csrf(first, token)

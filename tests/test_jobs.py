@@ -27,7 +27,7 @@ from dictation.models import AuditEntry, DraftRevision, Job, Memo, State
 from dictation.settings import Settings
 from dictation.storage import MediaStore
 from tests.conftest import need, shared_file
-from tests.support.dbfixtures import db, make_memo, make_user  # noqa: F401  (fixtures)
+from tests.support.dbfixtures import make_memo, make_user
 from tests.support.wer import word_error_rate
 
 EN_MEMO = "audio/memos/en_mb-us1.m4a"

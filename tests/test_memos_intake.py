@@ -15,7 +15,7 @@ from dictation.models import Job, JobStatus, Memo, Priority, State
 from dictation.settings import Settings
 from dictation.storage import MediaStore
 from tests.conftest import shared_file
-from tests.support.dbfixtures import any_db, db, make_user, pg_db, pg_url  # noqa: F401  (fixtures)
+from tests.support.dbfixtures import make_user
 
 JFK = "audio/real/jfk.flac"
 

@@ -12,7 +12,6 @@ import dictation.models  # noqa: F401  (registers the tables on Base.metadata)
 from dictation import migrations
 from dictation.db import Base, make_engine
 from dictation.errors import Conflict
-from tests.support.dbfixtures import *  # noqa: F403
 
 MODEL_TABLES = set(Base.metadata.tables)
 

@@ -2,54 +2,17 @@
 
 from __future__ import annotations
 
-import email
 import logging
-import socket
-from email import policy
-
-import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from dictation.notify import Mailer
 from dictation.settings import Settings
-
-PASSWORD = "smtp-pass-Zq81!"
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
-        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 OK"
-
-
-def _authenticator(server, session, envelope, mechanism, auth_data):
-    ok = isinstance(auth_data, LoginPassword) and auth_data.login == b"desk" and auth_data.password == PASSWORD.encode()
-    return AuthResult(success=ok, handled=False)  # unhandled: aiosmtpd answers 535 itself
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port(),
-                            authenticator=_authenticator, auth_require_tls=False)  # fmt: skip
-    controller.start()
-    inbox.port = controller.port
-    yield inbox
-    controller.stop()
+from tests.support.mail import SMTP_PASSWORD as PASSWORD
+from tests.support.mail import SMTP_USER
+from tests.support.servers import free_port
 
 
 def _mailer(tmp_path, port, **changes) -> Mailer:
-    values = dict(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=port, smtp_user="desk", smtp_password=PASSWORD,
+    values = dict(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=port, smtp_user=SMTP_USER, smtp_password=PASSWORD,
                   smtp_starttls=False, smtp_from="desk@example.com", public_url="https://desk.example")  # fmt: skip
     values.update(changes)
     return Mailer(Settings(**values), timeout_s=10)
@@ -101,5 +64,5 @@ def test_skip_mail_when_no_smtp_host(tmp_path):
 
 
 def test_report_unreachable_server(tmp_path):
-    delivery = _mailer(tmp_path, _free_port()).published("a@example.com", "T", "https://x/")
+    delivery = _mailer(tmp_path, free_port()).published("a@example.com", "T", "https://x/")
     assert not delivery.sent and "Connection" in delivery.error  # reported, not raised

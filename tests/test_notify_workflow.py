@@ -14,8 +14,8 @@ from dictation.models import Draft, Job, Memo, User
 from dictation.publish import service as publishing
 from dictation.storage import MediaStore
 from tests.conftest import shared_file
-from tests.support.dbfixtures import db, make_draft, make_memo, make_user  # noqa: F401 (fixtures)
-from tests.test_notify import PASSWORD, smtp_server  # noqa: F401 (fixture)
+from tests.support.dbfixtures import make_draft, make_memo, make_user
+from tests.support.mail import SMTP_PASSWORD as PASSWORD
 
 
 @pytest.fixture

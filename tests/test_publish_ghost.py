@@ -16,7 +16,7 @@ from dictation.publish.cms.ghost import GhostAdminAuth, GhostPublisher
 from dictation.publish.idempotent import publish_idempotently
 from dictation.settings import Settings
 from tests.conftest import shared_file
-from tests.support.peers import ghost_peer, tiny_png  # noqa: F401 (fixture)
+from tests.support.peers import tiny_png
 
 pytestmark = pytest.mark.peers
 

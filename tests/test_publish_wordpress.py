@@ -16,7 +16,7 @@ from dictation.publish.cms import Destination, Post, get_publisher
 from dictation.publish.idempotent import publish_idempotently
 from dictation.settings import Settings
 from tests.conftest import shared_file
-from tests.support.peers import tiny_png, wordpress_peer  # noqa: F401 (fixture)
+from tests.support.peers import tiny_png
 
 pytestmark = pytest.mark.peers
 

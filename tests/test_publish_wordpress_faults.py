@@ -18,7 +18,6 @@ from dictation.errors import PublishError
 from dictation.publish.cms import Destination, Post, get_publisher
 from dictation.publish.idempotent import RetryPolicy, publish_with_retries
 from dictation.settings import Settings
-from tests.support.peers import wordpress_peer  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.peers
 

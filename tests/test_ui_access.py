@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from tests.conftest import shared_file
-from tests.support.browser import browser_type_launch_args, live_server, screenshot  # noqa: F401
+from tests.support.browser import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 from playwright.sync_api import (

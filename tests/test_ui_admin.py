@@ -12,10 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from review_ui.i18n import catalog
-from tests.support.browser import (  # noqa: F401
+from tests.support.browser import (
     PASSWORD,
     Account,
-    browser_type_launch_args,
     run_live_server,
     screenshot,
 )

@@ -10,11 +10,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import shared_file
-from tests.support.browser import (  # noqa: F401
+from tests.support.browser import (
     CHROMIUM_ARGS,
-    browser_type_launch_args,
     chromium_path,
-    live_server,
     screenshot,
     sha256_of,
 )

@@ -10,9 +10,8 @@ import re
 import httpx
 import pytest
 
-from tests.support.browser import (  # noqa: F401
+from tests.support.browser import (
     Account,
-    browser_type_launch_args,
     run_live_server,
     screenshot,
 )

@@ -19,7 +19,7 @@ from dictation.models import Job, Memo
 from dictation.settings import Settings
 from dictation.storage import MediaStore
 from tests.conftest import ROOT, need, shared_file
-from tests.support.dbfixtures import db, make_memo, make_user, pg_db, pg_url  # noqa: F401  (fixtures)
+from tests.support.dbfixtures import make_memo, make_user
 from tests.support.wer import word_error_rate
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

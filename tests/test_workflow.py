@@ -10,7 +10,7 @@ from sqlalchemy import select
 from dictation import workflow
 from dictation.errors import InvalidInput, TransitionRefused
 from dictation.models import AuditEntry, Memo, State
-from tests.support.dbfixtures import *  # noqa: F403
+from tests.support.dbfixtures import make_draft, make_memo, make_user
 
 # The people's moves, written out from DESIGN.md independently of workflow.ACTIONS:
 # (action, from state) -> to state. Every pair not listed must be refused.
@@ -37,20 +37,20 @@ SIGN_OFF = {"approve", "request_changes"}
 def people(db):
     with db.session() as s:
         return {
-            "author": make_user(s, "author", name="Ada Author"),  # noqa: F405
-            "other_author": make_user(s, "author", name="Otto Other"),  # noqa: F405
-            "assistant": make_user(s, "assistant", name="Asha Assistant"),  # noqa: F405
-            "assistant2": make_user(s, "assistant", name="Bo Second"),  # noqa: F405
-            "admin": make_user(s, "admin", name="Ida Admin"),  # noqa: F405
+            "author": make_user(s, "author", name="Ada Author"),
+            "other_author": make_user(s, "author", name="Otto Other"),
+            "assistant": make_user(s, "assistant", name="Asha Assistant"),
+            "assistant2": make_user(s, "assistant", name="Bo Second"),
+            "admin": make_user(s, "admin", name="Ida Admin"),
         }
 
 
 def new_memo(db, people, status="ready", holder=None):
     """A memo by the author with a draft; `holder` names who has claimed it."""
     with db.session() as s:
-        memo = make_memo(s, people["author"], status=status)  # noqa: F405
+        memo = make_memo(s, people["author"], status=status)
         assignee = people[holder].id if holder else None
-        make_draft(s, memo, assignee_id=assignee)  # noqa: F405
+        make_draft(s, memo, assignee_id=assignee)
         return memo.id
 
 
@@ -135,7 +135,7 @@ def test_apply_without_person_refused(db, people):
 
 def test_apply_disabled_account_refused(db, people):
     with db.session() as s:
-        user = make_user(s, "assistant", is_active=False)  # noqa: F405
+        user = make_user(s, "assistant", is_active=False)
     memo_id = new_memo(db, people)
     with pytest.raises(TransitionRefused, match="disabled"):
         act(db, memo_id, "claim", user)
@@ -149,7 +149,7 @@ def test_apply_unknown_action_invalid(db, people):
 
 def test_apply_without_draft_refused(db, people):
     with db.session() as s:
-        memo_id = make_memo(s, people["author"], status="ready").id  # noqa: F405
+        memo_id = make_memo(s, people["author"], status="ready").id
     with pytest.raises(TransitionRefused, match="no draft"):
         act(db, memo_id, "claim", people["assistant"])
 
@@ -319,7 +319,7 @@ def test_claim_concurrent_exactly_one_wins(any_db, people_any):
 @pytest.fixture
 def people_any(any_db):
     with any_db.session() as s:
-        return {r: make_user(s, r.rstrip("2"), name=n) for r, n in  # noqa: F405
+        return {r: make_user(s, r.rstrip("2"), name=n) for r, n in
                 [("author", "Ada Author"), ("assistant", "Asha Assistant"), ("assistant2", "Bo Second")]}
 
 
@@ -333,7 +333,7 @@ def move(db, memo_id, to, detail=None, **kw):
 
 def test_system_processing_path_audited(db, people):
     with db.session() as s:
-        memo_id = make_memo(s, people["author"], status="received").id  # noqa: F405
+        memo_id = make_memo(s, people["author"], status="received").id
     move(db, memo_id, "transcribing")
     move(db, memo_id, "failed", "The model could not be loaded.")
     with db.session() as s:

@@ -9,10 +9,9 @@ from dictation import workflow
 from dictation.errors import TransitionRefused
 from dictation.models import Role, State, User
 from dictation.workflow import messages
+from tests.support.api import make_person
 from tests.support.dbfixtures import make_draft, make_memo, make_user
 from tests.test_api_drafts import make_ready_draft
-from tests.test_api_support import *  # noqa: F403
-from tests.test_api_support import make_person
 
 API = "/api/v1"
 

@@ -1,7 +1,7 @@
-"""Fixtures for the API tests (no tests here): the app on SQLite and on PostgreSQL, people
-with passwords and tokens, a real uvicorn server, and small real recordings.
+"""Fixtures for the API tests: the app on SQLite and on PostgreSQL, people with passwords
+and tokens, the API behind a real uvicorn (`api_server`), and small real recordings.
 
-Use with `from tests.test_api_support import *`.
+The fixtures are a plugin (tests/conftest.py); import the helpers by name.
 """
 
 from __future__ import annotations
@@ -9,10 +9,7 @@ from __future__ import annotations
 import io
 import itertools
 import math
-import socket
 import struct
-import threading
-import time
 import wave
 from dataclasses import dataclass
 
@@ -20,12 +17,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.dbfixtures import *  # noqa: F403 - db, pg_db, any_db and the factories
-
-__all__ = [  # noqa: F405
-    "Person", "any_db", "api_app", "client", "db", "live_server", "make_person", "pg_db", "pg_url",
-    "sine_wav", "upload",
-]
+from tests.support.servers import serve
 
 PASSWORD = "correct horse battery"
 _people = itertools.count(1)
@@ -73,24 +65,10 @@ def client(api_app):
 
 
 @pytest.fixture
-def live_server(api_app):
+def api_server(api_app):
     """The app behind a real uvicorn on a free loopback port; yields its base URL."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(api_app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serve(api_app) as url:
+        yield url
 
 
 def sine_wav(seconds: float = 1.0, freq: float = 440.0, rate: int = 16_000) -> bytes:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, need
+from tests.support.servers import bound_socket, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 # As measured in ../shared/TESTING.md: no network chatter, no sandbox (root in a container).
@@ -107,12 +106,6 @@ def _label(page, key: str) -> str:
     return catalog(page.evaluate("document.documentElement.lang") or "en")[key]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _make_accounts(app, people: list[Account]) -> None:
     from dictation import accounts
 
@@ -125,34 +118,24 @@ def _make_accounts(app, people: list[Account]) -> None:
 
 @contextlib.contextmanager
 def run_live_server(data_dir: Path, accounts: list[Account], **overrides):
-    import uvicorn
-
     from dictation.jobs import start_in_process_worker
     from dictation.settings import Settings
     from review_ui.app import create_app
 
-    port = _free_port()
+    sock = bound_socket()
     settings = Settings(
         data_dir=data_dir, model="tiny.en", language="en", beam_size=1, cpu_threads=1, workers=1,
-        public_url=f"http://127.0.0.1:{port}", **overrides,
+        public_url=f"http://127.0.0.1:{sock.getsockname()[1]}", **overrides,
     )
     app = create_app(settings)
     _make_accounts(app, accounts)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the live server did not start"
-        time.sleep(0.05)
-    worker = start_in_process_worker(settings, workers=1)
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", app, settings, {a.email.split("@")[0]: a for a in accounts})
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        if worker is not None:
-            worker.stop(timeout=10)
+    with serve(app, sock, lifespan="auto") as url:
+        worker = start_in_process_worker(settings, workers=1)
+        try:
+            yield LiveServer(url, app, settings, {a.email.split("@")[0]: a for a in accounts})
+        finally:
+            if worker is not None:
+                worker.stop(timeout=10)
 
 
 DEFAULT_ACCOUNTS = (
