@@ -66,6 +66,9 @@ class MemoOut(BaseModel):
     size_bytes: int
     sha256: str
     duration_s: float | None
+    stated_duration_s: float | None = None  # the length the recording's header states
+    decode_gaps: list[tuple[float, float]] = []  # seconds that could not be decoded: silence in the player
+    audio_short: bool = False  # under 90 % of the recording decoded: check before trusting the draft
     draft_id: int | None
     published_url: str | None = None  # the post's address once a destination has it
     created_at: dt.datetime
@@ -82,6 +85,8 @@ class MemoOut(BaseModel):
             note=memo.note, author=PersonOut.of(memo.author), original_filename=memo.original_filename,
             content_type=memo.content_type, size_bytes=memo.size_bytes, sha256=memo.media_sha256,
             duration_s=memo.duration_s, draft_id=draft.id if draft else None,
+            stated_duration_s=memo.stated_duration_s, decode_gaps=[tuple(g) for g in memo.decode_gaps or []],
+            audio_short=memo.audio_short,
             published_url=next((p.remote_url for p in (draft.publications if draft else ())
                                 if p.status == "published" and p.remote_url), None),
             created_at=memo.created_at, updated_at=memo.updated_at,

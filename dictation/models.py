@@ -133,7 +133,13 @@ class Memo(Base):
     original_filename: Mapped[str | None] = mapped_column(String(300))
     content_type: Mapped[str | None] = mapped_column(String(100))
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
-    duration_s: Mapped[float | None] = mapped_column(Float)
+    duration_s: Mapped[float | None] = mapped_column(Float)  # as decoded, lost packets counted as silence
+    # The length the container's header states (None where it has none): a decode ending
+    # sooner lost the rest, and the difference is a decode gap.
+    stated_duration_s: Mapped[float | None] = mapped_column(Float)
+    # [[start, end], ...] seconds of the recording that could not be decoded (silence in the
+    # playback copy and in the transcript's timeline); [] when all of it decoded.
+    decode_gaps: Mapped[list | None] = mapped_column(JSON)
     playback_sha256: Mapped[str | None] = mapped_column(String(64))  # Opus copy browsers play
     # Retention (DICTATION_RETAIN_*_DAYS) removed these; the editor and the API say so and when.
     original_purged_at: Mapped[dt.datetime | None]
@@ -147,6 +153,16 @@ class Memo(Base):
 
     author: Mapped[User] = relationship(foreign_keys=[author_id])
     draft: Mapped["Draft | None"] = relationship(back_populates="memo", uselist=False)
+
+    @property
+    def lost_seconds(self) -> float:
+        return round(sum(end - start for start, end in self.decode_gaps or []), 3)
+
+    @property
+    def audio_short(self) -> bool:
+        """Under 90 % of the recording could be decoded: the assistant must know before trusting the draft."""
+        length = self.stated_duration_s or self.duration_s or 0.0
+        return length > 0 and self.lost_seconds > 0.1 * length
 
 
 class Draft(Base):

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
         None, description="Where models assembled from PyPI parts are kept. Default: models/ in the data dir."
     )
     max_upload_mb: int = Field(500, description="Largest memo upload accepted, in megabytes (413 above).")
+    max_memo_minutes: float = Field(
+        180, description="Longest memo accepted, in minutes: refused at upload from its header (413), and by the worker on its decoded length."
+    )
     workers: int = Field(1, description="Worker threads `dictation serve` runs beside the API (0 = none).")
 
     # --- transcription ----------------------------------------------------------------

@@ -7,12 +7,15 @@ input that cannot be read raises `BadAudio` with a sentence a person understands
 - `decode`: probing, streamed decoding and resampling, loudness;
 - `playback`: the Opus copy the browser plays, remuxing;
 - `peaks`: the waveform the editor draws;
+- `prepare`: playback copy, peaks, length and decode gaps in one streamed pass;
+- `amr`: AMR voice notes (DTX included) through opencore-amr;
 - `edit`: normalising and joining recordings (pydub, on decoded PCM).
 """
 
 from dictation.audio.decode import (
     SAMPLE_RATE,
     DecodeReport,
+    check_stated_length,
     AudioInfo,
     Source,
     decode,
@@ -21,11 +24,13 @@ from dictation.audio.decode import (
     probe,
 )
 from dictation.audio.edit import join, normalize
-from dictation.audio.peaks import peaks
+from dictation.audio.peaks import PeakMeter, peaks
+from dictation.audio.prepare import Prepared, prepare
 from dictation.audio.playback import make_playback_copy, remux
 from dictation.audio.sniff import looks_like, sniff
 
 __all__ = [
-    "SAMPLE_RATE", "AudioInfo", "DecodeReport", "Source", "decode", "iter_decode", "join", "looks_like", "loudness_dbfs",
-    "make_playback_copy", "normalize", "peaks", "probe", "remux", "sniff",
+    "SAMPLE_RATE", "AudioInfo", "DecodeReport", "PeakMeter", "Prepared", "Source", "check_stated_length",
+    "decode", "iter_decode", "join", "looks_like", "loudness_dbfs", "make_playback_copy", "normalize",
+    "peaks", "prepare", "probe", "remux", "sniff",
 ]

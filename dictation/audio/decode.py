@@ -25,7 +25,7 @@ import numpy as np
 
 from dictation.audio.amr import AmrDecoder, handles as amr_codec
 from dictation.audio.sniff import looks_like, sniff
-from dictation.errors import BadAudio
+from dictation.errors import BadAudio, TooLarge
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,6 @@ AV_ERRORS = (av.error.FFmpegError, ValueError, OSError, EOFError, RuntimeError)
 # A decode may end this much before the header's length without it being called a gap
 # (headers round, encoders pad); 1 % of the length counts too for long memos.
 _END_TOLERANCE_S = 0.5
-# Below this share of its stated length heard, a memo is flagged for the assistant.
-HEARD_ENOUGH = 0.9
 # Raw streams whose "duration" FFmpeg estimates from the bitrate (a DTX note's is far off).
 _ESTIMATED_FORMATS = frozenset({"amr", "aac", "mp3"})
 OPUS_RATE = 48_000
@@ -127,6 +125,11 @@ class DecodeReport:
     stated: float | None = None  # seconds the container's header promises; None where it has no real one
     decoded: float = 0.0  # seconds decoded, silence put in for lost packets included
     gaps: list[tuple[float, float]] = field(default_factory=list)  # (start, end) seconds, merged
+    max_seconds: float | None = None  # decoding stops with TooLarge past this length (None: no limit)
+
+    def check_length(self) -> None:
+        if self.max_seconds is not None and self.decoded > self.max_seconds:
+            raise too_long(self.max_seconds)
 
     def lost(self, start: float, end: float) -> None:
         if end - start <= 0:
@@ -145,14 +148,21 @@ class DecodeReport:
     def lost_seconds(self) -> float:
         return sum(b - a for a, b in self.gaps)
 
-    @property
-    def short(self) -> bool:
-        """Less than 90 % of the memo was heard: a person must look before trusting the draft."""
-        length = self.stated or self.decoded
-        return length > 0 and self.lost_seconds > (1 - HEARD_ENOUGH) * length
-
     def rounded_gaps(self) -> list[list[float]]:
         return [[round(a, 3), round(b, 3)] for a, b in self.gaps]
+
+
+def too_long(max_seconds: float) -> TooLarge:
+    return TooLarge(
+        f"This memo lasts longer than the limit of {max_seconds / 60:g} minutes; record it as shorter memos.",
+        max_minutes=round(max_seconds / 60, 2),
+    )
+
+
+def check_stated_length(source: Source, max_seconds: float | None) -> None:
+    """Refuse a memo whose header already says it is too long, before anything decodes it."""
+    if max_seconds is not None and probe(source).duration > max_seconds:
+        raise too_long(max_seconds)
 
 
 def stated_duration(container, stream) -> float | None:
@@ -225,6 +235,7 @@ def frames(container, stream, rate: int, frame_size: int | None = None,
                 last = decoded[-1] if decoded else last
             for frame in decoded:
                 report.decoded += frame.samples / frame.sample_rate
+                report.check_length()
                 for o in resampled(frame):
                     produced += o.samples
                     yield o

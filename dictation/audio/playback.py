@@ -6,12 +6,15 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 from pathlib import Path
+from typing import Callable
 
 import av
+import numpy as np
 
 from dictation.audio.decode import (
     AV_ERRORS,
     OPUS_FRAME,
+    DecodeReport,
     OPUS_RATE,
     OUTPUT_FORMATS,
     Source,
@@ -44,12 +47,16 @@ def _write_atomically(container, dest: Path, fill, refusal: str) -> Path:
     return dest
 
 
-def make_playback_copy(source: Source, dest_path: str | os.PathLike, bit_rate: int = 40_000) -> Path:
+def make_playback_copy(
+    source: Source, dest_path: str | os.PathLike, bit_rate: int = 40_000,
+    report: DecodeReport | None = None, listen: Callable[[np.ndarray], None] | None = None,
+) -> Path:
     """Re-encode any memo (3gp/AMR included) as mono Opus that Chromium plays.
 
     WebM unless `dest_path` ends in .ogg/.opus. The container is written to a seekable file,
     so its header carries the duration and the player can seek. ~40 kbit/s is transparent for
-    speech. Streams frame by frame: memory stays flat.
+    speech. Streams frame by frame: memory stays flat. `report` collects what could not be
+    decoded; `listen` gets each block of mono float samples at OPUS_RATE (for peaks).
     """
     container, stream, _ = open_audio(source)
 
@@ -58,7 +65,9 @@ def make_playback_copy(source: Source, dest_path: str | os.PathLike, bit_rate: i
         opus = out.add_stream("libopus", rate=OPUS_RATE, layout="mono", options={"application": "voip"})
         opus.bit_rate = bit_rate
         pts = 0
-        for frame in frames(container, stream, OPUS_RATE, OPUS_FRAME):
+        for frame in frames(container, stream, OPUS_RATE, OPUS_FRAME, report=report):
+            if listen is not None:
+                listen(frame.to_ndarray().reshape(-1))
             frame.pts, frame.time_base = pts, Fraction(1, OPUS_RATE)
             pts += frame.samples
             out.mux(opus.encode(frame))

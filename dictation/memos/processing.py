@@ -39,9 +39,11 @@ from dictation.models import (
 )
 from dictation.notify import Mailer
 from dictation.ops import metrics
+from dictation.transcribe.device import resolve_device
 from dictation.settings import Settings
 from dictation.storage import MediaStore
 from dictation.transcribe import TranscribeOptions, Transcript, transcribe
+from dictation.transcribe.coverage import with_decode_gaps
 
 PROCESS = "process"
 
@@ -93,18 +95,24 @@ def _process_run(ctx: JobContext) -> Callable[[Session], None]:
                        "restore the file and retry.")
 
     ctx.stage("prepare")
-    samples = audio.decode(source)
-    found: dict = {"duration_s": round(len(samples) / audio.SAMPLE_RATE, 3)}
-    if not have_peaks:
-        found["peaks"] = audio.peaks(samples)
+    ctx.check()
+    # One streamed pass, never the whole memo in memory: an hour of 16 kHz float is 230 MB.
+    temp = None
     if playback is None or not store.exists(playback):
-        ctx.check()
         temp = store.root / f".playback-{ctx.job_id}-{os.getpid()}.webm"
-        try:
-            audio.make_playback_copy(source, temp)
+    try:
+        prepared = audio.prepare(source, temp, max_seconds=ctx.settings.max_memo_minutes * 60)
+        found: dict = {
+            "duration_s": prepared.duration, "decode_gaps": prepared.report.rounded_gaps(),
+            "stated_duration_s": prepared.report.stated,
+        }
+        if not have_peaks:
+            found["peaks"] = prepared.peaks
+        if temp is not None:
             with temp.open("rb") as copy:
                 found["playback_sha256"] = store.save_stream(copy).sha256
-        finally:
+    finally:
+        if temp is not None:
             temp.unlink(missing_ok=True)
     with ctx.database.session() as session:
         session.execute(update(Memo).where(Memo.id == ctx.memo_id).values(**found))
@@ -115,14 +123,16 @@ def _process_run(ctx: JobContext) -> Callable[[Session], None]:
         overrides = {"language": language} if language and language != "auto" else {}
         options = TranscribeOptions.from_settings(ctx.settings, **overrides)
         started = time.perf_counter()
-        transcript = transcribe(samples, options, lambda f: ctx.progress(PREPARE_SHARE + TRANSCRIBE_SHARE * f))
-        metrics.transcribed(options.model, options.device, found["duration_s"], time.perf_counter() - started)
+        # From the file, decoded again piece by piece: the same timeline as the playback copy.
+        transcript = transcribe(source, options, lambda f: ctx.progress(PREPARE_SHARE + TRANSCRIBE_SHARE * f))
+        transcript = with_decode_gaps(transcript, prepared.report.gaps)
+        metrics.transcribed(options.model, resolve_device(options.device), found["duration_s"],
+                            time.perf_counter() - started)
         # Kept at once: a failure while composing must not cost the transcription again.
         with ctx.database.session() as session:
             session.execute(update(Memo).where(Memo.id == ctx.memo_id).values(transcript=transcript.to_dict()))
     else:
         transcript = Transcript.from_dict(stored_transcript)
-    del samples
 
     ctx.stage("compose")
     ctx.check()

@@ -4,7 +4,8 @@ Greedy decoding was seen here to swallow 20 s of French speech into one short se
 Speech spans found by VAD are cut into short windows; a run of windows holding
 implausibly few words per second is decoded again on its own (beam search, no VAD) and
 the result with more words is spliced in. A run that stays sparse is recorded in
-`Transcript.sparse_spans` so the editor can show it rather than hide it.
+`Transcript.sparse_spans` so the editor can show it rather than hide it. Audio that could
+not be decoded at all (`DecodeReport.gaps`) is unheard speech too, and joins them.
 """
 
 from __future__ import annotations
@@ -155,3 +156,18 @@ def repair_coverage(
         if still_sparse:
             flagged.append((round(start, 3), round(end, 3)))
     return replace(transcript, segments=tidy_segments(segments), sparse_spans=flagged)
+
+
+def with_decode_gaps(transcript: Transcript, gaps: list[tuple[float, float]]) -> Transcript:
+    """`transcript` with the audio that could not be decoded counted among its sparse spans:
+    nothing was written there, and nobody can tell whether something was said."""
+    if not gaps:
+        return transcript
+    spans = sorted([tuple(s) for s in transcript.sparse_spans] + [(round(a, 3), round(b, 3)) for a, b in gaps])
+    merged: list[tuple[float, float]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return replace(transcript, sparse_spans=merged)
