@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -13,6 +14,31 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me"
+
+
+MIN_SECRET_KEY_BITS = 256
+MAKE_A_KEY = 'Make one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
+def secret_key_bits(key: str) -> int:
+    """A generous estimate of a key's randomness: its length times the bits of the smallest
+    usual alphabet its characters fit in (hex, base64url, printable). A key of few distinct
+    characters counts as the bits of those few, so length alone never passes."""
+    if not key:
+        return 0
+    # A key that repeats itself ("secretsecret…") is only as strong as one period of it.
+    period = next(p for p in range(1, len(key) + 1) if (key[:p] * (len(key) // p + 1))[: len(key)] == key)
+    key = key[:period]
+    if all(c in "0123456789abcdef" for c in key.lower()):
+        per_char = 4.0
+    elif all(c.isascii() and (c.isalnum() or c in "-_=+/") for c in key):
+        per_char = 6.0
+    else:
+        per_char = 6.5
+    distinct = len(set(key))
+    if distinct < 8:  # random hex of any useful length has them all
+        per_char = min(per_char, math.log2(max(distinct, 1)))
+    return int(len(key) * per_char)
 
 
 def _default_data_dir() -> Path:
@@ -157,7 +183,14 @@ class Settings(BaseSettings):
         if self.environment != "development" and self.secret_key == PLACEHOLDER_SECRET:
             raise ValueError(
                 "DICTATION_SECRET_KEY is still the placeholder; set a long random value "
-                "before running in production."
+                "before running in production. " + MAKE_A_KEY
+            )
+        if self.environment == "production" and secret_key_bits(self.secret_key) < MIN_SECRET_KEY_BITS:
+            # Anyone who can guess the key signs their own session cookies: as anyone.
+            raise ValueError(
+                f"DICTATION_SECRET_KEY is too weak (about {secret_key_bits(self.secret_key)} bits; "
+                f"production needs {MIN_SECRET_KEY_BITS // 8} random bytes, {MIN_SECRET_KEY_BITS} bits). "
+                + MAKE_A_KEY
             )
         return self
 
