@@ -55,9 +55,26 @@ class RequestContextMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                route = scope.get("route")
-                template = getattr(route, "path", None) or UNMATCHED
-                metrics.http_request(scope.get("method", ""), template, status, time.perf_counter() - started)
+                metrics.http_request(scope.get("method", ""), route_template(scope), status,
+                                     time.perf_counter() - started)
+
+
+def route_template(scope: Scope) -> str:
+    """`/api/v1/memos/{memo_id}` for a request to /api/v1/memos/42.
+
+    FastAPI hands the route as declared in its router (`/memos/{memo_id}`), without the prefix
+    the router was included under: the prefix is what precedes the part of the path the route's
+    own pattern matches. A mounted app (static files, uploads) counts as its mount point.
+    """
+    route, path = scope.get("route"), scope.get("path", "")
+    template, regex = getattr(route, "path", None), getattr(route, "path_regex", None)
+    if template and regex is not None:
+        for cut in [i for i, char in enumerate(path) if char == "/"]:
+            if regex.fullmatch(path[cut:]):
+                return path[:cut] + template
+        return template
+    mount = scope.get("root_path", "")
+    return f"{mount}/{{path}}" if mount else UNMATCHED
 
 
 router = APIRouter(include_in_schema=False)
