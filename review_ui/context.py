@@ -12,7 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
+from api.app import API_PREFIX
 from api.deps import SESSION_COOKIE
+from api.security import csp_nonce
 from dictation.models import Role, User
 from review_ui import i18n
 
@@ -28,6 +30,14 @@ def static_url(path: str) -> str:
     except OSError:
         version = 0
     return f"/static/{path}?v={version}"
+
+
+def import_map() -> dict[str, dict[str, str]]:
+    """Every script module at one address, its versioned one: a page's own script (loaded by
+    that address) and the modules that import it by name ("./common.js") then share one copy.
+    Two addresses would be two copies of a module, each running its set-up (two sign-outs)."""
+    scripts = sorted((STATIC / "js").glob("*.js"))
+    return {"imports": {f"/static/js/{p.name}": static_url(f"js/{p.name}") for p in scripts}}
 
 
 def clock(seconds: float | None) -> str:
@@ -64,6 +74,9 @@ def web_link(url: str | None) -> str | None:
 
 
 templates.env.globals["static"] = static_url
+templates.env.globals["import_map"] = import_map
+templates.env.globals["csp_nonce"] = csp_nonce  # the page policy allows its import map by nonce
+templates.env.globals["api_base"] = API_PREFIX
 templates.env.filters["iso_utc"] = iso_utc
 templates.env.filters["web_link"] = web_link
 templates.env.filters["clock"] = clock

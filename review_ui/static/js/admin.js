@@ -1,7 +1,7 @@
 // The admin pages: destinations, users and a user's tokens. Every change goes to the JSON
 // API; the API's refusals (the built-in blog, a used destination, the last admin) are shown
 // as it words them. After a change the page reloads, so the table is the server's own.
-import { request, t, toast } from "./common.js";
+import { api, request, t, toast } from "./common.js";
 
 const FLASH = "admin.flash";
 const message = document.getElementById("admin-message");
@@ -56,7 +56,7 @@ if (destinationForm) {
       user: f.kind.value === "wordpress" ? f.user.value.trim() || null : null,
       secret: f.secret.value || null, default: f.default.checked, attach_audio: f.attach_audio.checked,
     };
-    const result = await request("POST", "/api/v1/destinations", { json });
+    const result = await request("POST", api("/destinations"), { json });
     if (!result.ok) { refused(result); return; }
     f.secret.value = "";
     reloadWith(t("admin.destination_added", { name: result.data.name }));
@@ -66,7 +66,7 @@ if (destinationForm) {
 document.addEventListener("click", async (event) => {
   const makeDefault = event.target.closest("[data-make-default]");
   if (makeDefault) {
-    const url = `/api/v1/destinations/${makeDefault.dataset.makeDefault}`;
+    const url = api(`/destinations/${makeDefault.dataset.makeDefault}`);
     const result = await request("PATCH", url, { json: { default: true } });
     if (!result.ok) { refused(result); return; }
     reloadWith(t("admin.default_set", { name: result.data.name }));
@@ -75,7 +75,7 @@ document.addEventListener("click", async (event) => {
   const remove = event.target.closest("[data-delete-destination]");
   if (remove) {
     if (!window.confirm(t("admin.confirm_delete", { name: remove.dataset.name }))) return;
-    const result = await request("DELETE", `/api/v1/destinations/${remove.dataset.deleteDestination}`);
+    const result = await request("DELETE", api(`/destinations/${remove.dataset.deleteDestination}`));
     if (!result.ok) { refused(result); return; }
     reloadWith(t("admin.destination_deleted", { name: remove.dataset.name }));
   }
@@ -93,7 +93,7 @@ if (userForm) {
       email: f.email.value.trim(), name: f.name.value.trim(), role: f.role.value,
       language: f.language.value || null, password: f.password.value,
     };
-    const result = await request("POST", "/api/v1/users", { json });
+    const result = await request("POST", api("/users"), { json });
     if (!result.ok) { refused(result); return; }
     f.password.value = "";
     reloadWith(t("admin.user_added", { email: result.data.email }));
@@ -101,7 +101,7 @@ if (userForm) {
 }
 
 async function patchUser(id, json) {
-  return request("PATCH", `/api/v1/users/${id}`, { json });
+  return request("PATCH", api(`/users/${id}`), { json });
 }
 
 document.addEventListener("change", async (event) => {
@@ -143,7 +143,7 @@ if (tokenForm) {
     const name = tokenForm.elements.name.value.trim();
     if (!name) { tokenForm.elements.name.focus(); return; }
     const json = { name, user_id: Number(tokenForm.dataset.userId) };
-    const result = await request("POST", "/api/v1/tokens", { json });
+    const result = await request("POST", api("/tokens"), { json });
     if (!result.ok) { refused(result); return; }
     document.getElementById("token-value").textContent = result.data.token;
     document.getElementById("token-new").hidden = false;
@@ -154,7 +154,7 @@ if (tokenForm) {
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("[data-revoke]");
   if (!button || !window.confirm(t("tokens.confirm_revoke"))) return;
-  const result = await request("DELETE", `/api/v1/tokens/${button.dataset.revoke}`);
+  const result = await request("DELETE", api(`/tokens/${button.dataset.revoke}`));
   if (!result.ok) { refused(result); return; }
   const chip = document.createElement("span");
   chip.className = "chip state-failed";

@@ -2,6 +2,13 @@
 // a status toast, sign-out and self-submitting selects.
 
 const strings = JSON.parse(document.getElementById("i18n")?.textContent || "{}");
+// The server says where its API lives (base.html), so no script spells the address out.
+const apiBase = document.querySelector('meta[name="api-base"]')?.content ?? "";
+
+/** "/drafts/7" -> the API's address for it. */
+export function api(path) {
+  return apiBase + path;
+}
 
 export function t(key, values = {}) {
   const text = strings[key] ?? key;
@@ -82,7 +89,7 @@ export function localizeTimes(root = document) {
 localizeTimes();
 
 document.getElementById("sign-out")?.addEventListener("click", async () => {
-  await request("DELETE", "/api/v1/session");
+  await request("DELETE", api("/session"));
   window.location.assign("/login");
 });
 

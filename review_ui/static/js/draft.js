@@ -1,6 +1,6 @@
 // The draft: autosave every few seconds and on leaving, always with If-Match. A 412 opens
 // the conflict view with both versions; nothing is overwritten without the user choosing.
-import { request, t, toast } from "./common.js";
+import { api, request, t, toast } from "./common.js";
 
 export const AUTOSAVE_MS = 3000;
 
@@ -88,7 +88,7 @@ export class DraftEditor {
     for (const key of Object.keys(sent)) if (sent[key] !== this.saved[key]) changes[key] = sent[key];
     if (!Object.keys(changes).length) return true;
     this.show("saving", t("editor.saving"));
-    const result = await request("PATCH", `/api/v1/drafts/${this.draftId}`, {
+    const result = await request("PATCH", api(`/drafts/${this.draftId}`), {
       json: changes, headers: { "If-Match": `"${this.version}"` }, keepalive,
     });
     if (result.ok) {

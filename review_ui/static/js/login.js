@@ -1,5 +1,5 @@
 // Sign in through the API; the form also works without scripts (the API answers 303).
-import { request, t } from "./common.js";
+import { api, request, t } from "./common.js";
 
 const form = document.getElementById("login-form");
 const error = document.getElementById("login-error");
@@ -8,7 +8,7 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   error.hidden = true;
   const data = new FormData(form);
-  const result = await request("POST", "/api/v1/session", {
+  const result = await request("POST", api("/session"), {
     json: { email: data.get("email"), password: data.get("password") },
   });
   if (result.ok) {

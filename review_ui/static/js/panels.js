@@ -1,7 +1,7 @@
 // The side of the editor: tabs (preview, changes, comments, history), the live preview in
 // the blog's template, the diff against the machine's text, comments, and the workflow
 // buttons (a refused one says why).
-import { csrfToken, request, t, toast } from "./common.js";
+import { api, csrfToken, request, t, toast } from "./common.js";
 
 export function installTabs(tablist) {
   const tabs = [...tablist.querySelectorAll('[role="tab"]')];
@@ -81,7 +81,7 @@ export function installComments(draftId, form, list, counter) {
     const box = form.querySelector("textarea");
     const text = box.value.trim();
     if (!text) return;
-    const result = await request("POST", `/api/v1/drafts/${draftId}/comments`, { json: { body: text } });
+    const result = await request("POST", api(`/drafts/${draftId}/comments`), { json: { body: text } });
     if (!result.ok) { toast(result.message, "error"); return; }
     const item = document.createElement("li");
     const who = document.createElement("span");
@@ -113,7 +113,7 @@ export function installActions({ container, draftId, beforeAction, dialog }) {
     }
     button.disabled = true;
     await beforeAction();
-    const result = await request("POST", `/api/v1/drafts/${draftId}/transitions`, {
+    const result = await request("POST", api(`/drafts/${draftId}/transitions`), {
       json: { action: button.dataset.action, comment },
     });
     if (result.ok) {

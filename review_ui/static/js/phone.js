@@ -1,6 +1,6 @@
 // The phone page: record or pick a recording, add the details, send it resumably, and
 // watch "my memos" move on.
-import { clock, pageData, request, t, toast } from "./common.js";
+import { api, clock, pageData, request, t, toast } from "./common.js";
 import { Recorder, recordingType } from "./recorder.js";
 import { ResumableUpload } from "./upload.js";
 
@@ -151,7 +151,7 @@ const MOVING = ["received", "transcribing", "scheduled", "publishing"];
 setInterval(async () => {
   for (const item of document.querySelectorAll("#my-memos [data-memo-id]")) {
     if (!MOVING.includes(item.dataset.state)) continue;
-    const result = await request("GET", `/api/v1/memos/${item.dataset.memoId}`);
+    const result = await request("GET", api(`/memos/${item.dataset.memoId}`));
     if (!result.ok || result.data.status === item.dataset.state) continue;
     item.dataset.state = result.data.status;
     const chip = item.querySelector(".chip");

@@ -1,7 +1,7 @@
 // The editor's publish panel: a destination, now or a set time, and the list of where this
 // draft went. The list is the server's own fragment (escaped there), asked for again every
 // 1.5 s while a publication runs and every 20 s while one waits for its time.
-import { localizeTimes, request, t, toast } from "./common.js";
+import { api, localizeTimes, request, t, toast } from "./common.js";
 
 const FAST_MS = 1500;
 const SLOW_MS = 20000;
@@ -63,7 +63,7 @@ export class PublishPanel {
       // The text on screen is what goes out: never an older version behind it.
       if (this.beforePublish && !(await this.beforePublish())) { toast(t("publish.not_saved"), "error"); return; }
       const destination = this.form.querySelector("select").value;
-      const result = await request("POST", `/api/v1/drafts/${this.draftId}/publish`, {
+      const result = await request("POST", api(`/drafts/${this.draftId}/publish`), {
         json: { destination, publish_at: publishAt },
       });
       if (!result.ok) { toast(result.message, "error"); return; }
@@ -82,8 +82,8 @@ export class PublishPanel {
     if (down && !window.confirm(t("publish.unpublish_confirm", { destination: down.dataset.unpublish }))) return;
     button.disabled = true;
     const result = again
-      ? await request("POST", `/api/v1/drafts/${this.draftId}/publish`, { json: { destination: again.dataset.publishAgain } })
-      : await request("POST", `/api/v1/drafts/${this.draftId}/unpublish`, { json: { destination: down.dataset.unpublish } });
+      ? await request("POST", api(`/drafts/${this.draftId}/publish`), { json: { destination: again.dataset.publishAgain } })
+      : await request("POST", api(`/drafts/${this.draftId}/unpublish`), { json: { destination: down.dataset.unpublish } });
     if (result.ok) toast(again ? t("publish.retried") : t("publish.unpublished"));
     else { toast(result.message, "error"); button.disabled = false; }
     await this.refresh();

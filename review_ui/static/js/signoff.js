@@ -1,12 +1,12 @@
 // The author signs off a draft, or asks for changes with a reason.
-import { pageData, request, t, toast } from "./common.js";
+import { api, pageData, request, t, toast } from "./common.js";
 
 const { draftId } = pageData("signoff-data");
 for (const form of document.querySelectorAll("form[data-action]")) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const reason = form.querySelector("textarea")?.value.trim() || null;
-    const result = await request("POST", `/api/v1/drafts/${draftId}/transitions`, {
+    const result = await request("POST", api(`/drafts/${draftId}/transitions`), {
       json: { action: form.dataset.action, comment: reason },
     });
     if (!result.ok) { toast(result.message, "error"); return; }

@@ -1,11 +1,11 @@
 // Create a token (shown once, and slotted into the curl line) and revoke tokens.
-import { request, t, toast } from "./common.js";
+import { api, request, t, toast } from "./common.js";
 
 const form = document.getElementById("token-form");
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const name = form.elements.name.value.trim();
-  const result = await request("POST", "/api/v1/tokens", { json: { name } });
+  const result = await request("POST", api("/tokens"), { json: { name } });
   if (!result.ok) { toast(result.message, "error"); return; }
   document.getElementById("token-value").textContent = result.data.token;
   for (const slot of document.querySelectorAll(".token-slot")) slot.textContent = result.data.token;
@@ -26,7 +26,7 @@ document.getElementById("token-copy").addEventListener("click", async () => {
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("[data-revoke]");
   if (!button || !window.confirm(t("tokens.confirm_revoke"))) return;
-  const result = await request("DELETE", `/api/v1/tokens/${button.dataset.revoke}`);
+  const result = await request("DELETE", api(`/tokens/${button.dataset.revoke}`));
   if (!result.ok) { toast(result.message, "error"); return; }
   const chip = document.createElement("span");
   chip.className = "chip state-failed";

@@ -1,7 +1,7 @@
 // A small tus 1.0 client (creation + core protocol): POST to create, HEAD to learn the
 // offset, PATCH in 2 MB chunks with Upload-Offset. A dropped connection is retried with
 // back-off from the offset the server really has, so no byte is sent twice or lost.
-import { csrfToken } from "./common.js";
+import { api, csrfToken } from "./common.js";
 
 export const CHUNK_BYTES = 2 * 1024 * 1024;
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
@@ -33,7 +33,7 @@ function send(method, url, headers, body, onProgress) {
 }
 
 export class ResumableUpload {
-  constructor(file, { endpoint = "/api/v1/uploads/", metadata = {}, onProgress, onStatus, chunkSize = CHUNK_BYTES }) {
+  constructor(file, { endpoint = api("/uploads/"), metadata = {}, onProgress, onStatus, chunkSize = CHUNK_BYTES }) {
     Object.assign(this, { file, endpoint, metadata, onProgress, onStatus, chunkSize });
     this.url = localStorage.getItem(fingerprint(file));
     this.offset = 0;

@@ -1,6 +1,6 @@
 // The worklist refreshes itself: every 2 s while a job runs, every 20 s otherwise, and
 // not while the tab is hidden. A failed memo's Retry button queues it again.
-import { localizeTimes, request, t, toast } from "./common.js";
+import { api, localizeTimes, request, t, toast } from "./common.js";
 
 const FAST_MS = 2000;
 const SLOW_MS = 20000;
@@ -41,7 +41,7 @@ document.addEventListener("click", async (event) => {
   const button = event.target.closest("[data-retry]");
   if (!button) return;
   button.disabled = true;
-  const result = await request("POST", `/api/v1/memos/${button.dataset.retry}/retry`);
+  const result = await request("POST", api(`/memos/${button.dataset.retry}/retry`));
   if (result.ok) toast(t("worklist.retried"));
   else toast(result.message, "error");
   refresh();
