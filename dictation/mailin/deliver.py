@@ -1,0 +1,97 @@
+"""One received message becomes memos, through the same intake as an upload.
+
+Everything that can refuse a message is checked before the first memo exists (the sender,
+the attachments, their sizes), so a refused message leaves nothing behind and the sender can
+simply send it again. A message delivered twice (a retrying mail server, a second forward of
+the same note) answers with the memos of the first: the Message-ID is the Idempotency-Key,
+and intake also knows the same bytes from the same author.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import huey
+
+from dictation.db import Database
+from dictation.errors import InvalidInput, TooLarge
+from dictation.mailin.message import Attachment, MemoMail, parse_mail
+from dictation.mailin.senders import find_author
+from dictation.memos.intake import MAX_TITLE, Intake, Recording, receive_memo
+from dictation.settings import Settings
+from dictation.storage import MediaStore
+
+
+@dataclass(frozen=True)
+class Delivery:
+    author_email: str  # whose memos they became
+    memos: tuple[Intake, ...]  # one per recording, in the message's order
+
+    def summary(self) -> str:
+        """One line for the SMTP reply and the log."""
+        parts = [f"memo {t.memo.id}" + ("" if t.created else " (already received)") for t in self.memos]
+        return f"{', '.join(parts)} for {self.author_email}"
+
+
+# What the SMTP receiver and the IMAP poller call with each message: raw bytes, envelope sender, recipients.
+Deliver = Callable[[bytes, str | None, list[str]], Delivery]
+
+
+@dataclass(frozen=True)
+class MailDesk:
+    """What receiving needs: where memos go and the limits that apply."""
+
+    database: Database  # users and memos
+    store: MediaStore  # where recordings are kept
+    queue: huey.Huey  # where transcription jobs are sent
+    settings: Settings  # limits, the desk's address, secret-only mode
+
+    def deliver(self, raw: bytes, envelope_from: str | None, recipients: list[str] | tuple[str, ...]) -> Delivery:
+        """The memos this message becomes, or a DictationError whose message tells the sender why not."""
+        mail = parse_mail(raw)
+        with self.database.session() as session:
+            author = find_author(session, self.settings, envelope_from, mail.senders, recipients)
+            session.expunge(author)
+        if not mail.recordings:
+            others = f" (attached: {', '.join(mail.other_files)})" if mail.other_files else ""
+            raise InvalidInput(
+                f"This message has no audio attachment{others}. Forward the voice note itself "
+                "(m4a, ogg, opus, mp3, 3gp, wav...), not a link to it."
+            )
+        limit = self.settings.max_upload_mb * 1024 * 1024
+        for recording in mail.recordings:
+            if len(recording.data) > limit:
+                raise TooLarge(
+                    f"The recording {recording.filename!r} is larger than the limit of "
+                    f"{self.settings.max_upload_mb} MB for one memo; nothing from this message was kept."
+                )
+        taken = []
+        for index, recording in enumerate(mail.recordings):
+            stored = self.store.save_stream(recording.data, max_bytes=limit)
+            fields = _fields(mail, recording, index)
+            taken.append(receive_memo(
+                self.database, self.store, self.queue, author,
+                Recording(stored=stored, media_type=recording.media_type, filename=recording.filename),
+                fields, key=mail.key(index),
+            ))
+        return Delivery(author_email=author.email, memos=tuple(taken))
+
+
+def _fields(mail: MemoMail, recording: Attachment, index: int) -> dict[str, str]:
+    """subject → title, the message's text → note; several recordings are told apart by
+    "(2/3)". A subject too long for a title is kept whole in the note."""
+    title = mail.subject
+    count = len(mail.recordings)
+    suffix = f" ({index + 1}/{count})" if count > 1 else ""
+    note_lines = [mail.text] if mail.text else []
+    if len(title) + len(suffix) > MAX_TITLE:
+        note_lines.insert(0, f"Subject: {title}")
+        title = title[: MAX_TITLE - len(suffix) - 1].rstrip() + "…"
+    if title:
+        title += suffix
+    if count > 1:
+        note_lines.append(f"Recording {index + 1} of {count} in the e-mail: {recording.filename}")
+    if mail.other_files:
+        note_lines.append(f"Also attached, not audio (not kept): {', '.join(mail.other_files)}")
+    return {"title": title, "note": "\n\n".join(note_lines)}
