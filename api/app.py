@@ -7,7 +7,7 @@ import contextlib
 
 from fastapi import FastAPI
 
-from api import errors, observability
+from api import errors, middleware, observability
 from api.routers import (
     blog,
     destinations,
@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, worker
     app.state.sign_in_throttle = accounts.SignInThrottle()
     errors.install_error_handlers(app)
     observability.install(app)  # request ids, latency by route, /metrics
+    middleware.install(app, settings)  # body limit, no method overrides
     for module in (session, tokens, users, memos, drafts, publications, destinations, worklist, health):
         app.include_router(module.router, prefix=API_PREFIX)
     # Probes at the root as well, where load balancers and orchestrators look for them.

@@ -77,6 +77,15 @@ class Settings(BaseSettings):
         None, description="Where models assembled from PyPI parts are kept. Default: models/ in the data dir."
     )
     max_upload_mb: int = Field(500, description="Largest memo upload accepted, in megabytes (413 above).")
+    upload_quota_mb: int = Field(
+        2000, description="Unfinished resumable uploads one person may hold at once, in megabytes (413 above)."
+    )
+    upload_expiry_hours: float = Field(
+        24.0, description="Unfinished resumable uploads untouched this long are deleted by the worker's housekeeping."
+    )
+    max_body_kb: int = Field(
+        1024, description="Largest JSON or form request body, in kilobytes (413 above); memo uploads have their own limit."
+    )
     max_memo_minutes: float = Field(
         180, description="Longest memo accepted, in minutes: refused at upload from its header (413), and by the worker on its decoded length."
     )

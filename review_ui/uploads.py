@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,11 +21,13 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from tussi import FilesystemStorage, TUSApp, UploadCompletedEvent, UploadRecord
+from tussi.storage import UploadAlreadyExistsException
 
 from api.deps import CSRF_HEADER, Caller, check_csrf, get_queue, identify
 from api.errors import error_response
 from api.upload import MEDIA_TYPES, SNIFF_BYTES, sniff_audio
-from dictation.errors import DictationError
+from dictation.errors import DictationError, TooLarge
+from dictation.housekeeping import open_upload_bytes, open_uploads, upload_dirs
 from dictation.memos import intake
 from dictation.models import Memo, User
 
@@ -32,6 +35,29 @@ log = logging.getLogger(__name__)
 UPLOADS_PATH = "/api/v1/uploads"
 MAX_CHUNK_BYTES = 8 * 1024 * 1024  # the page sends 2 MB; other tus clients may send more
 MEMO_FIELDS = ("title", "priority", "due_at", "language", "note")  # from Upload-Metadata
+TUS_HEADERS = {"Tus-Resumable": "1.0.0", "Tus-Version": "1.0.0", "Tus-Extension": "creation"}
+
+
+class _NoReservation(FilesystemStorage):
+    """tussi's storage, except that creating an upload claims no disk: tussi's own create
+    reserves the whole Upload-Length (posix_fallocate), so empty creations could fill the
+    disk without sending a byte. The file grows as chunks arrive; the per-person quota of
+    open uploads and their expiry (dictation.housekeeping) bound what can pile up."""
+
+    async def create(self, upload_id: str, length: int, metadata: dict[str, str],
+                     server_metadata: dict[str, str] | None = None) -> None:
+        now = time.time()
+        record = UploadRecord(length=length, metadata=metadata, server_metadata=server_metadata or {},
+                              last_write=now, created_at=now)
+
+        def _create() -> None:
+            try:
+                open(self._upload_path(upload_id), "xb").close()
+            except FileExistsError as exc:
+                raise UploadAlreadyExistsException(f'Upload "{upload_id}" already exists') from exc
+            self._write_record(self._meta_path(upload_id), record)
+
+        await run_in_threadpool(_create)
 
 
 @dataclass
@@ -59,13 +85,13 @@ class MemoUploads:
     def __init__(self, app: FastAPI) -> None:
         settings = app.state.settings
         self.app = app
-        root = settings.data_dir / "uploads"
-        self.staging = root / "partial"
-        self.completed = root / "complete"
+        dirs = upload_dirs(settings)
+        self.staging, self.completed = dirs.staging, dirs.completed
         self.staging.mkdir(parents=True, exist_ok=True)
         self.max_bytes = settings.max_upload_mb * 1024 * 1024
+        self.quota_bytes = settings.upload_quota_mb * 1024 * 1024
         self.tus = TUSApp(
-            storage=FilesystemStorage(directory=self.staging),
+            storage=_NoReservation(directory=self.staging),
             completed_dir=self.completed,
             on_create=self._on_create,
             on_event=self._on_event,
@@ -107,11 +133,23 @@ class MemoUploads:
 
     # --- ownership ----------------------------------------------------------------------
     def _owner_of(self, upload_id: str) -> int | None:
-        meta = self.staging / f"{Path(upload_id).name}.meta"
+        name = Path(upload_id).name
+        return next((u.owner_id for u in open_uploads(self.staging) if u.upload_id == name), None)
+
+    def _check_quota(self, user: User, request: Request) -> None:
+        """Announced lengths count, not bytes received: what was announced may still come."""
         try:
-            return int(UploadRecord.from_file(meta).server_metadata.get("user_id", ""))
-        except (OSError, ValueError):
-            return None
+            wanted = max(0, int(request.headers.get("upload-length", "0")))
+        except ValueError:
+            return  # tussi answers 400 for a malformed length
+        held = open_upload_bytes(self.staging, user.id)
+        if held + wanted > self.quota_bytes:
+            mb = 1024 * 1024
+            raise TooLarge(
+                f"You have {held // mb} MB of unfinished uploads and may hold {self.quota_bytes // mb} MB at once; "
+                "finish or wait for them to expire, then send this one again.",
+                max_bytes=self.quota_bytes,
+            )
 
     def _finished_memo(self, user: User, upload_id: str) -> Memo | None:
         with self.app.state.database.session() as session:
@@ -129,12 +167,21 @@ class MemoUploads:
 
     # --- the endpoint -------------------------------------------------------------------
     async def handle(self, request: Request, rest: str) -> Response:
+        # tussi would obey X-HTTP-Method-Override and run another method than the one the
+        # checks below saw; api.middleware refuses such requests before they get here, and
+        # this refusal keeps the endpoint safe on its own.
+        if "x-http-method-override" in request.headers:
+            return error_response(400, "method_override", "Send the real HTTP method; overrides are not accepted.")
         if request.method == "OPTIONS":
-            return await self.tus.get_response(request.scope, request.receive)
+            # Answered here, not by tussi: it needs no sign-in and shows nothing of anyone's.
+            max_size = {"Tus-Max-Size": str(self.max_bytes)}
+            return Response(status_code=204, headers={**TUS_HEADERS, **max_size})
         try:
             caller = await run_in_threadpool(self._identify, request)
             if request.method != "HEAD":
                 check_csrf(request.app.state.cookies, caller, request.headers.get(CSRF_HEADER))
+            if request.method == "POST":
+                await run_in_threadpool(self._check_quota, caller.user, request)
         except DictationError as exc:
             return error_response(exc.status, exc.code, exc.message)
         upload_id = _upload_id(rest)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import huey
 from huey.consumer import Consumer, ConsumerStopped
 
+from dictation import housekeeping
 from dictation.errors import DictationError
 from dictation.jobs.options import JobOptions
 from dictation.jobs.queue import DEFAULT_QUEUE_NAME, database_for
@@ -31,6 +32,8 @@ class WorkerOptions:
     worker_type: str | None = None
     # How often this worker looks for dead workers' jobs (it also does at start).
     recover_every_s: float = 15.0
+    # How often this worker runs housekeeping (expired uploads and sessions, partial files).
+    housekeeping_every_s: float = 600.0
     # Load the transcription model when the worker starts, not when the first memo arrives.
     preload_model: bool = True
 
@@ -70,9 +73,17 @@ def _recover(settings: Settings, queue: huey.Huey) -> None:
         log.warning("recovery round failed", exc_info=True)
 
 
+def _housekeep(settings: Settings) -> None:
+    try:
+        housekeeping.sweep(settings, database_for(settings))
+    except Exception:  # noqa: BLE001 - never let cleaning stop the worker
+        log.warning("housekeeping round failed", exc_info=True)
+
+
 def _supervise(consumer: Consumer, settings: Settings, options: WorkerOptions, stop_event) -> None:
-    """The consumer's main loop (worker health checks) with a recovery round now and then."""
-    next_recovery = 0.0
+    """The consumer's main loop (worker health checks) with a recovery round now and then,
+    and housekeeping less often."""
+    next_recovery = next_housekeeping = 0.0
     health = time.monotonic()
     while True:
         if stop_event is not None and stop_event.is_set():
@@ -81,6 +92,9 @@ def _supervise(consumer: Consumer, settings: Settings, options: WorkerOptions, s
         if time.monotonic() >= next_recovery:
             _recover(settings, consumer.huey)
             next_recovery = time.monotonic() + options.recover_every_s
+        if time.monotonic() >= next_housekeeping:
+            _housekeep(settings)
+            next_housekeeping = time.monotonic() + options.housekeeping_every_s
         try:
             health = consumer.loop(health)
         except ConsumerStopped:
