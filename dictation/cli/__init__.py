@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_ops.add_commands(sub)
 
     cli_server.add_commands(sub)
+    from dictation.cli import mailin as cli_mailin
+
+    cli_mailin.add_commands(sub)
     cli_server.add_publishing_commands(sub)
     return parser
 

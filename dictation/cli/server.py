@@ -51,6 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
               f"with password {first[1]}")
         print("(shown once; change it after signing in)")
     database.dispose()
+    _start_mail_in()
     # A string factory keeps `dictation` free of imports from `api` and `review_ui`:
     # dependencies point one way, and the full app (pages + API) is assembled in review_ui.
     # log_config=None: uvicorn's lines go through our handler (JSON, request ids, redaction).
@@ -59,6 +60,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     uvicorn.run("review_ui.app:serve_app", factory=True, host=args.host, port=args.port, log_config=None,
                 proxy_headers=False)
     return 0
+
+
+def _start_mail_in() -> None:
+    """With DICTATION_MAIL_IN_SERVE, memos by e-mail arrive in this process too (daemon threads)."""
+    from dictation.settings import get_settings
+
+    settings = get_settings()
+    if settings.mail_in_serve:
+        from dictation.mailin.service import start_mail_in
+
+        start_mail_in(settings)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
