@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from dictation.settings import Settings, get_settings
+from dictation.settings import Settings
 
 
 def utcnow() -> dt.datetime:
@@ -59,8 +59,8 @@ def make_engine(url: str) -> Engine:
 class Database:
     """One engine and session factory per process, for the settings given."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or get_settings()
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         if self.settings.database_url is None:
             self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(self.settings.sqlalchemy_url)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from dictation.settings import Settings, get_settings
+from dictation.settings import Settings
 
 log = logging.getLogger("dictation.notify")
 
@@ -28,8 +28,8 @@ class Delivery:
 
 
 class Mailer:
-    def __init__(self, settings: Settings | None = None, timeout_s: float = 20.0) -> None:
-        self.settings = settings or get_settings()
+    def __init__(self, settings: Settings, timeout_s: float = 20.0) -> None:
+        self.settings = settings
         self.timeout_s = timeout_s
 
     @property

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from dictation.errors import InvalidInput, TooLarge
-from dictation.settings import Settings, get_settings
+from dictation.settings import Settings
 
 # Big enough to keep syscalls few, small enough that memory stays flat.
 READ_CHUNK = 1024 * 1024
@@ -96,8 +96,8 @@ class MediaStore:
         self.root = Path(root)
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> MediaStore:
-        return cls((settings or get_settings()).media_dir)
+    def from_settings(cls, settings: Settings) -> MediaStore:
+        return cls(settings.media_dir)
 
     def save_stream(
         self, chunks: Iterable[bytes] | BinaryIO | bytes, max_bytes: int | None = None

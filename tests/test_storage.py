@@ -219,6 +219,8 @@ def test_remove_partials_leaves_fresh_uploads(store):
 
 
 def test_from_settings_uses_media_dir(data_dir):
-    store = MediaStore.from_settings()
+    from dictation.settings import get_settings
+
+    store = MediaStore.from_settings(get_settings())
     stored = store.save_stream([b"abc"])
     assert stored.path.is_relative_to(data_dir / "media")

@@ -11,8 +11,9 @@ import sys
 def _database():
     from dictation.db import Database
     from dictation.migrations import upgrade
+    from dictation.settings import get_settings
 
-    database = Database()
+    database = Database(get_settings())
     upgrade(database)
     return database
 
@@ -184,8 +185,9 @@ def cmd_blog_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from dictation.publish.cms.blog import export
+    from dictation.settings import get_settings
 
-    written = export(Path(args.dir))
+    written = export(Path(args.dir), get_settings())
     print(f"{len(written)} files written to {args.dir}")
     return 0
 

@@ -1,7 +1,8 @@
 """Transcription: memo audio in, a `Transcript` (segments, words, timings) out.
 
-    from dictation.transcribe import transcribe
-    transcript = transcribe("memo.m4a", progress=lambda f: print(f"{f:.0%}"))
+    from dictation.transcribe import TranscribeOptions, transcribe
+    options = TranscribeOptions.from_settings(settings)
+    transcript = transcribe("memo.m4a", options, progress=lambda f: print(f"{f:.0%}"))
 
 Long memos are transcribed piece by piece, each cut in a pause, so memory stays flat;
 each piece's speech coverage is checked (see coverage.py) before the pieces are joined.
@@ -36,7 +37,7 @@ _NO_SPEECH_DOUBT = 0.6
 
 def transcribe(
     source: str | Path | BinaryIO | bytes | np.ndarray,
-    options: TranscribeOptions | None = None,
+    options: TranscribeOptions,
     progress: Progress | None = None,
     engine: Engine | None = None,
 ) -> Transcript:
@@ -46,10 +47,6 @@ def transcribe(
     A file is decoded while it is transcribed, a piece at a time, so memory stays flat
     however long the memo. `progress(fraction)` gets the fraction of audio done, 0..1.
     """
-    if options is None:
-        from dictation.settings import get_settings
-
-        options = TranscribeOptions.from_settings(get_settings())
     engine = engine or load_engine(options)
     if isinstance(source, np.ndarray):
         return transcribe_audio(source, engine, options, progress)

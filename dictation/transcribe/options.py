@@ -15,12 +15,6 @@ ENGINES = ("faster-whisper", "openai-whisper")
 LANGUAGES = ("auto", "en", "fr")
 
 
-def _default_cache_dir() -> Path:
-    from dictation.settings import get_settings
-
-    return get_settings().model_cache_dir
-
-
 @dataclass(frozen=True)
 class TranscribeOptions:
     # faster-whisper is the default: int8 on CPU is 4-5x faster than openai-whisper here.
@@ -56,8 +50,9 @@ class TranscribeOptions:
     min_words_per_second: float = 0.6
     # ...when the span holds at least this much speech (short spans are often one word).
     min_sparse_seconds: float = 4.0
-    # Where models assembled from PyPI parts are kept (settings.model_cache_dir).
-    model_cache_dir: Path = field(default_factory=_default_cache_dir)
+    # Where models assembled from PyPI parts are kept (settings.model_cache_dir). No default:
+    # it comes from the caller's settings, never from a global read here.
+    model_cache_dir: Path = field(kw_only=True)
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -84,7 +79,7 @@ class TranscribeOptions:
         return ", ".join(names) + "." if names else None
 
     @classmethod
-    def from_settings(cls, settings: "Settings", **overrides: object) -> "TranscribeOptions":
+    def from_settings(cls, settings: Settings, **overrides: object) -> TranscribeOptions:
         glossary = tuple(name.strip() for name in settings.glossary.split(",") if name.strip())
         values: dict[str, object] = dict(
             engine=settings.engine,

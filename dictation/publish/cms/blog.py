@@ -24,7 +24,7 @@ from slugify import slugify
 from dictation.errors import PublishError
 from dictation.publish.cms.base import Destination, Post, RemotePost
 from dictation.publish.cms.render import markdown_to_html
-from dictation.settings import Settings, get_settings
+from dictation.settings import Settings
 
 TEMPLATES = Path(__file__).with_name("templates")
 HTML = "text/html; charset=utf-8"
@@ -78,8 +78,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
 class Blog:
     """Storage and rendering of the built-in blog."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or get_settings()
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.root = self.settings.data_dir / "blog"
         self.posts_dir = self.root / "posts"
         self.media_dir = self.root / "media"
@@ -217,7 +217,7 @@ class BlogPublisher:
 
     kind = "blog"
 
-    def __init__(self, destination: Destination | None = None, settings: Settings | None = None) -> None:
+    def __init__(self, destination: Destination | None, settings: Settings) -> None:
         self.destination = destination
         self.blog = Blog(settings)
 
@@ -283,11 +283,11 @@ class BlogPublisher:
         return None
 
 
-def render_blog_path(path: str, settings: Settings | None = None) -> tuple[int, str, bytes]:
+def render_blog_path(path: str, settings: Settings) -> tuple[int, str, bytes]:
     """What the web app answers for /blog/<path>: (HTTP status, content type, body)."""
     return Blog(settings).page(path)
 
 
-def export(directory: Path | str, settings: Settings | None = None) -> list[Path]:
+def export(directory: Path | str, settings: Settings) -> list[Path]:
     """`dictation blog export DIR`: the public blog as static files."""
     return Blog(settings).export(Path(directory))

@@ -23,7 +23,7 @@ from dictation.errors import PublishError
 from dictation.publish.cms.base import Destination, Post, RemotePost
 from dictation.publish.cms.http import make_client, request
 from dictation.publish.cms.render import audio_figure, markdown_to_html
-from dictation.settings import Settings, get_settings
+from dictation.settings import Settings
 
 STATUS = {"publish": "published", "future": "scheduled", "draft": "draft", "pending": "draft"}
 
@@ -65,11 +65,11 @@ def marker_tag(draft_id: str) -> str:
 class GhostPublisher:
     kind = "ghost"
 
-    def __init__(self, destination: Destination, settings: Settings | None = None) -> None:
+    def __init__(self, destination: Destination, settings: Settings) -> None:
         if not destination.url or not destination.secret:
             raise PublishError("A Ghost destination needs the site address and an Admin API key.")
         self.destination = destination
-        self.settings = settings or get_settings()
+        self.settings = settings
         self.root = admin_root(destination.url)
         self.client = make_client(
             self.settings,

@@ -19,7 +19,7 @@ from dictation.errors import PublishError
 from dictation.publish.cms.base import Destination, Post, RemotePost, has_marker
 from dictation.publish.cms.http import make_client, request
 from dictation.publish.cms.render import post_html
-from dictation.settings import Settings, get_settings
+from dictation.settings import Settings
 
 POST_STATUS = {"publish": "published", "future": "published", "draft": "draft", "pending": "draft"}
 
@@ -27,11 +27,11 @@ POST_STATUS = {"publish": "published", "future": "published", "draft": "draft", 
 class MicropubPublisher:
     kind = "micropub"
 
-    def __init__(self, destination: Destination, settings: Settings | None = None) -> None:
+    def __init__(self, destination: Destination, settings: Settings) -> None:
         if not destination.url or not destination.secret:
             raise PublishError("A Micropub destination needs the endpoint address and an access token.")
         self.destination = destination
-        self.settings = settings or get_settings()
+        self.settings = settings
         self.endpoint = destination.url
         self.client = make_client(
             self.settings,

@@ -21,7 +21,7 @@ from dictation.errors import PublishError
 from dictation.publish.cms.base import Destination, Post, RemotePost
 from dictation.publish.cms.http import make_client, request
 from dictation.publish.cms.render import markdown_to_html
-from dictation.settings import Settings, get_settings
+from dictation.settings import Settings
 
 TOLERANCE_S = 5 * 60  # the spec's advice on how old a timestamp a receiver accepts
 
@@ -55,11 +55,11 @@ def verify(secret: str, headers: dict[str, str], body: bytes, now: float | None 
 class WebhookPublisher:
     kind = "webhook"
 
-    def __init__(self, destination: Destination, settings: Settings | None = None) -> None:
+    def __init__(self, destination: Destination, settings: Settings) -> None:
         if not destination.url or not destination.secret:
             raise PublishError("A webhook destination needs an address and a signing secret.")
         self.destination = destination
-        self.settings = settings or get_settings()
+        self.settings = settings
         self.client = make_client(self.settings)
 
     def close(self) -> None:

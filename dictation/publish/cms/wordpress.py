@@ -26,7 +26,7 @@ from dictation.publish.cms.base import (
 )
 from dictation.publish.cms.http import make_client, request
 from dictation.publish.cms.render import post_html
-from dictation.settings import Settings, get_settings
+from dictation.settings import Settings
 
 
 def rest_root(url: str) -> str:
@@ -43,10 +43,10 @@ def rest_root(url: str) -> str:
 class WordPressPublisher:
     kind = "wordpress"
 
-    def __init__(self, destination: Destination, settings: Settings | None = None) -> None:
+    def __init__(self, destination: Destination, settings: Settings) -> None:
         if not destination.url or not destination.user or not destination.secret:
             raise PublishError("A WordPress destination needs the site address, a user and an Application Password.")
-        self.settings = settings or get_settings()
+        self.settings = settings
         self.destination = destination
         self.root = rest_root(destination.url)
         self._client: httpx.Client | None = None
