@@ -14,6 +14,7 @@ const $ = (id) => document.getElementById(id);
 const player = new Player({
   audio: $("audio"), playButton: $("play"), now: $("t-now"), total: $("t-total"), wave: $("wave"),
   speed: $("speed"), speedOut: $("speed-out"), peaks: data.peaks, duration: data.duration, rewind: data.rewind,
+  gaps: data.gaps, gapLabel: data.gapLabel,
 });
 $("back").addEventListener("click", () => player.skip(-5));
 $("forward").addEventListener("click", () => player.skip(5));

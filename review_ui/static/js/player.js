@@ -8,9 +8,12 @@ export const RATE_STEP = 0.1;
 export const SKIP_SECONDS = 5;
 
 export class Player {
-  constructor({ audio, playButton, now, total, wave, speed, speedOut, peaks, duration, rewind }) {
+  constructor({ audio, playButton, now, total, wave, speed, speedOut, peaks, duration, rewind, gaps, gapLabel }) {
     Object.assign(this, { audio, playButton, now, total, wave, speed, speedOut });
     this.peaks = peaks || [];
+    this.gaps = gaps || []; // [[start, end], ...] seconds the server could not decode
+    this.gapLabel = gapLabel || "{start}–{end}";
+    this.bands = [];
     this.knownDuration = duration || 0;
     this.rewind = rewind;
     this.pausedAt = null; // where the user paused: resuming from there rewinds a little
@@ -149,7 +152,33 @@ export class Player {
       }
     }
     this.columns = columns;
+    this.placeGaps();
     this.draw(this.audio.currentTime);
+  }
+
+  /** A marked band over each stretch that could not be decoded (silence in the player, not a
+   * pause); a stretch lost at the very end, past the playable audio, shows at the right edge. */
+  placeGaps() {
+    const length = this.duration;
+    if (!this.bands.length) {
+      this.bands = this.gaps.map(([start, end]) => {
+        const band = document.createElement("span");
+        band.className = "gap-band";
+        band.dataset.start = String(start);
+        band.dataset.end = String(end);
+        band.title = this.gapLabel.replace("{start}", clock(start)).replace("{end}", clock(end));
+        this.wave.appendChild(band);
+        return band;
+      });
+    }
+    for (const band of this.bands) {
+      const start = Number(band.dataset.start), end = Number(band.dataset.end);
+      const left = length ? Math.min(1, start / length) : 0;
+      const right = length ? Math.min(1, end / length) : 1;
+      band.style.left = `${(left * 100).toFixed(3)}%`;
+      band.style.width = `${(Math.max(0, right - left) * 100).toFixed(3)}%`;
+      if (left >= 1) { band.style.left = "auto"; band.style.right = "0"; }
+    }
   }
 
   draw(now) {

@@ -1,0 +1,173 @@
+"""No silent truncation: audio that cannot be decoded is silence of its length plus a recorded
+gap, and a memo that lost its end says so in the API, the worklist and the editor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from dictation import audio
+from dictation.models import Job, Memo
+from dictation.transcribe import Transcript
+from dictation.transcribe.coverage import with_decode_gaps
+from tests.conftest import shared_file
+
+PASSWORD = "correct horse battery"
+SPEECH = "audio/real/jfk.flac"  # 11 s, speech to the end
+
+
+def encode_m4a(samples: np.ndarray, dest: Path) -> Path:
+    """AAC in an m4a whose index comes first (as phones write them): a cut file still opens."""
+    with av.open(str(dest), "w", format="ipod", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream("aac", rate=audio.SAMPLE_RATE, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1).astype(np.float32), format="flt", layout="mono")
+        frame.sample_rate = audio.SAMPLE_RATE
+        resampler = av.AudioResampler("fltp", "mono", audio.SAMPLE_RATE)
+        for piece in resampler.resample(frame) + resampler.resample(None):
+            out.mux(stream.encode(piece))
+        out.mux(stream.encode(None))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def memo_m4a(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("gaps")
+    return encode_m4a(audio.decode(shared_file(SPEECH)), folder / "memo.m4a")
+
+
+def cut(path: Path, keep: float, dest: Path) -> Path:
+    """The first `keep` share of the file's bytes: a phone that died mid-write."""
+    data = path.read_bytes()
+    dest.write_bytes(data[: int(len(data) * keep)])
+    return dest
+
+
+def damaged(path: Path, dest: Path, at: float = 0.5, size: int = 3000) -> Path:
+    """The file with `size` bytes of its middle overwritten: a few packets no decoder reads."""
+    data = bytearray(path.read_bytes())
+    start = int(len(data) * at)
+    data[start : start + size] = b"\xff" * size
+    dest.write_bytes(bytes(data))
+    return dest
+
+
+def decoded(path: Path) -> tuple[np.ndarray, audio.DecodeReport]:
+    report = audio.DecodeReport()
+    return np.concatenate(list(audio.iter_decode(path, report=report))), report
+
+
+# --- decoding ------------------------------------------------------------------------------
+
+
+def test_decode_damaged_packets_become_silence_of_their_length(memo_m4a, tmp_path):
+    whole, _ = decoded(memo_m4a)
+    broken, report = decoded(damaged(memo_m4a, tmp_path / "damaged.m4a"))
+    assert len(broken) == pytest.approx(len(whole), abs=0.02 * audio.SAMPLE_RATE)  # nothing shortened
+    assert len(report.gaps) == 1
+    start, end = report.gaps[0]
+    assert 3.0 < start < end < 8.0 and end - start < 1.0
+    inside = broken[int((start + 0.05) * audio.SAMPLE_RATE) : int((end - 0.05) * audio.SAMPLE_RATE)]
+    assert np.abs(inside).max() == 0.0
+    # After the gap every sample sits where it sat in the undamaged memo: later words keep their times.
+    after = slice(int((end + 0.5) * audio.SAMPLE_RATE), len(whole) - audio.SAMPLE_RATE)
+    assert np.abs(broken[after] - whole[after]).max() < 1e-3
+
+
+def test_decode_cut_memo_records_lost_end(memo_m4a, tmp_path):
+    samples, report = decoded(cut(memo_m4a, 0.5, tmp_path / "half.m4a"))
+    stated = audio.probe(memo_m4a).duration
+    assert report.stated == pytest.approx(stated, abs=0.01)
+    assert len(report.gaps) == 1
+    start, end = report.gaps[0]
+    assert start == pytest.approx(len(samples) / audio.SAMPLE_RATE, abs=0.2) and end == pytest.approx(stated)
+    assert Memo(decode_gaps=report.rounded_gaps(), stated_duration_s=report.stated, duration_s=report.decoded).audio_short
+
+
+def test_decode_nearly_whole_memo_records_gap_without_flag(memo_m4a, tmp_path):
+    _, report = decoded(cut(memo_m4a, 0.96, tmp_path / "most.m4a"))
+    assert len(report.gaps) == 1 and 0 < report.lost_seconds < 1.1
+    memo = Memo(decode_gaps=report.rounded_gaps(), stated_duration_s=report.stated, duration_s=report.decoded)
+    assert not memo.audio_short  # a gap to look at, but over 90 % was heard
+
+
+def test_decode_whole_memo_records_no_gap(memo_m4a):
+    _, report = decoded(memo_m4a)
+    assert report.gaps == []
+
+
+def test_prepare_playback_copy_keeps_gap_timeline(memo_m4a, tmp_path):
+    source = damaged(memo_m4a, tmp_path / "damaged.m4a")
+    prepared = audio.prepare(source, tmp_path / "play.webm")
+    broken, report = decoded(source)
+    assert np.allclose(prepared.report.gaps, report.gaps, atol=0.05)
+    played = audio.decode(tmp_path / "play.webm")
+    assert len(played) / audio.SAMPLE_RATE == pytest.approx(prepared.duration, abs=0.05)
+    assert prepared.duration == pytest.approx(len(broken) / audio.SAMPLE_RATE, abs=0.05)
+
+
+def test_count_decode_gaps_as_sparse_spans():
+    transcript = Transcript(language="en", duration=60.0, segments=[], sparse_spans=[(10.0, 20.0)])
+    joined = with_decode_gaps(transcript, [(15.0, 25.0), (40.0, 60.0)])
+    assert joined.sparse_spans == [(10.0, 25.0), (40.0, 60.0)]
+    assert with_decode_gaps(transcript, []) is transcript
+
+
+# --- the memo, end to end ------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(data_dir, monkeypatch):
+    from dictation import accounts
+    from dictation.settings import Settings
+    from review_ui.app import create_app
+
+    settings = Settings(data_dir=data_dir, workers=0, model="tiny.en", language="en", beam_size=1)
+    app = create_app(settings)
+    with app.state.database.session() as session:
+        accounts.create_user(session, "alice@example.com", "assistant", password=PASSWORD, name="Alice")
+        accounts.create_user(session, "erin@example.com", "author", password=PASSWORD, name="Erin")
+    yield app
+    app.state.database.dispose()
+
+
+def signed_in(app, email: str) -> tuple[TestClient, str]:
+    client = TestClient(app)
+    answer = client.post("/api/v1/session", json={"email": email, "password": PASSWORD})
+    assert answer.status_code == 200, answer.text
+    return client, answer.json()["csrf_token"]
+
+
+def test_process_cut_memo_shows_gap_everywhere(app, memo_m4a, tmp_path):
+    from dictation import jobs
+
+    half = cut(memo_m4a, 0.5, tmp_path / "half.m4a")
+    author, csrf = signed_in(app, "erin@example.com")
+    sent = author.post("/api/v1/memos", files={"file": ("half.m4a", half.read_bytes(), "audio/mp4")},
+                       headers={"X-CSRF-Token": csrf})
+    assert sent.status_code == 201, sent.text
+    memo_id = sent.json()["id"]
+    with app.state.database.session() as session:
+        job_id = session.scalar(select(Job.id).where(Job.memo_id == memo_id))
+    assert jobs.run_job(job_id, app.state.settings, app.state.queue) == "done"
+
+    answer = author.get(f"/api/v1/memos/{memo_id}").json()
+    assert answer["status"] == "ready" and answer["audio_short"] is True
+    (start, end), = answer["decode_gaps"]
+    assert 4.0 < start < 7.0 and end == pytest.approx(audio.probe(memo_m4a).duration, abs=0.01)
+    with app.state.database.session() as session:
+        transcript = session.get(Memo, memo_id).transcript
+    assert any(a <= start + 0.01 and b >= end - 0.01 for a, b in transcript["sparse_spans"])
+
+    assistant, _ = signed_in(app, "alice@example.com")
+    worklist = assistant.get("/worklist").text
+    row = worklist[worklist.index(f'data-memo-id="{memo_id}"'):]
+    row = row[: row.index("</tr>")]
+    assert 'class="chip decode-gaps state-failed"' in row and 'data-audio-short="true"' in row
+    editor = assistant.get(f"/memos/{memo_id}").text
+    assert 'id="gap-warning"' in editor and "Less than 90 %" in editor
+    assert f'"gaps": [[{start}, {end}]]' in editor
