@@ -1,4 +1,7 @@
 FROM python:3.11-slim
+# pg_dump and pg_restore: `dictation backup` / `restore` of the PostgreSQL database.
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY dictation ./dictation

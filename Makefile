@@ -10,8 +10,9 @@ PYTEST_ARGS ?=
 # which FFmpeg's own decoder stops reading at the first pause.
 RUN_DEBS := libopencore-amrnb0 libopencore-amrwb0
 # And those the tests drive for real: a browser for the UI tests; sox (with its AMR format,
-# in libsox-fmt-base) makes DTX voice notes.
-TEST_DEBS := $(RUN_DEBS) chromium chromium-driver sox libsox-fmt-base
+# in libsox-fmt-base) makes DTX voice notes; postgresql-client's pg_dump and pg_restore back up
+# PostgreSQL installations (`dictation backup`).
+TEST_DEBS := $(RUN_DEBS) chromium chromium-driver sox libsox-fmt-base postgresql-client
 DEBS ?= $(TEST_DEBS)
 
 .PHONY: run test install install-dev system-deps bench clean
