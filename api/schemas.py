@@ -7,13 +7,44 @@ loading after the session has closed.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from annotated_types import Interval
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from dictation import text
 from dictation.models import ApiToken, Comment, Draft, DraftRevision, Memo, User
 
 API = "/api/v1"
+
+# Ids and versions are PostgreSQL `integer` columns: a larger one is refused (422), not a 500.
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Interval(ge=1, le=MAX_ID)]
+
+
+class Input(BaseModel):
+    """What people send. Every string is cleaned by `dictation.text` before the fields' own
+    checks (NUL, control characters, lone surrogates), so no route can forget it."""
+
+    one_line: ClassVar[frozenset[str]] = frozenset()  # line breaks and tabs become spaces
+    kept_as_sent: ClassVar[frozenset[str]] = frozenset()  # passwords: refused if broken, never changed
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean_strings(cls, data):
+        if not isinstance(data, dict):
+            return data
+        return {key: cls._clean(str(key), value) for key, value in data.items()}
+
+    @classmethod
+    def _clean(cls, key: str, value):
+        if isinstance(value, list):
+            return [cls._clean(key, item) for item in value]
+        if not isinstance(value, str):
+            return value
+        if key in cls.kept_as_sent:
+            return text.refuse_broken(value, key)
+        return (text.clean_line if key in cls.one_line else text.clean_text)(value, key)
 
 
 class UserOut(BaseModel):
@@ -138,8 +169,10 @@ class DraftOut(BaseModel):
         )
 
 
-class DraftPatch(BaseModel):
+class DraftPatch(Input):
     """Only the fields sent change. The machine transcript cannot be written."""
+
+    one_line = frozenset({"title", "tags", "slug"})
 
     model_config = ConfigDict(extra="forbid")
 
@@ -169,10 +202,10 @@ class RevisionOut(BaseModel):
         )
 
 
-class TransitionIn(BaseModel):
+class TransitionIn(Input):
     action: Literal["claim", "release", "submit_for_approval", "approve", "request_changes", "archive", "reassign"]
     comment: str | None = Field(None, max_length=10_000)  # required to request changes
-    to_user_id: int | None = None  # reassign (admins): the assistant who takes the draft over
+    to_user_id: Id | None = None  # reassign (admins): the assistant who takes the draft over
 
 
 class TransitionOut(BaseModel):
@@ -182,7 +215,7 @@ class TransitionOut(BaseModel):
     draft: DraftOut
 
 
-class CommentIn(BaseModel):
+class CommentIn(Input):
     body: str = Field(min_length=1, max_length=20_000)
 
 
@@ -208,7 +241,10 @@ class WorklistOut(BaseModel):
     counts: dict[str, int]  # memos per state, over everything the caller may see
 
 
-class LoginIn(BaseModel):
+class LoginIn(Input):
+    one_line = frozenset({"email"})
+    kept_as_sent = frozenset({"password"})
+
     email: str
     password: str
 
@@ -218,9 +254,11 @@ class SessionOut(BaseModel):
     csrf_token: str  # send as X-CSRF-Token (or form field csrf_token) on unsafe requests
 
 
-class TokenIn(BaseModel):
+class TokenIn(Input):
+    one_line = frozenset({"name"})
+
     name: str = Field(min_length=1, max_length=200)
-    user_id: int | None = None  # admins may make a token for someone else
+    user_id: Id | None = None  # admins may make a token for someone else
 
 
 class TokenOut(BaseModel):
@@ -244,7 +282,10 @@ class TokenCreated(TokenOut):
     token: str  # shown this once; only its hash is kept
 
 
-class UserIn(BaseModel):
+class UserIn(Input):
+    one_line = frozenset({"email", "name", "language"})
+    kept_as_sent = frozenset({"password"})
+
     email: str
     role: Literal["author", "assistant", "admin"] = "author"
     name: str = ""
@@ -252,12 +293,17 @@ class UserIn(BaseModel):
     language: str | None = None
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(Input):
+    kept_as_sent = frozenset({"current_password", "new_password"})
+
     current_password: str
     new_password: str = Field(min_length=8)
 
 
-class UserPatch(BaseModel):
+class UserPatch(Input):
+    one_line = frozenset({"name", "language"})
+    kept_as_sent = frozenset({"password"})
+
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["author", "assistant", "admin"] | None = None

@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from dictation.settings import Settings
+from dictation.text import clean_line
 
 log = logging.getLogger("dictation.notify")
 
@@ -42,17 +43,24 @@ class Mailer:
         return self.settings.public_url.rstrip("/") + "/" + path_or_url.lstrip("/")
 
     def send(self, recipients: list[str] | tuple[str, ...], subject: str, text: str) -> Delivery:
-        to = tuple(r for r in recipients if r)
+        # Titles and names come from people: a line break in one would be a new header
+        # (injection), and the email package raises on it. One line each, always.
+        to = tuple(clean_line(r, refuse=False).strip() for r in recipients if r)
+        subject = clean_line(subject, refuse=False)
         if not self.enabled or not to:
             return Delivery(sent=False, recipients=to)
         s = self.settings
-        message = EmailMessage()
-        message["From"] = s.smtp_from
-        message["To"] = ", ".join(to)
-        message["Subject"] = subject
-        message["Date"] = formatdate(localtime=False)
-        message["Message-ID"] = make_msgid(domain=s.smtp_from.rpartition("@")[2] or "localhost")
-        message.set_content(text)
+        try:
+            message = EmailMessage()
+            message["From"] = s.smtp_from
+            message["To"] = ", ".join(to)
+            message["Subject"] = subject
+            message["Date"] = formatdate(localtime=False)
+            message["Message-ID"] = make_msgid(domain=s.smtp_from.rpartition("@")[2] or "localhost")
+            message.set_content(text)
+        except (ValueError, TypeError) as exc:  # e.g. an address the email package refuses
+            log.warning("e-mail %r not built: %s", subject, exc)
+            return Delivery(sent=False, recipients=to, error=f"The message could not be built: {exc}")
         try:
             with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=self.timeout_s) as smtp:
                 smtp.ehlo()

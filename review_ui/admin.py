@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
+from api.schemas import Id
 from dictation import accounts
 from dictation.models import ApiToken, User
 from dictation.publish import destinations
@@ -84,7 +85,7 @@ def users_page(request: Request) -> Response:
 
 
 @router.get("/users/{user_id}/tokens")
-def user_tokens_page(request: Request, user_id: int) -> Response:
+def user_tokens_page(request: Request, user_id: Id) -> Response:
     with _database(request).session() as session:
         user, refused = _admin_or_answer(request, session)
         if refused:

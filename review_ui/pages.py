@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from api.schemas import Id, Input
 from dictation import accounts
 from dictation.models import Memo, State, User
 from review_ui import diff, views
@@ -77,7 +78,7 @@ def _memo_for(session, user: User, memo_id: int | None) -> Memo | None:
 
 
 @router.get("/memos/{memo_id}")
-def editor_page(request: Request, memo_id: int) -> Response:
+def editor_page(request: Request, memo_id: Id) -> Response:
     with _database(request).session() as session:
         user = current_user(request, session)
         if user is None:
@@ -94,7 +95,7 @@ def editor_page(request: Request, memo_id: int) -> Response:
 
 
 @router.get("/memos/{memo_id}/publications")
-def publications_fragment(request: Request, memo_id: int) -> Response:
+def publications_fragment(request: Request, memo_id: Id) -> Response:
     """Where the draft went and how it is going: the editor's publish panel asks for this
     while a publication moves, as the worklist asks for its rows."""
     with _database(request).session() as session:
@@ -108,7 +109,7 @@ def publications_fragment(request: Request, memo_id: int) -> Response:
 
 
 @router.get("/memos/{memo_id}/diff")
-def diff_fragment(request: Request, memo_id: int, version: int | None = None) -> Response:
+def diff_fragment(request: Request, memo_id: Id, version: Id | None = None) -> Response:
     """The draft (or one revision of it) against what the machine wrote, word by word."""
     from sqlalchemy import select
 
@@ -134,10 +135,12 @@ def diff_fragment(request: Request, memo_id: int, version: int | None = None) ->
         return render(request, "_diff.html", user, result=result, version=version or draft.version)
 
 
-class PreviewIn(BaseModel):
+class PreviewIn(Input):
+    one_line = frozenset({"title"})
+
     title: str = Field("", max_length=300)
     body_markdown: str = Field("", max_length=2_000_000)
-    memo_id: int | None = None
+    memo_id: Id | None = None
 
 
 @router.post("/preview")
@@ -180,7 +183,7 @@ def phone_page(request: Request) -> Response:
 
 
 @router.get("/phone/memos/{memo_id}")
-def signoff_page(request: Request, memo_id: int) -> Response:
+def signoff_page(request: Request, memo_id: Id) -> Response:
     with _database(request).session() as session:
         user = current_user(request, session)
         if user is None:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from api.deps import AdminUser, SessionDep, SettingsDep, StaffUser
 from api.errors import errors_doc
+from api.schemas import Input
 from dictation.errors import Conflict, InvalidInput
 from dictation.models import Publication
 from dictation.publish import destinations
@@ -15,7 +16,10 @@ from dictation.publish import destinations
 router = APIRouter(prefix="/destinations", tags=["publishing"])
 
 
-class DestinationIn(BaseModel):
+class DestinationIn(Input):
+    one_line = frozenset({"name", "kind", "url", "user"})
+    kept_as_sent = frozenset({"secret"})
+
     name: str = Field(min_length=1, max_length=100)
     kind: str = Field(description="blog, wordpress, ghost, micropub or webhook")
     url: str | None = None

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.errors import errors_doc
+from api.schemas import Id
 from api.schemas import (
     CommentIn,
     CommentOut,
@@ -75,7 +76,7 @@ def _version_of(if_match: str) -> int | None:
     summary="A draft, with its version as the ETag",
 )
 def get_draft(
-    draft_id: int, user: CurrentUser, session: SessionDep,
+    draft_id: Id, user: CurrentUser, session: SessionDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     draft = visible_draft(session, user, draft_id)
@@ -100,7 +101,7 @@ def _check_may_edit(user: User, draft: Draft) -> None:
     summary="Save a draft; needs If-Match with the ETag you read",
 )
 def save_draft(
-    draft_id: int, body: DraftPatch, user: CurrentUser, session: SessionDep,
+    draft_id: Id, body: DraftPatch, user: CurrentUser, session: SessionDep,
     if_match: Annotated[str | None, Header(description='The ETag from GET, e.g. "3".')] = None,
 ) -> Response:
     draft = visible_draft(session, user, draft_id)
@@ -157,7 +158,7 @@ def _stale(draft: Draft, user: User) -> StaleVersion:
 
 
 @router.get("/{draft_id}/revisions", response_model=list[RevisionOut], responses=errors_doc(401, 404), summary="Every saved version, newest first")
-def list_revisions(draft_id: int, user: CurrentUser, session: SessionDep) -> list[RevisionOut]:
+def list_revisions(draft_id: Id, user: CurrentUser, session: SessionDep) -> list[RevisionOut]:
     draft = visible_draft(session, user, draft_id)
     rows = session.scalars(
         select(DraftRevision).where(DraftRevision.draft_id == draft.id).order_by(DraftRevision.version.desc())
@@ -174,7 +175,7 @@ def list_revisions(draft_id: int, user: CurrentUser, session: SessionDep) -> lis
     "/{draft_id}/transitions", response_model=TransitionOut, responses=errors_doc(401, 404, 409, 422),
     summary="Claim, release, send for sign-off, sign off, request changes, archive (409 says why not)",
 )
-def transition(draft_id: int, body: TransitionIn, user: CurrentUser, session: SessionDep,
+def transition(draft_id: Id, body: TransitionIn, user: CurrentUser, session: SessionDep,
                settings: SettingsDep, background: BackgroundTasks,
                accept_language: Annotated[str | None, Header()] = None) -> Response:
     draft = visible_draft(session, user, draft_id)
@@ -207,14 +208,14 @@ def transition(draft_id: int, body: TransitionIn, user: CurrentUser, session: Se
 
 
 @router.get("/{draft_id}/comments", response_model=list[CommentOut], responses=errors_doc(401, 404), summary="The conversation, oldest first")
-def list_comments(draft_id: int, user: CurrentUser, session: SessionDep) -> list[CommentOut]:
+def list_comments(draft_id: Id, user: CurrentUser, session: SessionDep) -> list[CommentOut]:
     draft = visible_draft(session, user, draft_id)
     rows = session.scalars(select(Comment).where(Comment.draft_id == draft.id).order_by(Comment.id))
     return [CommentOut.of(c) for c in rows]
 
 
 @router.post("/{draft_id}/comments", status_code=201, response_model=CommentOut, responses=errors_doc(401, 404, 422), summary="Add a comment")
-def add_comment(draft_id: int, body: CommentIn, user: CurrentUser, session: SessionDep) -> CommentOut:
+def add_comment(draft_id: Id, body: CommentIn, user: CurrentUser, session: SessionDep) -> CommentOut:
     draft = visible_draft(session, user, draft_id)
     text = body.body.strip()
     if not text:

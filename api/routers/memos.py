@@ -26,9 +26,9 @@ from api.deps import (
     current_caller_deferred_csrf,
 )
 from api.errors import errors_doc
-from api.schemas import API, MemoOut, MemoPage
+from api.schemas import API, Id, MemoOut, MemoPage
 from api.upload import MEDIA_TYPES, receive_upload, sniff_audio
-from dictation import accounts, jobs
+from dictation import accounts, jobs, text
 from dictation.errors import Conflict, Forbidden, NotFound
 from dictation.memos import intake, processing
 from dictation.models import Memo, Priority, Publication, Role, State, User
@@ -154,7 +154,7 @@ def list_memos(
 
 
 @router.get("/{memo_id}", response_model=MemoOut, responses=errors_doc(401, 404), summary="One memo: status, progress, error, draft_id")
-def get_memo(memo_id: int, user: CurrentUser, session: SessionDep) -> MemoOut:
+def get_memo(memo_id: Id, user: CurrentUser, session: SessionDep) -> MemoOut:
     return MemoOut.of(visible_memo(session, user, memo_id))
 
 
@@ -163,7 +163,8 @@ def _file(store: MediaStore, sha256: str | None, what: str, media_type: str | No
         raise NotFound(f"The {what} is not available.")
     # FileResponse answers Range requests (206), which the editor's player needs to seek.
     return FileResponse(
-        store.path(sha256), media_type=media_type or "application/octet-stream", filename=filename,
+        store.path(sha256), media_type=media_type or "application/octet-stream",
+        filename=text.file_name(filename),  # the client named it: no path, no line break in a header
         content_disposition_type="inline", headers={"Cache-Control": "private, max-age=3600"},
     )
 
@@ -172,13 +173,13 @@ _AUDIO_DOC = {200: {"content": {"audio/*": {}}, "description": "The bytes; Range
 
 
 @router.get("/{memo_id}/audio", response_class=FileResponse, responses={**_AUDIO_DOC, **errors_doc(401, 404)}, summary="The original recording (HTTP Range)")
-def get_audio(memo_id: int, user: CurrentUser, session: SessionDep, store: StoreDep) -> FileResponse:
+def get_audio(memo_id: Id, user: CurrentUser, session: SessionDep, store: StoreDep) -> FileResponse:
     memo = visible_memo(session, user, memo_id)
     return _file(store, memo.media_sha256, "recording", memo.content_type, memo.original_filename)
 
 
 @router.get("/{memo_id}/playback", response_class=FileResponse, responses={**_AUDIO_DOC, **errors_doc(401, 404)}, summary="The copy every browser plays (HTTP Range)")
-def get_playback(memo_id: int, user: CurrentUser, session: SessionDep, store: StoreDep) -> FileResponse:
+def get_playback(memo_id: Id, user: CurrentUser, session: SessionDep, store: StoreDep) -> FileResponse:
     memo = visible_memo(session, user, memo_id)
     media_type = None
     if memo.playback_sha256 and store.exists(memo.playback_sha256):
@@ -199,7 +200,7 @@ def _may_manage(user: User, memo: Memo, doing: str) -> None:
 
 
 @router.post("/{memo_id}/retry", response_model=MemoOut, responses=errors_doc(401, 404, 409), summary="Run the memo's failed or cancelled job again (transcription or publication)")
-def retry_memo(memo_id: int, user: CurrentUser, session: SessionDep, queue: QueueDep) -> MemoOut:
+def retry_memo(memo_id: Id, user: CurrentUser, session: SessionDep, queue: QueueDep) -> MemoOut:
     memo = visible_memo(session, user, memo_id)
     _may_manage(user, memo, "retry")
     last = jobs.latest_job(session, memo)
@@ -214,7 +215,7 @@ def retry_memo(memo_id: int, user: CurrentUser, session: SessionDep, queue: Queu
 
 
 @router.post("/{memo_id}/cancel", response_model=MemoOut, responses=errors_doc(401, 404, 409), summary="Stop a queued or running transcription")
-def cancel_memo(memo_id: int, user: CurrentUser, session: SessionDep) -> MemoOut:
+def cancel_memo(memo_id: Id, user: CurrentUser, session: SessionDep) -> MemoOut:
     memo = visible_memo(session, user, memo_id)
     _may_manage(user, memo, "cancel")
     if jobs.cancel(session, memo) is None:
@@ -225,7 +226,7 @@ def cancel_memo(memo_id: int, user: CurrentUser, session: SessionDep) -> MemoOut
 
 
 @router.delete("/{memo_id}", status_code=204, responses=errors_doc(401, 403, 404, 409), summary="Delete a memo before publication (its author or an admin)")
-def delete_memo(memo_id: int, user: CurrentUser, database: DatabaseDep, store: StoreDep) -> Response:
+def delete_memo(memo_id: Id, user: CurrentUser, database: DatabaseDep, store: StoreDep) -> Response:
     with database.session() as session:
         memo = visible_memo(session, user, memo_id)
         if user.role != Role.admin and memo.author_id != user.id:

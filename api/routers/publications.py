@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from api.deps import CurrentUser, QueueDep, SessionDep, SettingsDep, StaffUser
 from api.errors import errors_doc
+from api.schemas import Id
 from api.routers.drafts import visible_draft
 from dictation.errors import NotFound
 from dictation.models import Publication
@@ -43,7 +44,7 @@ class PublicationOut(BaseModel):
 
 @router.post("/{draft_id}/publish", status_code=202, response_model=PublicationOut,
              responses=errors_doc(401, 403, 404, 409), summary="Queue the draft for publication (now or at publish_at)")
-def publish_draft(draft_id: int, body: PublishIn, user: StaffUser, session: SessionDep,
+def publish_draft(draft_id: Id, body: PublishIn, user: StaffUser, session: SessionDep,
                   queue: QueueDep) -> PublicationOut:
     draft = visible_draft(session, user, draft_id)
     publish_at = body.publish_at
@@ -55,7 +56,7 @@ def publish_draft(draft_id: int, body: PublishIn, user: StaffUser, session: Sess
 
 @router.get("/{draft_id}/publications", response_model=list[PublicationOut], responses=errors_doc(401, 404),
             summary="Where this draft went, with each post's address")
-def list_publications(draft_id: int, user: CurrentUser, session: SessionDep) -> list[PublicationOut]:
+def list_publications(draft_id: Id, user: CurrentUser, session: SessionDep) -> list[PublicationOut]:
     draft = visible_draft(session, user, draft_id)
     rows = session.scalars(select(Publication).where(Publication.draft_id == draft.id).order_by(Publication.id))
     return [PublicationOut(**publishing.describe(row)) for row in rows]
@@ -63,7 +64,7 @@ def list_publications(draft_id: int, user: CurrentUser, session: SessionDep) -> 
 
 @router.post("/{draft_id}/unpublish", response_model=PublicationOut, responses=errors_doc(401, 403, 404, 502),
              summary="Take the post down on a destination (the record stays)")
-def unpublish_draft(draft_id: int, body: UnpublishIn, user: StaffUser, session: SessionDep,
+def unpublish_draft(draft_id: Id, body: UnpublishIn, user: StaffUser, session: SessionDep,
                     settings: SettingsDep) -> PublicationOut:
     draft = visible_draft(session, user, draft_id)
     target = destinations.get_destination(session, body.destination)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from api.deps import CurrentUser, SessionDep
 from api.errors import errors_doc
-from api.schemas import TokenCreated, TokenIn, TokenOut
+from api.schemas import Id, TokenCreated, TokenIn, TokenOut
 from dictation import accounts
 from dictation.errors import NotFound
 from dictation.models import ApiToken, Role, User
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 
 @router.get("", response_model=list[TokenOut], responses=errors_doc(401), summary="Your tokens (an admin: everyone's)")
-def list_tokens(user: CurrentUser, session: SessionDep, user_id: int | None = None) -> list[TokenOut]:
+def list_tokens(user: CurrentUser, session: SessionDep, user_id: Id | None = None) -> list[TokenOut]:
     query = accounts.visible_tokens_query(user)
     if user_id is not None:
         query = query.where(ApiToken.user_id == user_id)
@@ -39,6 +39,6 @@ def create_token(body: TokenIn, user: CurrentUser, session: SessionDep, response
 
 
 @router.delete("/{token_id}", status_code=204, responses=errors_doc(401, 403, 404), summary="Revoke a token")
-def revoke_token(token_id: int, user: CurrentUser, session: SessionDep) -> Response:
+def revoke_token(token_id: Id, user: CurrentUser, session: SessionDep) -> Response:
     accounts.revoke_token(session, token_id, user)
     return Response(status_code=204)

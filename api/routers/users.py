@@ -19,7 +19,7 @@ from api.deps import (
     set_session_cookie,
 )
 from api.errors import errors_doc
-from api.schemas import PasswordChange, SessionOut, UserIn, UserOut, UserPatch
+from api.schemas import Id, PasswordChange, SessionOut, UserIn, UserOut, UserPatch
 from dictation import accounts
 from dictation.errors import Conflict, Forbidden, NotFound
 from dictation.models import Role, User
@@ -77,7 +77,7 @@ def my_sessions(caller: CallerDep, session: SessionDep, cookies: CookiesDep) -> 
     "/me/sessions/{session_id}", status_code=204, responses=errors_doc(401, 403, 404),
     summary="Sign one of your browsers out",
 )
-def end_my_session(session_id: int, caller: CallerDep, session: SessionDep) -> Response:
+def end_my_session(session_id: Id, caller: CallerDep, session: SessionDep) -> Response:
     accounts.end_session(session, caller.user, session_id)
     return Response(status_code=204)
 
@@ -101,7 +101,7 @@ def _get(session, user_id: int) -> User:
 
 
 @router.get("/{user_id}", response_model=UserOut, responses=errors_doc(401, 403, 404), summary="One account (admin)")
-def get_user(user_id: int, admin: AdminUser, session: SessionDep) -> UserOut:
+def get_user(user_id: Id, admin: AdminUser, session: SessionDep) -> UserOut:
     return UserOut.of(_get(session, user_id))
 
 
@@ -109,7 +109,7 @@ def get_user(user_id: int, admin: AdminUser, session: SessionDep) -> UserOut:
     "/{user_id}", response_model=UserOut, responses=errors_doc(401, 403, 404, 409, 422),
     summary="Change role, name, password or language, or deactivate (admin)",
 )
-def update_user(user_id: int, body: UserPatch, admin: AdminUser, session: SessionDep) -> UserOut:
+def update_user(user_id: Id, body: UserPatch, admin: AdminUser, session: SessionDep) -> UserOut:
     user = _get(session, user_id)
     loses_admin = user.role == Role.admin and (
         (body.role is not None and body.role != Role.admin) or body.is_active is False

@@ -28,6 +28,7 @@ from dictation.models import Job, JobStatus
 from dictation.ops import context as ops_context
 from dictation.ops import metrics
 from dictation.settings import Settings
+from dictation.text import without_paths
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,13 @@ def make_queue(settings: Settings, name: str = DEFAULT_QUEUE_NAME, options: JobO
 
 
 def describe(exc: BaseException, attempts: int) -> tuple[str, bool]:
-    """(a sentence for a person, whether running again may help)."""
+    """(a sentence for a person, whether running again may help). Authors read it on their
+    memo, so no server path stays in it."""
+    reason, transient = _describe(exc, attempts)
+    return without_paths(reason), transient
+
+
+def _describe(exc: BaseException, attempts: int) -> tuple[str, bool]:
     import av
     from sqlalchemy import exc as sa_exc
 

@@ -81,8 +81,9 @@ def get_destination(session: Session, name_or_id: str | int | None) -> Destinati
     if name_or_id is None or name_or_id == "":
         row = session.scalar(select(Destination).where(Destination.is_default))
         row = row or session.scalar(select(Destination).where(Destination.name == BUILTIN_BLOG))
-    elif isinstance(name_or_id, int) or str(name_or_id).isdigit():
-        row = session.get(Destination, int(name_or_id))
+    elif isinstance(name_or_id, int) or (str(name_or_id).isascii() and str(name_or_id).isdigit()):
+        # Ids are 32-bit in the database; a larger number names nothing (and must not reach SQL).
+        row = session.get(Destination, int(name_or_id)) if 0 < int(name_or_id) < 2**31 else None
     else:
         row = session.scalar(select(Destination).where(Destination.name == name_or_id))
     if row is None:

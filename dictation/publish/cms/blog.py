@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from dictation.errors import PublishError
 from dictation.publish.cms.base import Destination, Post, RemotePost
 from dictation.publish.cms.render import markdown_to_html
 from dictation.settings import Settings
+from dictation.text import printable
 
 TEMPLATES = Path(__file__).with_name("templates")
 HTML = "text/html; charset=utf-8"
@@ -93,6 +95,7 @@ class Blog:
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES),
             autoescape=True,  # every template, .xml included: titles are escaped in the feed too
+            finalize=printable,  # a control character in one title must not break the whole feed
             trim_blocks=True,
             lstrip_blocks=True,
         )
@@ -103,8 +106,10 @@ class Blog:
 
     # --- storage ----------------------------------------------------------------------
     def _path(self, slug: str) -> Path:
-        if not slug or "/" in slug or slug.startswith("."):
-            raise PublishError(f"{slug!r} is not a valid post address on the blog.")
+        # The rule slugs are made by (base.Post): anything else, a NUL or a name longer than
+        # the file system takes included, names no post and never reaches the disk.
+        if len(slug) > 200 or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", slug):
+            raise PublishError(f"{slug[:80]!r} is not a valid post address on the blog.")
         return self.posts_dir / f"{slug}.json"
 
     def load(self, slug: str) -> BlogEntry | None:
