@@ -58,6 +58,17 @@ class JobStatus(enum.StrEnum):
     cancelled = "cancelled"
 
 
+class PublicationStatus(enum.StrEnum):
+    """Where one draft stands on one destination (Publication.status)."""
+
+    scheduled = "scheduled"  # waiting for its time or a worker
+    publishing = "publishing"  # an attempt is under way
+    published = "published"  # live; remote_id and remote_url are set
+    failed = "failed"  # gave up after the last attempt; error says why
+    cancelled = "cancelled"  # its job was cancelled before it ran
+    unpublished = "unpublished"  # taken down again
+
+
 def _enum(e: type[enum.Enum]) -> String:
     # Plain strings, not native enums: adding a state must not need a type migration.
     return String(max(len(m.value) for m in e) + 8)
@@ -286,7 +297,8 @@ class Publication(Base):
     # Set in the post so it can be found again; random, because draft ids repeat across
     # installations (and test databases) publishing to the same CMS.
     marker: Mapped[str] = mapped_column(String(32), default=lambda: uuid.uuid4().hex)
-    status: Mapped[str] = mapped_column(String(20), default="scheduled")  # scheduled, publishing, published, failed, unpublished
+    # A PublicationStatus; String(20) as before, so no migration.
+    status: Mapped[str] = mapped_column(String(20), default=PublicationStatus.scheduled)
     publish_at: Mapped[dt.datetime | None]
     remote_id: Mapped[str | None] = mapped_column(String(500))
     remote_url: Mapped[str | None] = mapped_column(String(1000))

@@ -90,20 +90,20 @@ def test_stale_if_match_gets_412_with_current_draft(client, api_app):
 
 
 def test_two_writers_same_if_match_one_wins_nothing_lost(live_server, api_app, monkeypatch):
-    from api.routers import drafts
+    from dictation.memos import drafts
 
     ada, eve, sam = (make_person(api_app, r) for r in ("author", "assistant", "assistant"))
     draft_id = make_ready_draft(api_app, ada)
     barrier = threading.Barrier(2)
     # Both requests have read version 1 before either writes: the conditional UPDATE decides.
     inside = threading.Barrier(2)
-    checked = drafts._check_may_edit
+    checked = drafts.check_may_edit
 
     def both_read_first(user, draft):
         inside.wait(20)
         checked(user, draft)
 
-    monkeypatch.setattr(drafts, "_check_may_edit", both_read_first)
+    monkeypatch.setattr(drafts, "check_may_edit", both_read_first)
     answers = {}
 
     def save(person, title):

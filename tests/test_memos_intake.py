@@ -12,17 +12,11 @@ from dictation import jobs
 from dictation.errors import InvalidInput
 from dictation.memos import intake
 from dictation.models import Job, JobStatus, Memo, Priority, State
-from dictation.settings import Settings
 from dictation.storage import MediaStore
 from tests.conftest import shared_file
 from tests.support.dbfixtures import make_user
 
 JFK = "audio/real/jfk.flac"
-
-
-@pytest.fixture
-def settings(any_db) -> Settings:
-    return Settings()
 
 
 @pytest.fixture

@@ -1,0 +1,194 @@
+"""Drafts: the save that never loses an edit, every saved version, workflow moves, comments.
+
+A draft carries a version. A save names the version it was based on; when someone saved in
+between, nothing is written and StaleVersion (412) says so, so the door can show both texts.
+Two saves based on the same version race on a conditional UPDATE: exactly one wins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from dictation import accounts, workflow
+from dictation.db import utcnow
+from dictation.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    StaleVersion,
+    TransitionRefused,
+)
+from dictation.models import (
+    AuditEntry,
+    Comment,
+    Draft,
+    DraftRevision,
+    Role,
+    State,
+    User,
+)
+from dictation.workflow import messages
+
+# While a memo is being published or is archived, its text stays as it is.
+FROZEN = frozenset({State.publishing, State.archived})
+# What a person may change; the machine's transcript (machine_markdown) is never overwritten.
+EDITABLE = ("title", "body_markdown", "tags", "excerpt", "slug")
+
+
+def visible_draft(session: Session, user: User, draft_id: int) -> Draft:
+    """The draft, if this user may see its memo; NotFound otherwise (an author never learns
+    that someone else's draft exists)."""
+    draft = session.get(Draft, draft_id)
+    if draft is None or not accounts.can_see(user, draft.memo):
+        raise NotFound(f"There is no draft {draft_id}.")
+    return draft
+
+
+def check_may_edit(user: User, draft: Draft) -> None:
+    """Forbidden for authors, Conflict while the memo is frozen or claimed by someone else."""
+    if user.role == Role.author:
+        raise Forbidden("Authors comment on drafts and sign them off; an assistant edits them.")
+    state = State(draft.memo.status)
+    if state in FROZEN:
+        raise Conflict(f"This draft cannot be edited while its memo is {state.value.replace('_', ' ')}.")
+    if user.role != Role.admin and draft.assignee_id not in (None, user.id):
+        holder = draft.assignee.name or draft.assignee.email
+        raise Conflict(f"{holder} has claimed this draft; ask them to release it or an admin to reassign it.")
+
+
+def save_draft(session: Session, user: User, draft: Draft, base_version: int, changes: Mapping[str, object]) -> Draft:
+    """Write `changes` (some of EDITABLE) over `base_version` and keep the new version as a
+    revision. StaleVersion when the draft is no longer at `base_version`: nothing is written,
+    and the caller's session holds the current draft (`session.get(Draft, draft.id)`)."""
+    check_may_edit(user, draft)
+    unknown = [name for name in changes if name not in EDITABLE]
+    if unknown:
+        raise InvalidInput(f"The field '{unknown[0]}' cannot be changed; only {', '.join(EDITABLE)} can.")
+    nulls = [name for name, value in changes.items() if value is None]
+    if nulls:
+        raise InvalidInput(f"The field '{nulls[0]}' cannot be empty (null); send \"\" instead.")
+    if base_version != draft.version:
+        raise stale(draft)
+    draft_id = draft.id
+    # Conditional: of two writers holding the same version only one UPDATE matches; the other
+    # waits for the row lock (PostgreSQL) or the write lock (SQLite) and then matches nothing.
+    result = session.execute(
+        update(Draft)
+        .where(Draft.id == draft_id, Draft.version == base_version)
+        .values(version=base_version + 1, updated_at=utcnow(), **changes)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        raise stale(session.get(Draft, draft_id))
+    # Only the winner gets here. `draft` still holds the version it replaced (the UPDATE did not
+    # touch the loaded object): keep that too if nobody recorded it, e.g. the machine's first text.
+    if not session.scalar(
+        select(func.count()).where(DraftRevision.draft_id == draft_id, DraftRevision.version == base_version)
+    ):
+        session.add(_revision(draft, {}, base_version, None))
+    session.add(_revision(draft, changes, base_version + 1, user.id))
+    session.flush()
+    session.refresh(draft)
+    return draft
+
+
+def stale(current: Draft) -> StaleVersion:
+    return StaleVersion(
+        f"Someone saved this draft after you opened it (it is now version {current.version}); "
+        "nothing was overwritten: merge your changes into the current text and save again."
+    )
+
+
+def _revision(draft: Draft, changes: Mapping[str, object], version: int, user_id: int | None) -> DraftRevision:
+    fields = {name: changes.get(name, getattr(draft, name)) for name in EDITABLE}
+    return DraftRevision(draft_id=draft.id, version=version, saved_by_id=user_id, **fields)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One saved version of a draft."""
+
+    version: int
+    title: str
+    body_markdown: str
+    tags: list[str]
+    excerpt: str
+    slug: str
+    saved_by: User | None  # None: the machine's first version
+    created_at: dt.datetime
+
+
+def revisions(session: Session, draft: Draft) -> list[Revision]:
+    """Every saved version, newest first. A draft nobody has saved yet has one: the machine's."""
+    rows = session.scalars(
+        select(DraftRevision).where(DraftRevision.draft_id == draft.id).order_by(DraftRevision.version.desc())
+    ).all()
+    saver_ids = {r.saved_by_id for r in rows} - {None}
+    people = {u.id: u for u in session.scalars(select(User).where(User.id.in_(saver_ids)))} if saver_ids else {}
+    found = [
+        Revision(
+            version=r.version, title=r.title, body_markdown=r.body_markdown, tags=list(r.tags or []),
+            excerpt=r.excerpt, slug=r.slug, saved_by=people.get(r.saved_by_id), created_at=r.created_at,
+        )
+        for r in rows
+    ]
+    if not found:
+        found = [
+            Revision(
+                version=draft.version, title=draft.title, body_markdown=draft.body_markdown,
+                tags=list(draft.tags or []), excerpt=draft.excerpt, slug=draft.slug, saved_by=None,
+                created_at=draft.created_at,
+            )
+        ]
+    return found
+
+
+def transition(
+    session: Session, user: User, draft: Draft, action: str, comment: str | None = None,
+    to_user_id: int | None = None, language: str | None = None,
+) -> AuditEntry:
+    """Claim, release, send for sign-off, sign off, request changes, archive or reassign.
+    A refusal (TransitionRefused, 409) carries its sentence in `language` (the page's language;
+    without one, the person's own setting, else English).
+    The reason given for a sign-off or a change request goes into the conversation too."""
+    try:
+        if action == "reassign":
+            to_user = session.get(User, to_user_id) if to_user_id is not None else None
+            if to_user is None:
+                raise InvalidInput("Say who takes the draft over: to_user_id must name an assistant.")
+            entry = workflow.reassign(session, draft.memo, to_user, user)
+        else:
+            entry = workflow.apply(session, draft.memo, action, user, comment)
+    except TransitionRefused as refused:
+        language = language or messages.preferred_language(user.language, None)
+        refused.message = workflow.refused_message(refused, language)
+        raise
+    if entry.detail and action != "reassign":
+        session.add(Comment(draft_id=draft.id, user_id=user.id, body=entry.detail))
+    session.flush()
+    session.refresh(draft)
+    session.refresh(draft.memo)
+    return entry
+
+
+def comments(session: Session, draft: Draft) -> list[Comment]:
+    """The conversation, oldest first."""
+    return list(session.scalars(select(Comment).where(Comment.draft_id == draft.id).order_by(Comment.id)))
+
+
+def add_comment(session: Session, user: User, draft: Draft, text: str) -> Comment:
+    body = text.strip()
+    if not body:
+        raise InvalidInput("A comment cannot be empty.")
+    comment = Comment(draft_id=draft.id, user_id=user.id, body=body)
+    session.add(comment)
+    session.flush()
+    session.refresh(comment)
+    return comment
