@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 
 
-def start_observability(worker_processes: bool) -> None:
+def start_observability(worker_processes: bool, database_gauges: bool = False) -> None:
     """Logs in the configured format; metrics on their own port when DICTATION_METRICS_PORT is set.
 
     `worker_processes`: this process forks workers, which must count in shared files.
+    `database_gauges`: its port also shows memos by state and the queue (the server's does;
+    workers' would repeat the same figures).
     """
     from dictation.settings import get_settings
 
@@ -26,7 +28,20 @@ def start_observability(worker_processes: bool) -> None:
     if worker_processes:
         metrics.enable_multiprocess()
     if settings.metrics_port is not None:
-        metrics.serve_on_port(settings.metrics_port)
+        from dictation.db import Database
+
+        metrics.serve_on_port(settings.metrics_port, Database(settings) if database_gauges else None)
+
+
+def book_retention(database) -> None:
+    """Workers keep the daily retention job booked when a DICTATION_RETAIN_*_DAYS is set."""
+    from dictation.ops.retention import schedule_daily
+
+    settings = database.settings
+    if any(days is not None for days in (settings.retain_audio_days, settings.retain_playback_days,
+                                         settings.retain_transcript_days)):
+        with database.session() as session:
+            schedule_daily(session)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -42,10 +42,13 @@ def ensure_first_admin(database) -> tuple[str, str] | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from dictation.cli.ops import start_observability
+    from dictation.cli.ops import book_retention, start_observability
+    from dictation.settings import get_settings
 
-    start_observability(worker_processes=False)
+    start_observability(worker_processes=False, database_gauges=True)
     database = _database()
+    if get_settings().workers > 0:
+        book_retention(database)
     first = ensure_first_admin(database)
     if first:
         print(f"First start: sign in at http://{args.host}:{args.port}/login as {first[0]} "
@@ -79,12 +82,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     # Before the job modules count anything: forked worker processes then count in shared files.
     start_observability(worker_processes=args.workers > 1)
+    from dictation.cli.ops import book_retention
     from dictation.jobs import run_worker
     from dictation.settings import get_settings
     from dictation.startup import register_job_kinds
 
     register_job_kinds()
-    _database().dispose()
+    database = _database()
+    book_retention(database)
+    database.dispose()
     run_worker(get_settings(), workers=args.workers)
     return 0
 

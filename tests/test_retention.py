@@ -1,0 +1,145 @@
+"""Retention: originals go N days after publication or archiving (playback copy and transcript
+stay unless their own setting is set too), shared files stay while another memo needs them,
+what went is on the memo and in its history, the job books itself daily, and the admin's
+storage page shows the space used."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import undefer
+
+from dictation import accounts, jobs
+from dictation.db import utcnow
+from dictation.models import AuditEntry, Job, Memo
+from dictation.ops import retention
+from dictation.settings import Settings
+from dictation.storage import MediaStore
+from tests.conftest import shared_file
+from tests.support.dbfixtures import db, make_memo, make_user  # noqa: F401
+
+PASSWORD = "correct horse battery"
+
+
+def stored(settings: Settings, relative: str, salt: bytes = b""):
+    return MediaStore(settings.media_dir).save_stream(shared_file(relative).read_bytes() + salt)
+
+
+def done_memo(session, settings: Settings, state: str, days_ago: float, salt: bytes, author=None) -> int:
+    """A memo published (or archived) `days_ago`, with its own recording and playback copy."""
+    original = stored(settings, "audio/real/jfk.flac", salt)
+    playback = stored(settings, "audio/real/pv_test.wav", salt)
+    memo = make_memo(session, author or make_user(session, "author"), status=state, media_sha256=original.sha256,
+                     playback_sha256=playback.sha256, transcript={"text": "kept", "segments": []})
+    session.add(AuditEntry(memo_id=memo.id, action=state, from_state="publishing", to_state=state,
+                           created_at=utcnow() - dt.timedelta(days=days_ago)))
+    session.flush()
+    return memo.id
+
+
+def load(db, memo_id: int) -> Memo:
+    with db.session() as session:
+        return session.get(Memo, memo_id, options=[undefer(Memo.transcript)])
+
+
+def test_purge_original_audio_after_retention_keeps_playback_and_transcript(db, data_dir):
+    settings = Settings(data_dir=data_dir, retain_audio_days=30)
+    store = MediaStore(settings.media_dir)
+    with db.session() as session:
+        old = done_memo(session, settings, "published", 40, b"1")
+        recent = done_memo(session, settings, "published", 5, b"2")
+        archived = done_memo(session, settings, "archived", 31, b"3")
+        in_review = make_memo(session, make_user(session, "author"), status="in_review",
+                              media_sha256=stored(settings, "audio/real/jfk.flac", b"4").sha256).id
+
+    report = retention.purge(db, store, settings)
+    assert (report.originals, report.playback, report.transcripts) == (2, 0, 0)
+    assert report.bytes_freed > 2 * 300_000
+    for memo_id in (old, archived):
+        memo = load(db, memo_id)
+        assert not store.exists(memo.media_sha256) and memo.original_purged_at is not None
+        assert store.exists(memo.playback_sha256) and memo.transcript == {"text": "kept", "segments": []}
+        with db.session() as session:
+            said = session.scalar(select(AuditEntry.detail).where(AuditEntry.memo_id == memo_id,
+                                                                  AuditEntry.action == "retention"))
+        assert "original recording" in said and "DICTATION_RETAIN_AUDIO_DAYS=30" in said
+    for memo_id in (recent, in_review):
+        memo = load(db, memo_id)
+        assert store.exists(memo.media_sha256) and memo.original_purged_at is None
+    again = retention.purge(db, store, settings)
+    assert (again.originals, again.bytes_freed) == (0, 0)
+
+
+def test_purge_playback_and_transcript_when_also_set(db, data_dir):
+    settings = Settings(data_dir=data_dir, retain_audio_days=30, retain_playback_days=60, retain_transcript_days=60)
+    store = MediaStore(settings.media_dir)
+    with db.session() as session:
+        middle = done_memo(session, settings, "published", 45, b"1")
+        oldest = done_memo(session, settings, "published", 90, b"2")
+    report = retention.purge(db, store, settings)
+    assert (report.originals, report.playback, report.transcripts) == (2, 1, 1)
+    middle_memo, oldest_memo = load(db, middle), load(db, oldest)
+    assert store.exists(middle_memo.playback_sha256) and middle_memo.transcript is not None
+    assert not store.exists(oldest_memo.playback_sha256) and oldest_memo.transcript is None
+    assert oldest_memo.playback_purged_at and oldest_memo.transcript_purged_at
+
+
+def test_purge_keeps_file_another_memo_still_needs(db, data_dir):
+    settings = Settings(data_dir=data_dir, retain_audio_days=30)
+    store = MediaStore(settings.media_dir)
+    with db.session() as session:
+        old = done_memo(session, settings, "published", 40, b"same")
+        sha = session.get(Memo, old).media_sha256
+        # The same bytes, sent by another author, still being edited.
+        make_memo(session, make_user(session, "author"), status="in_review", media_sha256=sha)
+    retention.purge(db, store, settings)
+    assert load(db, old).original_purged_at is not None
+    assert store.exists(sha)
+
+
+def test_run_retention_job_daily_books_next_run(db, data_dir):
+    settings = Settings(data_dir=data_dir, retain_audio_days=1)
+    queue = jobs.make_queue(settings)
+    with db.session() as session:
+        old = done_memo(session, settings, "published", 3, b"1")
+        first = retention.schedule_daily(session)
+        assert retention.schedule_daily(session) is None  # one booking at a time
+        first_id = first.id
+    assert jobs.run_job(first_id, settings, queue) == "done"
+    assert load(db, old).original_purged_at is not None
+    with db.session() as session:
+        booked = session.scalars(select(Job).where(Job.kind == retention.RETENTION, Job.status == "queued")).all()
+    assert len(booked) == 1
+    wait = booked[0].run_at - utcnow()
+    assert dt.timedelta(hours=23) < wait <= dt.timedelta(days=1)
+    jobs.dispose_databases()
+
+
+def test_show_storage_used_on_admin_page(db, data_dir):
+    from review_ui.app import create_app
+
+    settings = Settings(data_dir=data_dir, workers=0, retain_audio_days=30)
+    app = create_app(settings)
+    with app.state.database.session() as session:
+        accounts.create_user(session, "ada@example.com", "admin", password=PASSWORD, name="Ada")
+        accounts.create_user(session, "alice@example.com", "assistant", password=PASSWORD, name="Alice")
+        done_memo(session, settings, "published", 40, b"1")
+    retention.purge(app.state.database, MediaStore(settings.media_dir), settings)
+
+    def page(email: str, language: str = "en"):
+        client = TestClient(app, headers={"Accept-Language": language})
+        assert client.post("/api/v1/session", json={"email": email, "password": PASSWORD}).status_code == 200
+        return client.get("/admin/storage")
+
+    assert page("alice@example.com").status_code == 403
+    answer = page("ada@example.com")
+    assert answer.status_code == 200
+    html = answer.text
+    playback_kb = shared_file("audio/real/pv_test.wav").stat().st_size / 1024
+    assert "Playback copies" in html and "Original recordings" in html
+    assert f"{playback_kb:.1f} kB" in html or f"{playback_kb / 1024:.1f} MB" in html
+    assert "removed 30 days after publication" in html and "Removed so far: 1 original recordings" in html
+    assert "Espace libre" in page("ada@example.com", "fr").text
+    app.state.database.dispose()
