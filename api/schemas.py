@@ -13,7 +13,8 @@ from annotated_types import Interval
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dictation import text
-from dictation.models import ApiToken, Comment, Draft, DraftRevision, Memo, User
+from dictation.memos.drafts import Revision
+from dictation.models import ApiToken, Comment, Draft, Memo, User
 
 API = "/api/v1"
 
@@ -194,11 +195,11 @@ class RevisionOut(BaseModel):
     created_at: dt.datetime
 
     @classmethod
-    def of(cls, rev: DraftRevision, saved_by: User | None) -> RevisionOut:
+    def of(cls, rev: Revision) -> RevisionOut:
         return cls(
             version=rev.version, title=rev.title, body_markdown=rev.body_markdown,
-            tags=list(rev.tags or []), excerpt=rev.excerpt, slug=rev.slug,
-            saved_by=PersonOut.of(saved_by), created_at=rev.created_at,
+            tags=list(rev.tags), excerpt=rev.excerpt, slug=rev.slug,
+            saved_by=PersonOut.of(rev.saved_by), created_at=rev.created_at,
         )
 
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from api.deps import CurrentUser, QueueDep, SessionDep, SettingsDep, StaffUser
 from api.errors import errors_doc
 from api.schemas import Id
-from api.routers.drafts import visible_draft
 from dictation.errors import NotFound
+from dictation.memos.drafts import visible_draft
 from dictation.models import Publication
 from dictation.publish import destinations
 from dictation.publish import service as publishing
