@@ -212,7 +212,8 @@ def seed(settings, count: int) -> str:
              for i in range(int(SEED_MEMO_SECONDS * 2.5))]
     transcript = {"language": "en", "duration": SEED_MEMO_SECONDS, "language_probability": 0.99,
                   "no_speech": False, "sparse_spans": [], "engine": "faster-whisper", "model": "base",
-                  "segments": [{"id": i, "start": s[0]["start"], "end": s[-1]["end"], "text": "".join(w["word"] for w in s),
+                  "segments": [{"id": i, "start": s[0]["start"], "end": s[-1]["end"],
+                                "text": "".join(w["word"] for w in s),
                                 "avg_logprob": -0.2, "no_speech_prob": 0.01, "words": s}
                                for i, s in enumerate(words[j:j + 15] for j in range(0, len(words), 15))]}
     peaks = [round(float(x), 3) for x in rng.random(SEED_MEMO_SECONDS * 50)]
@@ -227,7 +228,8 @@ def seed(settings, count: int) -> str:
             for i in range(start + 1, min(count, start + 1000) + 1):
                 status = STATES[i % len(STATES)]
                 memos.append(dict(
-                    id=i, author_id=author, title=f"Memo {i}", status=status, priority=("normal", "high", "urgent")[i % 7 % 3],
+                    id=i, author_id=author, title=f"Memo {i}", status=status,
+                    priority=("normal", "high", "urgent")[i % 7 % 3],
                     due_at=now + dt.timedelta(hours=int(rng.integers(-48, 240))) if i % 4 == 0 else None,
                     language="en", progress=1.0, media_sha256=uuid.uuid4().hex * 2, size_bytes=1_000_000,
                     duration_s=float(SEED_MEMO_SECONDS), peaks=peaks, transcript=transcript,
@@ -419,7 +421,8 @@ def main() -> int:
     parser.add_argument("--memos", type=int, default=None, help="memos, each with its draft, to seed (default 10,000)")
     parser.add_argument("--requests", type=int, default=None, help="requests per case (default 100)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients in the second run")
-    parser.add_argument("--model", default=os.environ.get("DICTATION_MODEL", "base"), help="model for the end-to-end run")
+    parser.add_argument("--model", default=os.environ.get("DICTATION_MODEL", "base"),
+                        help="model for the end-to-end run")
     parser.add_argument("--bare", metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare:
@@ -435,7 +438,8 @@ def main() -> int:
 
     sys.stdout.reconfigure(line_buffering=True)
     fast = [m for m in ("httptools", "uvloop") if importlib.util.find_spec(m)]
-    print(f"# Server benchmark: {psutil.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}, "
+    print(f"# Server benchmark: {psutil.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, "
+          f"python {sys.version.split()[0]}, "
           f"uvicorn {__import__('uvicorn').__version__} with {', '.join(fast) or 'h11 and the asyncio loop'}")
     with tempfile.TemporaryDirectory(prefix="dictation-bench-") as tmp:
         work = Path(tmp)

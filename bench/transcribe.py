@@ -95,7 +95,8 @@ def main() -> int:
     from dictation.settings import get_settings
 
     cache = get_settings().model_cache_dir
-    header = f"{'engine':15} {'model':8} {'memo':26} {'audio s':>7} {'× RT':>6} {'WER %':>6} {'peak MB':>8} {'openai ×':>8}"
+    header = (f"{'engine':15} {'model':8} {'memo':26} {'audio s':>7} {'× RT':>6} {'WER %':>6} {'peak MB':>8} "
+              f"{'openai ×':>8}")
     print(header)
     print("-" * len(header), flush=True)
     # openai-whisper first, so each faster-whisper row can show its ratio as it is printed.

@@ -163,7 +163,7 @@ class Memo(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     author: Mapped[User] = relationship(foreign_keys=[author_id])
-    draft: Mapped["Draft | None"] = relationship(back_populates="memo", uselist=False)
+    draft: Mapped[Draft | None] = relationship(back_populates="memo", uselist=False)
 
     @property
     def lost_seconds(self) -> float:
@@ -197,7 +197,7 @@ class Draft(Base):
     memo: Mapped[Memo] = relationship(back_populates="draft")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     # Loaded with the draft: memo answers show the post's address after the session closes.
-    publications: Mapped[list["Publication"]] = relationship(order_by="Publication.id", viewonly=True,
+    publications: Mapped[list[Publication]] = relationship(order_by="Publication.id", viewonly=True,
                                                              lazy="selectin")
 
 

@@ -81,13 +81,17 @@ class Settings(BaseSettings):
         2000, description="Unfinished resumable uploads one person may hold at once, in megabytes (413 above)."
     )
     upload_expiry_hours: float = Field(
-        24.0, description="Unfinished resumable uploads untouched this long are deleted by the worker's housekeeping."
+        24.0,
+        description="Unfinished resumable uploads untouched this long are deleted by the worker's housekeeping.",
     )
     max_body_kb: int = Field(
-        1024, description="Largest JSON or form request body, in kilobytes (413 above); memo uploads have their own limit."
+        1024,
+        description="Largest JSON or form request body, in kilobytes (413 above); memo uploads have their own limit.",
     )
     max_memo_minutes: float = Field(
-        180, description="Longest memo accepted, in minutes: refused at upload from its header (413), and by the worker on its decoded length."
+        180,
+        description="Longest memo accepted, in minutes: refused at upload from its header (413), "
+        "and by the worker on its decoded length.",
     )
     workers: int = Field(1, description="Worker threads `dictation serve` runs beside the API (0 = none).")
 
@@ -126,7 +130,8 @@ class Settings(BaseSettings):
     session_max_age_hours: int = Field(24 * 14, description="How long a browser sign-in lasts.")
     trusted_proxies: str = Field(
         "",
-        description="Comma-separated addresses or networks of your reverse proxies; only their X-Forwarded-For is believed.",
+        description="Comma-separated addresses or networks of your reverse proxies; "
+        "only their X-Forwarded-For is believed.",
     )
 
     # --- publishing and notifications -------------------------------------------------
@@ -188,7 +193,7 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secret(self) -> "Settings":
+    def _refuse_placeholder_secret(self) -> Settings:
         if self.environment != "development" and self.secret_key == PLACEHOLDER_SECRET:
             raise ValueError(
                 "DICTATION_SECRET_KEY is still the placeholder; set a long random value "

@@ -9,8 +9,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dictation.errors import Conflict, InvalidInput
 from dictation.accounts.sessions import end_all_sessions
+from dictation.errors import Conflict, InvalidInput
 from dictation.models import Role, User
 
 MIN_PASSWORD_LENGTH = 8

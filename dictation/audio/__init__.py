@@ -14,10 +14,10 @@ input that cannot be read raises `BadAudio` with a sentence a person understands
 
 from dictation.audio.decode import (
     SAMPLE_RATE,
-    DecodeReport,
-    check_stated_length,
     AudioInfo,
+    DecodeReport,
     Source,
+    check_stated_length,
     decode,
     iter_decode,
     loudness_dbfs,
@@ -25,8 +25,8 @@ from dictation.audio.decode import (
 )
 from dictation.audio.edit import join, normalize
 from dictation.audio.peaks import PeakMeter, peaks
-from dictation.audio.prepare import Prepared, prepare
 from dictation.audio.playback import make_playback_copy, remux
+from dictation.audio.prepare import Prepared, prepare
 from dictation.audio.sniff import looks_like, sniff
 
 __all__ = [

@@ -16,21 +16,23 @@ import io
 import logging
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterator, Union
+from typing import BinaryIO
 
 import av
 import numpy as np
 
-from dictation.audio.amr import AmrDecoder, handles as amr_codec
+from dictation.audio.amr import AmrDecoder
+from dictation.audio.amr import handles as amr_codec
 from dictation.audio.sniff import looks_like, sniff
 from dictation.errors import BadAudio, TooLarge
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
-Source = Union[str, os.PathLike, BinaryIO, bytes]
+Source = str | os.PathLike[str] | BinaryIO | bytes
 
 # Enough for every signature in `sniff` and for the "it looks like" guesses.
 _HEAD_BYTES = 4096

@@ -4,9 +4,9 @@ gets its duration). Files appear only when complete."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
 
 import av
 import numpy as np
@@ -14,9 +14,9 @@ import numpy as np
 from dictation.audio.decode import (
     AV_ERRORS,
     OPUS_FRAME,
-    DecodeReport,
     OPUS_RATE,
     OUTPUT_FORMATS,
+    DecodeReport,
     Source,
     frames,
     open_audio,

@@ -54,7 +54,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         draft = compose(transcript)
         sys.stdout.write(f"# {draft.title}\n\n{draft.body_markdown}\n" if draft.title else draft.body_markdown + "\n")
     for start, end in transcript.sparse_spans:
-        sys.stderr.write(f"warning: few words were recognised between {start:.1f} s and {end:.1f} s; listen to that part.\n")
+        sys.stderr.write(
+            f"warning: few words were recognised between {start:.1f} s and {end:.1f} s; listen to that part.\n"
+        )
     return 0
 
 

@@ -52,7 +52,7 @@ def lang_code(lang: str) -> str:
     return re.split(r"[-_]", (lang or "").strip().lower())[0]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_language_table(lang: str) -> LanguageTable:
     code = lang_code(lang)
     path = LANG_DIR / f"{code}.toml"

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from dictation.errors import DictationError, InvalidInput
-from dictation.mailin.message import header_addresses
 from dictation.mailin.deliver import Deliver
+from dictation.mailin.message import header_addresses
 
 log = logging.getLogger("dictation.mailin")
 

@@ -16,7 +16,7 @@ import dataclasses
 import functools
 import os
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import huey
 from sqlalchemy import select, update
@@ -39,11 +39,11 @@ from dictation.models import (
 )
 from dictation.notify import Mailer
 from dictation.ops import metrics
-from dictation.transcribe.device import resolve_device
 from dictation.settings import Settings
 from dictation.storage import MediaStore
 from dictation.transcribe import TranscribeOptions, Transcript, transcribe
 from dictation.transcribe.coverage import with_decode_gaps
+from dictation.transcribe.device import resolve_device
 
 PROCESS = "process"
 

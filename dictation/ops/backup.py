@@ -27,7 +27,6 @@ import sqlite3
 import subprocess
 import tempfile
 from pathlib import Path
-from urllib.parse import parse_qs
 
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
@@ -176,7 +175,8 @@ def read_manifest(source: Path) -> dict:
     if manifest.get("secret_key"):
         expected.append((manifest["secret_key"]["file"], manifest["secret_key"]["sha256"]))
     damaged = [name for name, sha in expected
-               if ".." in Path(name).parts or not (Path(source) / name).is_file() or _sha256(Path(source) / name) != sha]
+               if ".." in Path(name).parts or not (Path(source) / name).is_file()
+               or _sha256(Path(source) / name) != sha]
     if damaged:
         shown = ", ".join(damaged[:5]) + (f" and {len(damaged) - 5} more" if len(damaged) > 5 else "")
         raise InvalidInput(f"The backup is damaged: {shown} missing or not as backed up. Nothing was restored.",

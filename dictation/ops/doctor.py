@@ -126,12 +126,12 @@ def check_media_store(settings: Settings) -> Check:
 
 def check_destinations(settings: Settings) -> Iterator[Check]:
     """Each destination is asked to look a post up: that needs the address and the credentials."""
+    from sqlalchemy import inspect
+
     from dictation.db import Database
     from dictation.errors import DictationError
     from dictation.publish import destinations
     from dictation.publish.cms import Post, get_publisher
-
-    from sqlalchemy import inspect
 
     database = Database(settings)
     try:

@@ -50,7 +50,7 @@ def _windows(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
     for start, end in spans:
         count = max(1, int((end - start) // WINDOW_SECONDS))
         edges = np.linspace(start, end, count + 1)
-        windows.extend(zip(edges[:-1], edges[1:]))
+        windows.extend(zip(edges[:-1], edges[1:], strict=True))
     return windows
 
 

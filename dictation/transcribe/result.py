@@ -50,7 +50,7 @@ class Transcript:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Transcript":
+    def from_dict(cls, data: dict) -> Transcript:
         segments = [
             Segment(**{**s, "words": [Word(**w) for w in s.get("words", [])]})
             for s in data.get("segments", [])

@@ -3,7 +3,8 @@
 People's actions (`apply`) and the machine's moves (`system`) are both tables of data below.
 Every change first takes the memo row with a conditional UPDATE (`... WHERE status = <what we
 saw>`) and checks again with fresh data, so two people acting at once cannot both win: the
-second is refused with a reason, never silently overwritten. Every change writes an `AuditEntry` (who, when, from, to, detail).
+second is refused with a reason, never silently overwritten. Every change writes an `AuditEntry`
+(who, when, from, to, detail).
 """
 
 from __future__ import annotations

@@ -47,7 +47,9 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "already_claimed": "Vous avez déjà pris en charge ce brouillon.",
         "nobody_claimed": "Personne n’a pris en charge ce brouillon.",
         "reason_required": "Dites ce qui doit changer : une raison est nécessaire pour demander des modifications.",
-        "changed_meanwhile": "Ce mémo a changé entre-temps (il est maintenant {state}) ; rechargez la page et réessayez.",
+        "changed_meanwhile": (
+            "Ce mémo a changé entre-temps (il est maintenant {state}) ; rechargez la page et réessayez."
+        ),
         "reassign_admin_only": "Seul un admin peut réattribuer un brouillon.",
         "reassign_not_staff": "{person} n’est pas un compte assistant·e ou admin actif.",
         "cannot_reassign": "Un mémo {state} ne peut pas être réattribué.",
@@ -81,7 +83,8 @@ ACTIONS: dict[str, dict[str, tuple[str, str]]] = {
     "fr": {
         "claim": ("Prendre en charge", "pris en charge"), "release": ("Libérer", "libéré"),
         "submit_for_approval": ("Envoyer pour validation", "envoyé pour validation"),
-        "approve": ("Valider", "validé"), "request_changes": ("Demander des modifications", "renvoyé pour modifications"),
+        "approve": ("Valider", "validé"),
+        "request_changes": ("Demander des modifications", "renvoyé pour modifications"),
         "archive": ("Archiver", "archivé"),
     },
 }

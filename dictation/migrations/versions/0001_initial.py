@@ -1,7 +1,7 @@
 """The initial schema: every table of models.py as of the first release.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25
 """
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
@@ -55,8 +55,8 @@ class Post:
         if self.publish_at is None:
             return None
         if self.publish_at.tzinfo is None:  # naive dates are taken as UTC, never as server time
-            return self.publish_at.replace(tzinfo=timezone.utc)
-        return self.publish_at.astimezone(timezone.utc)
+            return self.publish_at.replace(tzinfo=UTC)
+        return self.publish_at.astimezone(UTC)
 
 
 def draft_marker(draft_id: str) -> str:

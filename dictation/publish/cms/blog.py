@@ -14,7 +14,7 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -60,7 +60,7 @@ class BlogEntry:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -99,7 +99,7 @@ class Blog:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        env.filters["rfc3339"] = lambda d: d.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        env.filters["rfc3339"] = lambda d: d.astimezone(UTC).isoformat().replace("+00:00", "Z")
         env.filters["rfc2822"] = format_datetime
         env.filters["day"] = lambda d: d.strftime("%-d %B %Y")
         return env

@@ -13,8 +13,9 @@ from __future__ import annotations
 import mimetypes
 import re
 import time
+from collections.abc import Generator
 from pathlib import Path
-from typing import Any, Generator
+from typing import Any
 
 import httpx
 import jwt
@@ -121,7 +122,7 @@ class GhostPublisher:
 
     def _put(self, remote_id: str, fields: dict[str, Any], what: str) -> dict:
         """PUT with the `updated_at` Ghost holds; on 409 re-read and try once more."""
-        for attempt in (1, 2):
+        for _attempt in (1, 2):
             current = self.read(remote_id, fields="id,updated_at")
             if current is None:
                 raise PublishError(f"Ghost has no post {remote_id} any more; it may have been deleted there.")

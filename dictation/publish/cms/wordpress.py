@@ -152,7 +152,8 @@ class WordPressPublisher:
     def find(self, post: Post, remote_id: str | None = None) -> RemotePost | None:
         edit = {"context": "edit", "status": "any"}
         if remote_id:
-            data = self._call("GET", f"posts/{int(remote_id)}", "post lookup", ok=(404, 410), params={"context": "edit"})
+            data = self._call("GET", f"posts/{int(remote_id)}", "post lookup", ok=(404, 410),
+                              params={"context": "edit"})
             if data and data.get("id") and data.get("status") != "trash":
                 return self._remote(data)
         candidates = self._call("GET", "posts", "post lookup", params={**edit, "slug": post.slug})

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import threading
 
-from dictation.transcribe.engines.base import SAMPLE_RATE, Engine, Progress
 from dictation.transcribe.device import resolve_compute_type, resolve_device
+from dictation.transcribe.engines.base import SAMPLE_RATE, Engine, Progress
 from dictation.transcribe.options import TranscribeOptions
 from dictation.transcribe.weights import resolve_faster_whisper, resolve_openai_whisper
 

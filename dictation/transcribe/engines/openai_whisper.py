@@ -44,7 +44,7 @@ def _progress_bar(progress: Progress | None):
         def __init__(self, total: int = 0, **_: object) -> None:
             self.total, self.n = max(total, 1), 0
 
-        def __enter__(self) -> "Bar":
+        def __enter__(self) -> Bar:
             return self
 
         def __exit__(self, *_: object) -> None:
@@ -157,7 +157,8 @@ def _inside(flat: list[float] | None, duration: float) -> list[float] | None:
         return flat
     limit = max(0.0, duration - 2 * _FRAME_S)
     kept: list[float] = []
-    for start, end in zip(flat[0::2], flat[1::2]):
+    # Pairs of (start, end); a lone trailing start has no end to pair with.
+    for start, end in zip(flat[0::2], flat[1::2], strict=False):
         start, end = min(start, limit), min(end, limit)
         if end - start >= 5 * _FRAME_S:
             kept += [round(start, 3), round(end, 3)]
