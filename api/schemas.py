@@ -131,6 +131,17 @@ class MemoOut(BaseModel):
         )
 
 
+class UploadOut(MemoOut):
+    """The answer to an upload: the memo, and whether it is one the author had already sent."""
+
+    duplicate: bool = False  # these bytes were sent before: this is the earlier memo, nothing new was made
+    kept: list[str] = []  # what of a duplicate's details went onto the earlier memo: "title", "note"
+
+    @classmethod
+    def of(cls, memo: Memo, duplicate: bool = False, kept: tuple[str, ...] = ()) -> UploadOut:
+        return cls(**MemoOut.of(memo).model_dump(), duplicate=duplicate, kept=list(kept))
+
+
 class Page(BaseModel):
     total: int  # matching items, all pages together
     limit: int

@@ -11,6 +11,7 @@ answer to that PATCH (and any later HEAD) carries the memo's id in `Memo-Id`.
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
@@ -67,6 +68,8 @@ class _Call:
     user: User
     queue: object
     memo_id: int | None = None
+    # Set when the finished file is one the author had sent before: when they sent it.
+    duplicate_of: dt.datetime | None = None
 
 
 _call: contextvars.ContextVar[_Call] = contextvars.ContextVar("tus_call")
@@ -107,9 +110,11 @@ class MemoUploads:
         if isinstance(event, UploadCompletedEvent):
             call = _call.get()
             info = event.upload_info
-            call.memo_id = await run_in_threadpool(self._make_memo, call, info.upload_id, dict(info.metadata))
+            taken = await run_in_threadpool(self._make_memo, call, info.upload_id, dict(info.metadata))
+            call.memo_id = taken.memo.id
+            call.duplicate_of = taken.memo.created_at if taken.duplicate else None
 
-    def _make_memo(self, call: _Call, upload_id: str, metadata: dict[str, str]) -> int:
+    def _make_memo(self, call: _Call, upload_id: str, metadata: dict[str, str]) -> intake.Intake:
         """The finished file -> a memo, through the same intake as a multipart upload."""
         path = self.completed / upload_id
         store, database = self.app.state.store, self.app.state.database
@@ -123,10 +128,10 @@ class MemoUploads:
                 filename=metadata.get("filename"),
             )
             fields = {k: metadata[k] for k in MEMO_FIELDS if metadata.get(k)}
-            taken = intake.receive_memo(
-                database, store, call.queue, call.user, recording, fields, idempotency_key(upload_id)
+            return intake.receive_memo(
+                database, store, call.queue, call.user, recording, fields, idempotency_key(upload_id),
+                max_seconds=self.app.state.settings.max_memo_minutes * 60,
             )
-            return taken.memo.id
         finally:
             path.unlink(missing_ok=True)
             path.with_name(path.name + ".meta").unlink(missing_ok=True)
@@ -207,7 +212,10 @@ class MemoUploads:
             _call.reset(token)
         if call.memo_id is not None:
             response.headers["Memo-Id"] = str(call.memo_id)
-        response.headers["Access-Control-Expose-Headers"] = "Location, Upload-Offset, Memo-Id"
+        if call.duplicate_of is not None:  # the phone says "you already sent this on …"
+            sent = call.duplicate_of if call.duplicate_of.tzinfo else call.duplicate_of.replace(tzinfo=dt.UTC)
+            response.headers["Memo-Duplicate-Of"] = sent.isoformat()
+        response.headers["Access-Control-Expose-Headers"] = "Location, Upload-Offset, Memo-Id, Memo-Duplicate-Of"
         return response
 
     def _identify(self, request: Request) -> Caller:

@@ -26,7 +26,7 @@ from api.deps import (
     current_caller_deferred_csrf,
 )
 from api.errors import errors_doc
-from api.schemas import API, Id, MemoOut, MemoPage
+from api.schemas import API, Id, MemoOut, MemoPage, UploadOut
 from api.upload import MEDIA_TYPES, receive_upload, sniff_audio
 from dictation import accounts, jobs, text
 from dictation.errors import Conflict, Forbidden, NotFound
@@ -67,18 +67,20 @@ _UPLOAD_BODY = {
 # --- upload ---------------------------------------------------------------------------
 
 
-def _memo_answer(memo: Memo, created: bool) -> JSONResponse:
+def _memo_answer(memo: Memo, created: bool, duplicate: bool = False, kept: tuple[str, ...] = ()) -> JSONResponse:
     location = f"{API}/memos/{memo.id}"
     headers = {"Location": location}
-    if not created:
+    if not created and not duplicate:
         headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(MemoOut.of(memo).model_dump(mode="json"), status_code=201 if created else 200, headers=headers)
+    body = UploadOut.of(memo, duplicate=duplicate, kept=kept).model_dump(mode="json")
+    return JSONResponse(body, status_code=201 if created else 200, headers=headers)
 
 
 @router.post(
-    "", status_code=201, response_model=MemoOut, openapi_extra=_UPLOAD_BODY,
+    "", status_code=201, response_model=UploadOut, openapi_extra=_UPLOAD_BODY,
     responses={
-        200: {"model": MemoOut, "description": "The same Idempotency-Key or the same bytes again: the first memo."},
+        200: {"model": UploadOut, "description": "The same Idempotency-Key again: the first memo; the same bytes "
+              "under another key: the earlier memo with `duplicate: true`, the new note kept as a comment."},
         **errors_doc(401, 403, 413, 415, 422),
     },
     summary="Upload a memo (multipart, streamed); 201 with its Location",
@@ -113,9 +115,10 @@ async def upload_memo(
         filename=upload.filename,
     )
     taken = await run_in_threadpool(
-        intake.receive_memo, database, store, queue, caller.user, recording, upload.fields, key
+        intake.receive_memo, database, store, queue, caller.user, recording, upload.fields, key,
+        max_seconds=settings.max_memo_minutes * 60,
     )
-    return _memo_answer(taken.memo, taken.created)
+    return _memo_answer(taken.memo, taken.created, taken.duplicate, taken.kept)
 
 
 # --- reading --------------------------------------------------------------------------

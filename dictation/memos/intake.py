@@ -4,8 +4,12 @@ Both doors call this: the multipart upload (`POST /api/v1/memos`) and the resuma
 when its last chunk arrives. The rules live here once:
 - the memo's details (title, priority, due date, language, note) are checked before a memo
   exists, so a bad field refuses the upload with a sentence and leaves nothing behind;
-- the same `Idempotency-Key`, or the same bytes from the same author, answer with the first
-  memo instead of making a second one (a unique constraint settles simultaneous uploads);
+- the same `Idempotency-Key` (a retried request) answers with the first memo; the same bytes
+  from the same author under another key are a re-sent recording: answered as a duplicate
+  with the existing memo, and what was typed with it is kept there (a new note becomes a
+  comment, a title fills an untitled memo) — nothing typed is dropped (a unique constraint
+  settles simultaneous uploads);
+- a memo whose header says it is longer than the limit is refused before it exists (413);
 - a recording that did not become a memo is removed from the store unless another memo uses it.
 """
 
@@ -22,10 +26,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dictation.audio import check_stated_length
 from dictation.db import Database
 from dictation.errors import InvalidInput
+from dictation.memos.drafts import add_comment
 from dictation.memos.processing import enqueue_processing
-from dictation.models import Memo, Priority, State, User
+from dictation.models import Comment, Memo, Priority, State, User
 from dictation.storage import MediaStore, StoredFile
 
 MAX_TITLE = 300
@@ -64,6 +70,9 @@ class Recording:
 class Intake:
     memo: Memo  # author and draft loaded, so a door can render it after the session closed
     created: bool  # False: an earlier memo for the same key or the same bytes
+    # True: the author had sent these very bytes before, under another key (not a retry of one request)
+    duplicate: bool = False
+    kept: tuple[str, ...] = ()  # what of a duplicate's details went onto the earlier memo: "title", "note"
 
 
 def parse_details(fields: Mapping[str, str]) -> MemoDetails:
@@ -107,12 +116,15 @@ def receive_memo(
     recording: Recording,
     fields: Mapping[str, str],
     key: str | None = None,
+    max_seconds: float | None = None,
 ) -> Intake:
     """The memo for this recording: an existing one for the same key or the same bytes from the
     same author, else a new one queued for transcription. When no memo takes the recording (a
-    bad field, a database error), its file is removed unless another memo points at it."""
+    bad field, a header over `max_seconds` long, a database error), its file is removed unless
+    another memo points at it."""
     try:
         details = parse_details(fields)  # before a memo exists
+        check_stated_length(store.path(recording.stored.sha256), max_seconds)
         return _record(database, queue, author, recording, details, key)
     except BaseException:
         forget_unreferenced(database, store, recording.stored.sha256)
@@ -126,7 +138,7 @@ def _record(
     with database.session() as session:
         existing = _existing(session, author, key, sha256)
         if existing is not None:
-            return Intake(_load(session, existing), created=False)
+            return _answer_existing(session, author, existing, details)
     try:
         with database.session() as session:
             memo = Memo(
@@ -145,19 +157,64 @@ def _record(
             existing = _existing(session, author, key, sha256)
             if existing is None:
                 raise
-            return Intake(_load(session, existing), created=False)
+            return _answer_existing(session, author, existing, details)
     with database.session() as session:
         return Intake(_load(session, memo_id), created=True)
 
 
-def _existing(session: Session, author: User, key: str | None, sha256: str) -> int | None:
+def _existing(session: Session, author: User, key: str | None, sha256: str) -> tuple[int, bool] | None:
+    """(memo id, found by its key) of the earlier memo this upload is, if any."""
     if key is not None:
         found = session.scalar(select(Memo.id).where(Memo.author_id == author.id, Memo.idempotency_key == key))
         if found is not None:
-            return found
-    return session.scalar(
+            return found, True
+    found = session.scalar(
         select(Memo.id).where(Memo.author_id == author.id, Memo.media_sha256 == sha256).order_by(Memo.id).limit(1)
     )
+    return (found, False) if found is not None else None
+
+
+def _answer_existing(session: Session, author: User, existing: tuple[int, bool], details: MemoDetails) -> Intake:
+    memo_id, by_key = existing
+    if by_key:  # the same request again: its details are already there
+        return Intake(_load(session, memo_id), created=False)
+    kept = keep_resent_details(session, session.get(Memo, memo_id), author, details)
+    return Intake(_load(session, memo_id), created=False, duplicate=True, kept=kept)
+
+
+def keep_resent_details(session: Session, memo: Memo, author: User, details: MemoDetails) -> tuple[str, ...]:
+    """Put what the author typed when sending the recording again onto its memo: a title on an
+    untitled memo, a note as a comment (on the memo's note while it has no draft yet). The same
+    text sent twice is kept once; a title that cannot replace the memo's goes into the comment."""
+    kept: list[str] = []
+    lines: list[str] = []
+    if details.title and details.title != memo.title:
+        if not memo.title:
+            memo.title = details.title
+            kept.append("title")
+        else:
+            lines.append(f"Title: {details.title}")
+    if details.note:
+        lines.append(details.note)
+    text = "\n\n".join(lines)
+    if text and not _already_said(session, memo, author, text):
+        if memo.draft is not None:
+            add_comment(session, author, memo.draft, text)
+        else:
+            memo.note = f"{memo.note}\n\n{text}" if memo.note else text
+        kept.append("note")
+    session.flush()
+    return tuple(kept)
+
+
+def _already_said(session: Session, memo: Memo, author: User, text: str) -> bool:
+    if memo.note and text in memo.note:
+        return True
+    if memo.draft is None:
+        return False
+    return session.scalar(
+        select(Comment.id).where(Comment.draft_id == memo.draft.id, Comment.user_id == author.id, Comment.body == text)
+    ) is not None
 
 
 def _load(session: Session, memo_id: int) -> Memo:

@@ -117,9 +117,13 @@ $("memo-form").addEventListener("submit", async (event) => {
   try {
     const upload = new ResumableUpload(chosen, { metadata, onProgress: progress, onStatus: status });
     const done = await upload.start();
-    $("upload-status").textContent = t("phone.sent");
-    toast(t("phone.sent"));
-    addMemo(done.memoId, metadata.title || chosen.name);
+    if (done.duplicateOf) {
+      alreadySent(done.memoId, done.duplicateOf);
+    } else {
+      $("upload-status").textContent = t("phone.sent");
+      toast(t("phone.sent"));
+      addMemo(done.memoId, metadata.title || chosen.name);
+    }
     form.reset();
     resetRecorder();
   } catch (err) {
@@ -127,6 +131,21 @@ $("memo-form").addEventListener("submit", async (event) => {
     $("send").disabled = false;
   }
 });
+
+/** The server had this recording already: say when it was sent and link its memo, so the
+ * author does not wonder which of two memos is the real one. */
+function alreadySent(memoId, sentAt) {
+  const when = new Date(sentAt).toLocaleString(document.documentElement.lang || undefined,
+    { dateStyle: "medium", timeStyle: "short" });
+  const box = $("upload-status");
+  box.textContent = `${t("phone.already_sent", { date: when })} `;
+  const link = document.createElement("a");
+  link.id = "duplicate-link";
+  link.href = `/phone/memos/${memoId}`;
+  link.textContent = t("phone.open_memo");
+  box.appendChild(link);
+  toast(t("phone.already_sent", { date: when }));
+}
 
 function addMemo(memoId, title) {
   if (!memoId || document.querySelector(`[data-memo-id="${memoId}"]`)) return;

@@ -99,7 +99,7 @@ export class ResumableUpload {
       if (finished) {
         localStorage.removeItem(fingerprint(this.file));
         this.onProgress?.(this.file.size, this.file.size);
-        return { memoId: this.memoId, url: this.url };
+        return { memoId: this.memoId, url: this.url, duplicateOf: this.duplicateOf };
       }
     }
   }
@@ -118,6 +118,7 @@ export class ResumableUpload {
         this.failures = 0;
         this.offset = Number(reply.header("Upload-Offset"));
         this.memoId = reply.header("Memo-Id") || undefined;
+        this.duplicateOf = reply.header("Memo-Duplicate-Of") || undefined; // sent before, on that date
         this.onProgress?.(this.offset, this.file.size);
         if (this.offset >= this.file.size) return true;
         continue;

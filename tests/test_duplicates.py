@@ -1,0 +1,128 @@
+"""A re-sent recording (same bytes, same author) is answered as a duplicate by both doors, and
+what was typed with it is kept on the earlier memo: nothing typed is dropped."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from dictation.models import Comment, Draft, Memo
+from tests.conftest import shared_file
+from tests.support.dbfixtures import make_draft
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def app(data_dir):
+    from dictation import accounts
+    from dictation.settings import Settings
+    from review_ui.app import create_app
+
+    app = create_app(Settings(data_dir=data_dir, workers=0))
+    with app.state.database.session() as session:
+        accounts.create_user(session, "erin@example.com", "author", password=PASSWORD, name="Erin")
+        accounts.create_user(session, "fred@example.com", "author", password=PASSWORD, name="Fred")
+    yield app
+    app.state.database.dispose()
+
+
+@pytest.fixture(scope="module")
+def recording() -> bytes:
+    return shared_file("audio/real/jfk.flac").read_bytes()
+
+
+def signed_in(app, email: str) -> tuple[TestClient, str]:
+    client = TestClient(app)
+    answer = client.post("/api/v1/session", json={"email": email, "password": PASSWORD})
+    assert answer.status_code == 200, answer.text
+    return client, answer.json()["csrf_token"]
+
+
+def send(client, csrf, data: bytes, key: str | None = None, **fields: str):
+    headers = {"X-CSRF-Token": csrf} | ({"Idempotency-Key": key} if key else {})
+    return client.post("/api/v1/memos", files={"file": ("memo.flac", data, "audio/flac")}, data=fields,
+                       headers=headers)
+
+
+def memo_row(app, memo_id: int) -> tuple[Memo, list[str]]:
+    with app.state.database.session() as session:
+        memo = session.get(Memo, memo_id)
+        session.expunge(memo)
+        bodies = list(session.scalars(select(Comment.body).join(Draft, Draft.id == Comment.draft_id)
+                                      .where(Draft.memo_id == memo_id).order_by(Comment.id)))
+        return memo, bodies
+
+
+def test_resend_recording_answers_duplicate_and_keeps_note_and_title(app, recording):
+    client, csrf = signed_in(app, "erin@example.com")
+    first = send(client, csrf, recording, note="Publish on Monday")
+    assert first.status_code == 201 and first.json()["duplicate"] is False
+    again = send(client, csrf, recording, title="Ask not", note="Add the photo too")
+    assert again.status_code == 200, again.text
+    body = again.json()
+    assert body["duplicate"] is True and body["id"] == first.json()["id"]
+    assert sorted(body["kept"]) == ["note", "title"] and "idempotent-replayed" not in again.headers
+    memo, _ = memo_row(app, body["id"])
+    assert memo.title == "Ask not"
+    assert "Publish on Monday" in memo.note and "Add the photo too" in memo.note  # no draft yet: on the note
+
+
+def test_resend_recording_note_becomes_comment_once(app, recording):
+    client, csrf = signed_in(app, "erin@example.com")
+    memo_id = send(client, csrf, recording, title="Ask not").json()["id"]
+    with app.state.database.session() as session:
+        make_draft(session, session.get(Memo, memo_id))
+    for _ in range(2):  # the phone retrying without its key: one comment, not two
+        answer = send(client, csrf, recording, title="Another title", note="Use the long version")
+        assert answer.status_code == 200 and answer.json()["duplicate"] is True
+    memo, comments = memo_row(app, memo_id)
+    assert memo.title == "Ask not"  # a titled memo keeps its title; the new one is in the comment
+    assert comments == ["Title: Another title\n\nUse the long version"]
+
+
+def test_retry_same_key_is_not_duplicate(app, recording):
+    client, csrf = signed_in(app, "erin@example.com")
+    first = send(client, csrf, recording, key="k-1", note="Hello")
+    again = send(client, csrf, recording, key="k-1", note="Hello")
+    assert again.status_code == 200 and again.json()["duplicate"] is False
+    assert again.headers["idempotent-replayed"] == "true" and again.json()["id"] == first.json()["id"]
+    memo, _ = memo_row(app, first.json()["id"])
+    assert memo.note == "Hello"
+
+
+def test_send_same_recording_other_author_is_new_memo(app, recording):
+    erin, erin_csrf = signed_in(app, "erin@example.com")
+    fred, fred_csrf = signed_in(app, "fred@example.com")
+    assert send(erin, erin_csrf, recording).status_code == 201
+    answer = send(fred, fred_csrf, recording)
+    assert answer.status_code == 201 and answer.json()["duplicate"] is False
+
+
+def _tus(client, csrf, data: bytes, **meta: str):
+    encoded = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in meta.items())
+    created = client.post("/api/v1/uploads/", headers={
+        "Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)), "Upload-Metadata": encoded, "X-CSRF-Token": csrf,
+    })
+    assert created.status_code == 201, created.text
+    return client.patch(created.headers["location"], content=data, headers={
+        "Tus-Resumable": "1.0.0", "Upload-Offset": "0", "X-CSRF-Token": csrf,
+        "Content-Type": "application/offset+octet-stream",
+    })
+
+
+def test_resend_recording_by_tus_answers_duplicate(app, recording):
+    client, csrf = signed_in(app, "erin@example.com")
+    first = _tus(client, csrf, recording, filename="memo.flac")
+    assert first.status_code == 204 and "memo-duplicate-of" not in first.headers
+    again = _tus(client, csrf, recording, filename="memo.flac", note="Second thoughts")
+    assert again.status_code == 204
+    assert again.headers["memo-id"] == first.headers["memo-id"] and again.headers["memo-duplicate-of"]
+    assert "Memo-Duplicate-Of" in again.headers["access-control-expose-headers"]
+    memo, _ = memo_row(app, int(first.headers["memo-id"]))
+    assert memo.note == "Second thoughts"
+    sent = client.get(f"/api/v1/memos/{memo.id}").json()["created_at"]
+    assert again.headers["memo-duplicate-of"][:19] == sent[:19]
