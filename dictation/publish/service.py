@@ -45,6 +45,10 @@ def request_publication(
     """Queue the draft for `destination` (name, id, or None for the default) at `publish_at`."""
     if Role(actor.role) not in (Role.assistant, Role.admin):
         raise Forbidden("Only assistants and admins publish drafts.")
+    if Role(actor.role) is not Role.admin and draft.assignee_id not in (None, actor.id):
+        # The claim lock, as for every other move on a claimed draft (DESIGN: only the claim
+        # holder, or an admin, publishes).
+        raise TransitionRefused("Another assistant holds this draft; only they or an admin may publish it.")
     memo = draft.memo
     state = State(memo.status)
     if state not in PUBLISHABLE:
