@@ -8,9 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy import text
 
@@ -21,7 +19,7 @@ from dictation.publish import destinations
 from dictation.settings import Settings, get_settings
 from dictation.storage import MediaStore
 from tests.conftest import ROOT, shared_file
-from tests.support.dbfixtures import any_db, db, make_draft, make_memo, make_user, pg_db, pg_url  # noqa: F401
+from tests.support.dbfixtures import make_draft, make_memo, make_user
 
 TABLES = ("users", "memos", "drafts", "draft_revisions", "destinations", "publications", "jobs", "audit_log")
 

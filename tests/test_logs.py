@@ -17,7 +17,6 @@ from dictation.models import Job
 from dictation.ops.logs import Redactor, configure_logging
 from dictation.settings import Settings
 from tests.conftest import shared_file
-from tests.support.dbfixtures import db  # noqa: F401  (fixture)
 
 SECRET_KEY = "s3cret-key-of-this-installation-0123456789"
 SMTP_PASSWORD = "smtp-password-never-logged"

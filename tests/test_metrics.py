@@ -5,7 +5,6 @@ processes exports its counts on a port of its own."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,15 +21,9 @@ from dictation.publish import destinations
 from dictation.settings import Settings
 from dictation.storage import MediaStore
 from tests.conftest import ROOT, shared_file
-from tests.support.dbfixtures import db  # noqa: F401  (fixture)
+from tests.support.servers import free_port
 
 TOKEN = "metrics-token-for-the-scraper"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def scrape(text: str) -> dict[tuple[str, tuple], float]:
@@ -104,7 +97,7 @@ def test_scrape_metrics_every_family_moves_when_memo_processed(app_and_people):
 
     # Publish one draft to the built-in blog (works) and one to a webhook on a closed port (both
     # attempts refused).
-    closed = f"http://127.0.0.1:{_free_port()}/hook"
+    closed = f"http://127.0.0.1:{free_port()}/hook"
     with app.state.database.session() as session:
         destinations.add_destination(session, settings, "hook", "webhook", url=closed, secret="webhook-secret-1")
     for target in ("blog", "hook"):
@@ -119,7 +112,8 @@ def test_scrape_metrics_every_family_moves_when_memo_processed(app_and_people):
     assert value(after, "dictation_memos", state="ready") >= value(before, "dictation_memos", state="ready") + 1
     assert value(after, "dictation_memos", state="failed") >= value(before, "dictation_memos", state="failed") + 1
     moved = {
-        "job duration (process, done)": ("dictation_job_duration_seconds_count", {"kind": "process", "outcome": "done"}),
+        "job duration (process, done)": ("dictation_job_duration_seconds_count",
+                                         {"kind": "process", "outcome": "done"}),
         "job failures (process)": ("dictation_job_failures_total", {"kind": "process"}),
         "job duration (publish)": ("dictation_job_duration_seconds_count", {"kind": "publish", "outcome": "done"}),
         "real-time factor (tiny.en)": ("dictation_transcription_real_time_factor_count",
@@ -165,7 +159,7 @@ def test_export_worker_process_metrics_on_own_port(db, data_dir):
         memo = make_memo(session, make_user(session, "author"), status="received", media_sha256=stored.sha256)
         processing.enqueue_processing(session, memo, jobs.make_queue(settings))
         memo_id = memo.id
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DICTATION_DATA_DIR": str(data_dir), "DICTATION_MODEL": "tiny.en",
            "DICTATION_LANGUAGE": "en", "DICTATION_CPU_THREADS": "1", "DICTATION_METRICS_PORT": str(port),
            "DICTATION_LOG_FORMAT": "json"}

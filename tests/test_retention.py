@@ -18,7 +18,7 @@ from dictation.ops import retention
 from dictation.settings import Settings
 from dictation.storage import MediaStore
 from tests.conftest import shared_file
-from tests.support.dbfixtures import db, make_memo, make_user  # noqa: F401
+from tests.support.dbfixtures import make_memo, make_user
 
 PASSWORD = "correct horse battery"
 

@@ -9,6 +9,7 @@ import contextvars
 import re
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("dictation_request_id", default=None)
 memo_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("dictation_memo_id", default=None)
@@ -31,9 +32,10 @@ def current_request_id() -> str | None:
 
 
 @contextlib.contextmanager
-def bound(**values) -> Iterator[None]:
+def bound(**values: str | int | None) -> Iterator[None]:
     """Set request_id / memo_id / job_id for the duration of the block."""
-    variables = {"request_id": request_id, "memo_id": memo_id, "job_id": job_id}
+    variables: dict[str, contextvars.ContextVar[Any]] = {"request_id": request_id, "memo_id": memo_id,
+                                                         "job_id": job_id}
     tokens = [(variables[name], variables[name].set(value)) for name, value in values.items()]
     try:
         yield

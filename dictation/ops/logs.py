@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Sequence
 from typing import TextIO
 
 from dictation.ops import context
@@ -32,7 +33,7 @@ _PATTERNS = [
 class Redactor:
     """Blanks this installation's own secrets and anything shaped like a credential."""
 
-    def __init__(self, secrets: list[str | None] = ()) -> None:
+    def __init__(self, secrets: Sequence[str | None] = ()) -> None:
         # Short values would blank ordinary words; real secrets are long.
         self.secrets = sorted({s for s in secrets if s and len(s) >= 8}, key=len, reverse=True)
 

@@ -140,7 +140,7 @@ def storage_usage(database: Database, store: MediaStore) -> StorageUsage:
     with database.session() as session:
         originals = set(session.scalars(select(Memo.media_sha256)).all())
         playback = set(session.scalars(select(Memo.playback_sha256).where(Memo.playback_sha256.is_not(None))).all())
-        purged = [session.scalar(select(func.count()).select_from(Memo).where(column.is_not(None)))
+        purged = [session.scalar(select(func.count()).select_from(Memo).where(column.is_not(None))) or 0
                   for column in (Memo.original_purged_at, Memo.playback_purged_at, Memo.transcript_purged_at)]
         database_bytes = _database_bytes(session, database)
     sizes = {"original": [0, 0], "playback": [0, 0], "other": [0, 0]}
@@ -194,7 +194,7 @@ def _run(ctx: JobContext) -> Callable[[Session], None]:
         session.flush()
         next_job = schedule_daily(session, utcnow() + EVERY)
         log.info("%s; next run %s", report.summary(),
-                 next_job.run_at.isoformat(timespec="minutes") if next_job else "already booked")
+                 next_job.run_at.isoformat(timespec="minutes") if next_job and next_job.run_at else "already booked")
 
     return book_next
 
