@@ -7,7 +7,7 @@ import datetime as dt
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from api.deps import (
     AdminUser,
@@ -21,8 +21,9 @@ from api.deps import (
 from api.errors import errors_doc
 from api.schemas import Id, PasswordChange, SessionOut, UserIn, UserOut, UserPatch
 from dictation import accounts
-from dictation.errors import Conflict, Forbidden, NotFound
-from dictation.models import Role, User
+from dictation.accounts import users
+from dictation.errors import Forbidden
+from dictation.models import User
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -93,16 +94,9 @@ def create_user(body: UserIn, admin: AdminUser, session: SessionDep) -> UserOut:
     return UserOut.of(user)
 
 
-def _get(session, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"There is no user {user_id}.")
-    return user
-
-
 @router.get("/{user_id}", response_model=UserOut, responses=errors_doc(401, 403, 404), summary="One account (admin)")
 def get_user(user_id: Id, admin: AdminUser, session: SessionDep) -> UserOut:
-    return UserOut.of(_get(session, user_id))
+    return UserOut.of(users.get_user(session, user_id))
 
 
 @router.patch(
@@ -110,27 +104,9 @@ def get_user(user_id: Id, admin: AdminUser, session: SessionDep) -> UserOut:
     summary="Change role, name, password or language, or deactivate (admin)",
 )
 def update_user(user_id: Id, body: UserPatch, admin: AdminUser, session: SessionDep) -> UserOut:
-    user = _get(session, user_id)
-    loses_admin = user.role == Role.admin and (
-        (body.role is not None and body.role != Role.admin) or body.is_active is False
+    user = users.get_user(session, user_id)
+    changes = users.UserChanges(
+        role=body.role, name=body.name, language=body.language, password=body.password, is_active=body.is_active
     )
-    if loses_admin and user.is_active:
-        admins = session.scalar(
-            select(func.count()).select_from(User).where(User.role == Role.admin, User.is_active.is_(True))
-        )
-        if admins <= 1:
-            raise Conflict("This is the last active admin; make someone else an admin first.")
-    if body.role is not None:
-        user.role = accounts.parse_role(body.role).value
-    if body.name is not None:
-        user.name = body.name.strip()
-    if body.language is not None:
-        user.language = body.language or None
-    if body.password is not None:
-        accounts.set_password(session, user, body.password)
-    if body.is_active is False and user.is_active:
-        accounts.deactivate_user(session, user)
-    elif body.is_active is True:
-        user.is_active = True
-    session.flush()
+    users.update_user(session, user, changes)
     return UserOut.of(user)
