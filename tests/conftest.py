@@ -61,3 +61,26 @@ def data_dir(tmp_path, monkeypatch) -> Path:
     settings.get_settings.cache_clear()
     yield path
     settings.get_settings.cache_clear()
+
+
+@pytest.fixture
+def settings_changes() -> dict[str, object]:
+    """Settings a module changes for its tests, by field name: override this in the module."""
+    return {}
+
+
+@pytest.fixture
+def settings(data_dir, monkeypatch, request, settings_changes):
+    """The settings of one test: its own data dir, the database of the db fixture it uses,
+    tiny.en in English (tests about accuracy load their own model) and the module's
+    `settings_changes`. Set in the environment, so code that calls get_settings() agrees."""
+    from dictation.settings import get_settings
+
+    for database in ("any_db", "pg_db", "db"):
+        if database in request.fixturenames:
+            request.getfixturevalue(database)  # it sets DICTATION_DATABASE_URL, read below
+            break
+    for name, value in {"model": "tiny.en", "language": "en", **settings_changes}.items():
+        monkeypatch.setenv(f"DICTATION_{name.upper()}", str(value))
+    get_settings.cache_clear()
+    return get_settings()

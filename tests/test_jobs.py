@@ -24,7 +24,6 @@ from dictation.errors import Conflict, InvalidInput
 from dictation.jobs import WorkerOptions, start_in_process_worker, worker_is_dead
 from dictation.memos import processing
 from dictation.models import AuditEntry, DraftRevision, Job, Memo, State
-from dictation.settings import Settings
 from dictation.storage import MediaStore
 from tests.conftest import need, shared_file
 from tests.support.dbfixtures import make_memo, make_user
@@ -37,14 +36,7 @@ FAST = jobs.JobOptions(backoff_s=0.5, heartbeat_s=0.5, progress_every_s=0.2, sta
 
 
 @pytest.fixture
-def settings(db, monkeypatch) -> Settings:
-    monkeypatch.setenv("DICTATION_MODEL", "tiny.en")
-    monkeypatch.setenv("DICTATION_LANGUAGE", "en")
-    return Settings()
-
-
-@pytest.fixture
-def queue(settings):
+def queue(db, settings):
     queue = jobs.make_queue(settings, options=FAST)
     yield queue
     jobs.dispose_databases()

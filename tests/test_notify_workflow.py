@@ -16,19 +16,18 @@ from dictation.storage import MediaStore
 from tests.conftest import shared_file
 from tests.support.dbfixtures import make_draft, make_memo, make_user
 from tests.support.mail import SMTP_PASSWORD as PASSWORD
+from tests.support.mail import SMTP_USER
 
 
 @pytest.fixture
-def mail_settings(db, smtp_server, monkeypatch):
-    from dictation.settings import get_settings
+def settings_changes(smtp_server):
+    return {"smtp_host": "127.0.0.1", "smtp_port": smtp_server.port, "smtp_user": SMTP_USER,
+            "smtp_password": PASSWORD, "smtp_starttls": "false", "public_url": "https://desk.example"}
 
-    for name, value in {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_server.port), "SMTP_USER": "desk",
-                        "SMTP_PASSWORD": PASSWORD, "SMTP_STARTTLS": "false", "MODEL": "tiny.en",
-                        "LANGUAGE": "en", "PUBLIC_URL": "https://desk.example"}.items():
-        monkeypatch.setenv(f"DICTATION_{name}", value)
-    get_settings.cache_clear()
-    yield get_settings()
-    get_settings.cache_clear()
+
+@pytest.fixture
+def mail_settings(db, settings):
+    yield settings
     jobs.dispose_databases()
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from dictation.publish.cms import Destination, Post, get_publisher
 from dictation.publish.cms.blog import Blog, export, render_blog_path
-from dictation.settings import Settings
 from tests.conftest import shared_file
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -18,8 +17,8 @@ SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return Settings(data_dir=tmp_path / "data", public_url="https://desk.example/", blog_title="Acme & Co news")
+def settings_changes():
+    return {"public_url": "https://desk.example/", "blog_title": "Acme & Co news"}
 
 
 @pytest.fixture

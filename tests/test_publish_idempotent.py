@@ -17,7 +17,6 @@ from dictation.publish.idempotent import (
     publish_with_retries,
     with_retries,
 )
-from dictation.settings import Settings
 
 
 class LostAnswers:
@@ -49,8 +48,8 @@ class LostAnswers:
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return Settings(data_dir=tmp_path, public_url="https://desk.example")
+def settings_changes():
+    return {"public_url": "https://desk.example"}
 
 
 POST = Post(draft_id="42", title="Hello", slug="hello", body_markdown="Body")

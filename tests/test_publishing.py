@@ -16,7 +16,6 @@ from dictation.models import AuditEntry, Draft, Job, Memo, Publication, State
 from dictation.publish import destinations
 from dictation.publish import service as publishing
 from dictation.publish.cms.blog import render_blog_path
-from dictation.settings import Settings
 from tests.support.dbfixtures import make_draft, make_memo, make_user
 from tests.test_publish_webhook import SECRET, Receiver
 
@@ -24,17 +23,12 @@ FAST = jobs.JobOptions(backoff_s=0.1, heartbeat_s=0.5, progress_every_s=0.2, sta
 
 
 @pytest.fixture
-def settings(db, monkeypatch) -> Settings:
-    monkeypatch.setenv("DICTATION_PUBLISH_BACKOFF_S", "0.05")
-    monkeypatch.setenv("DICTATION_PUBLISH_MAX_ATTEMPTS", "2")
-    from dictation.settings import get_settings
-
-    get_settings.cache_clear()
-    return get_settings()
+def settings_changes():
+    return {"publish_backoff_s": 0.05, "publish_max_attempts": 2}
 
 
 @pytest.fixture
-def queue(settings):
+def queue(db, settings):
     queue = jobs.make_queue(settings, options=FAST)
     yield queue
     jobs.dispose_databases()
@@ -54,7 +48,7 @@ def publish(db, settings, queue, draft_id, user_id, destination=None, publish_at
 
     with db.session() as session:
         publication = publishing.request_publication(
-            session, session.get(Draft, draft_id), destination, session.get(User, user_id), publish_at)
+            session, session.get(Draft, draft_id), destination, session.get(User, user_id), publish_at, queue=queue)
         job_id = session.scalar(select(Job.id).where(Job.publication_id == publication.id)
                                 .order_by(Job.id.desc()).limit(1))
     if publish_at is None:
