@@ -8,8 +8,7 @@ import threading
 import httpx
 
 from dictation.models import Draft, State
-from tests.test_api_support import *  # noqa: F403
-from tests.test_api_support import make_person
+from tests.support.api import make_person
 
 API = "/api/v1"
 MACHINE = "we ship on friday\n\nthanks everyone"
@@ -89,7 +88,7 @@ def test_stale_if_match_gets_412_with_current_draft(client, api_app):
     assert body["current"]["title"] == "Theirs" and body["current"]["version"] == 2
 
 
-def test_two_writers_same_if_match_one_wins_nothing_lost(live_server, api_app, monkeypatch):
+def test_two_writers_same_if_match_one_wins_nothing_lost(api_server, api_app, monkeypatch):
     from dictation.memos import drafts
 
     ada, eve, sam = (make_person(api_app, r) for r in ("author", "assistant", "assistant"))
@@ -107,7 +106,7 @@ def test_two_writers_same_if_match_one_wins_nothing_lost(live_server, api_app, m
     answers = {}
 
     def save(person, title):
-        with httpx.Client(base_url=live_server, timeout=60) as http:
+        with httpx.Client(base_url=api_server, timeout=60) as http:
             barrier.wait()
             answers[title] = http.patch(f"{API}/drafts/{draft_id}", json={"title": title},
                                         headers={"If-Match": '"1"', **person.auth})
@@ -122,7 +121,7 @@ def test_two_writers_same_if_match_one_wins_nothing_lost(live_server, api_app, m
     winner = next(t for t, a in answers.items() if a.status_code == 200)
     loser = next(a for a in answers.values() if a.status_code == 412)
     assert loser.json()["current"]["title"] == winner  # the loser sees the winner's text to merge
-    with httpx.Client(base_url=live_server) as http:
+    with httpx.Client(base_url=api_server) as http:
         revisions = http.get(f"{API}/drafts/{draft_id}/revisions", headers=eve.auth).json()
     assert [(r["version"], r["title"]) for r in revisions][0] == (2, winner)
     assert len(revisions) == 2
