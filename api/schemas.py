@@ -23,6 +23,12 @@ MAX_ID = 2**31 - 1
 Id = Annotated[int, Interval(ge=1, le=MAX_ID)]
 
 
+# Field limits match the database columns (a longer string would be a 500 on PostgreSQL);
+# Text columns get a bound that no real memo reaches (a 3-hour memo is about 150,000 characters).
+MAX_DRAFT_CHARS = 300_000
+MAX_PASSWORD_CHARS = 1_000  # argon2 hashes any length; a megabyte-long one is only work for us
+
+
 class Input(BaseModel):
     """What people send. Every string is cleaned by `dictation.text` before the fields' own
     checks (NUL, control characters, lone surrogates), so no route can forget it."""
@@ -189,9 +195,9 @@ class DraftPatch(Input):
     model_config = ConfigDict(extra="forbid")
 
     title: str | None = Field(None, max_length=300)
-    body_markdown: str | None = None
-    tags: list[str] | None = None
-    excerpt: str | None = None
+    body_markdown: str | None = Field(None, max_length=MAX_DRAFT_CHARS)
+    tags: list[Annotated[str, Field(max_length=100)]] | None = Field(None, max_length=50)
+    excerpt: str | None = Field(None, max_length=5_000)
     slug: str | None = Field(None, max_length=200, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
@@ -257,8 +263,8 @@ class LoginIn(Input):
     one_line = frozenset({"email"})
     kept_as_sent = frozenset({"password"})
 
-    email: str
-    password: str
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=MAX_PASSWORD_CHARS)
 
 
 class SessionOut(BaseModel):
@@ -298,18 +304,18 @@ class UserIn(Input):
     one_line = frozenset({"email", "name", "language"})
     kept_as_sent = frozenset({"password"})
 
-    email: str
+    email: str = Field(max_length=320)
     role: Literal["author", "assistant", "admin"] = "author"
-    name: str = ""
-    password: str | None = Field(None, min_length=8)
-    language: str | None = None
+    name: str = Field("", max_length=200)
+    password: str | None = Field(None, min_length=8, max_length=MAX_PASSWORD_CHARS)
+    language: str | None = Field(None, max_length=8)
 
 
 class PasswordChange(Input):
     kept_as_sent = frozenset({"current_password", "new_password"})
 
-    current_password: str
-    new_password: str = Field(min_length=8)
+    current_password: str = Field(max_length=MAX_PASSWORD_CHARS)
+    new_password: str = Field(min_length=8, max_length=MAX_PASSWORD_CHARS)
 
 
 class UserPatch(Input):
@@ -319,7 +325,7 @@ class UserPatch(Input):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["author", "assistant", "admin"] | None = None
-    name: str | None = None
+    name: str | None = Field(None, max_length=200)
     is_active: bool | None = None
-    password: str | None = Field(None, min_length=8)
-    language: str | None = None
+    password: str | None = Field(None, min_length=8, max_length=MAX_PASSWORD_CHARS)
+    language: str | None = Field(None, max_length=8)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from api.schemas import Id, Input
+from api.schemas import MAX_DRAFT_CHARS, Id, Input
 from dictation import accounts
 from dictation.models import Memo, State, User
 from review_ui import diff, views
@@ -139,7 +139,7 @@ class PreviewIn(Input):
     one_line = frozenset({"title"})
 
     title: str = Field("", max_length=300)
-    body_markdown: str = Field("", max_length=2_000_000)
+    body_markdown: str = Field("", max_length=MAX_DRAFT_CHARS)  # what a draft may hold, no more
     memo_id: Id | None = None
 
 

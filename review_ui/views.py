@@ -18,6 +18,7 @@ from dictation.models import (
     DraftRevision,
     Memo,
     Publication,
+    PublicationStatus,
     Role,
     State,
     User,
@@ -26,7 +27,7 @@ from dictation.publish import destinations
 from dictation.workflow import messages
 
 # While one of these is on screen the publish panel asks again every few seconds.
-PUBLICATION_MOVING = frozenset({"scheduled", "publishing"})
+PUBLICATION_MOVING = frozenset({PublicationStatus.scheduled, PublicationStatus.publishing})
 LOW_PROBABILITY = 0.5  # below this a word is marked for checking
 # The actions each role sees as buttons (greyed out with the reason when refused now).
 ROLE_ACTIONS = {
@@ -171,7 +172,8 @@ class PublishView:
     @property
     def due_soon(self) -> bool:
         """A publication runs now or is running: worth asking every second or two."""
-        return any(p.status == "publishing" or (p.status == "scheduled" and p.publish_at is None)
+        return any(p.status == PublicationStatus.publishing
+                   or (p.status == PublicationStatus.scheduled and p.publish_at is None)
                    for p in self.publications)
 
 
@@ -195,4 +197,4 @@ def published_url(memo: Memo) -> str | None:
     """The post's address on the first destination that has it live (as the API's MemoOut)."""
     draft = memo.draft
     return next((p.remote_url for p in (draft.publications if draft else ())
-                 if p.status == "published" and p.remote_url), None)
+                 if p.status == PublicationStatus.published and p.remote_url), None)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from dictation import workflow
 from dictation.errors import PublishError, TransitionRefused
 from dictation.jobs import JobContext, JobKind
-from dictation.models import Draft, Job, Memo, Publication, State
+from dictation.models import Draft, Job, Memo, Publication, PublicationStatus, State
 from dictation.notify import Mailer
 from dictation.ops import metrics
 from dictation.publish import destinations
@@ -42,7 +42,7 @@ def _started(session: Session, job: Job) -> None:
     if memo.status not in (State.scheduled.value, State.publishing.value):
         raise TransitionRefused(f"The memo is {memo.status} now; the publication was withdrawn.")
     workflow.system(session, memo, State.publishing, f"to {publication.destination.name}, attempt {job.attempts}")
-    publication.status = "publishing"
+    publication.status = PublicationStatus.publishing.value
     publication.attempts += 1
 
 
@@ -57,7 +57,6 @@ def _run(ctx: JobContext) -> functools.partial:
             # From here an attempt may reach the CMS: a later run must look before creating.
             publication.maybe_created = True
     ctx.stage("publish")
-    publisher = get_publisher(config, settings)
 
     retries = 0
 
@@ -70,6 +69,7 @@ def _run(ctx: JobContext) -> functools.partial:
             time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
     policy = RetryPolicy(attempts=settings.publish_max_attempts, base_delay_s=settings.publish_backoff_s)
+    publisher = get_publisher(config, settings)
     try:
         outcome = publish_with_retries(publisher, post, known_remote_id, policy, sleep=sleep,
                                        ambiguous_before=maybe_created)
@@ -86,6 +86,8 @@ def _run(ctx: JobContext) -> functools.partial:
     except Exception:
         metrics.publish_tried(config.name, attempts=retries + 1, failures=retries + 1)
         raise
+    finally:
+        publisher.close()  # its HTTP client's connections, whatever the outcome
     metrics.publish_tried(config.name, attempts=outcome.attempts, failures=len(outcome.errors))
     with ctx.database.session() as session:  # stored before the job reports success
         publication = session.get(Publication, ctx.publication_id)
@@ -98,7 +100,7 @@ def _run(ctx: JobContext) -> functools.partial:
 def _finish(session: Session, publication_id: int, settings: Settings) -> None:
     publication = session.get(Publication, publication_id)
     draft = session.get(Draft, publication.draft_id)
-    publication.status, publication.error = "published", None
+    publication.status, publication.error = PublicationStatus.published.value, None
     publication.published_version = draft.version
     workflow.system(session, draft.memo, State.published,
                     f"on {publication.destination.name}: {publication.remote_url or publication.remote_id}")
@@ -110,7 +112,7 @@ def _failed(session: Session, job: Job, reason: str) -> None:
     publication = session.get(Publication, job.publication_id)
     memo = session.get(Memo, job.memo_id)
     if publication is not None:
-        publication.status, publication.error = "failed", reason
+        publication.status, publication.error = PublicationStatus.failed.value, reason
         where = publication.destination.name
     else:
         where = "the destination"
@@ -122,7 +124,7 @@ def _cancelled(session: Session, job: Job) -> None:
     publication = session.get(Publication, job.publication_id)
     memo = session.get(Memo, job.memo_id)
     if publication is not None:
-        publication.status = "cancelled"
+        publication.status = PublicationStatus.cancelled.value
     if memo is not None and memo.status == State.scheduled.value:
         workflow.system(session, memo, State.ready, "publication cancelled", action="unschedule")
     elif memo is not None and memo.status == State.publishing.value:

@@ -11,6 +11,7 @@ row does, and recovery sends it again should the queue have lost it.
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import closing
 
 import huey
 from sqlalchemy import select
@@ -21,7 +22,7 @@ from dictation.compose import slugify
 from dictation.db import utcnow
 from dictation.errors import Conflict, Forbidden, NotFound, TransitionRefused
 from dictation.jobs import active_job, latest_job, send_after_commit
-from dictation.models import Draft, Job, JobStatus, Memo, Publication, Role, State, User
+from dictation.models import Draft, Job, JobStatus, Memo, Publication, PublicationStatus, Role, State, User
 from dictation.publish import destinations
 from dictation.publish.cms import Post, get_publisher
 from dictation.settings import Settings
@@ -67,7 +68,7 @@ def request_publication(
         session.add(publication)
     now = utcnow()
     when = publish_at if publish_at is not None and publish_at > now else None
-    publication.status, publication.publish_at, publication.error = "scheduled", when, None
+    publication.status, publication.publish_at, publication.error = PublicationStatus.scheduled.value, when, None
     session.flush()
     detail = f"to {target.name}" + (f" at {when.isoformat(timespec='minutes')}" if when else "")
     workflow.system(session, memo, State.scheduled, detail, actor=actor, action="schedule" if when else "publish")
@@ -83,7 +84,7 @@ def retry_publication(session: Session, memo: Memo, actor: User, *, queue: huey.
     """Publish again where the last publication failed."""
     publication = session.scalar(
         select(Publication).join(Draft, Draft.id == Publication.draft_id)
-        .where(Draft.memo_id == memo.id, Publication.status == "failed")
+        .where(Draft.memo_id == memo.id, Publication.status == PublicationStatus.failed)
         .order_by(Publication.updated_at.desc()).limit(1))
     if publication is None or memo.draft is None:
         raise NotFound("There is no failed publication to retry for this memo.")
@@ -127,9 +128,9 @@ def unpublish(session: Session, settings: Settings, publication: Publication) ->
     """Take the post down on its destination; the publication and its remote id stay on record."""
     if not publication.remote_id:
         raise NotFound("This draft was never published there.")
-    get_publisher(destinations.to_config(publication.destination, settings), settings).unpublish(
-        publication.remote_id)
-    publication.status = "unpublished"
+    with closing(get_publisher(destinations.to_config(publication.destination, settings), settings)) as publisher:
+        publisher.unpublish(publication.remote_id)
+    publication.status = PublicationStatus.unpublished.value
 
 
 def describe(publication: Publication) -> dict:

@@ -105,3 +105,7 @@ class Publisher(Protocol):
     def find(self, post: Post, remote_id: str | None = None) -> RemotePost | None:
         """The post this draft already created (by stored id, marker or slug), or None."""
         ...
+
+    def close(self) -> None:
+        """Let go of the HTTP client (its pooled connections); call it once done with the publisher."""
+        ...
