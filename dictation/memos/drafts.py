@@ -132,22 +132,16 @@ def revisions(session: Session, draft: Draft) -> list[Revision]:
     ).all()
     saver_ids = {r.saved_by_id for r in rows} - {None}
     people = {u.id: u for u in session.scalars(select(User).where(User.id.in_(saver_ids)))} if saver_ids else {}
-    found = [
-        Revision(
-            version=r.version, title=r.title, body_markdown=r.body_markdown, tags=list(r.tags or []),
-            excerpt=r.excerpt, slug=r.slug, saved_by=people.get(r.saved_by_id), created_at=r.created_at,
-        )
-        for r in rows
-    ]
+    found = [_as_revision(r, people.get(r.saved_by_id)) for r in rows]
     if not found:
-        found = [
-            Revision(
-                version=draft.version, title=draft.title, body_markdown=draft.body_markdown,
-                tags=list(draft.tags or []), excerpt=draft.excerpt, slug=draft.slug, saved_by=None,
-                created_at=draft.created_at,
-            )
-        ]
+        found = [_as_revision(draft, None)]
     return found
+
+
+def _as_revision(source: Draft | DraftRevision, saved_by: User | None) -> Revision:
+    fields = {name: getattr(source, name) for name in EDITABLE}
+    fields["tags"] = list(fields["tags"] or [])
+    return Revision(version=source.version, saved_by=saved_by, created_at=source.created_at, **fields)
 
 
 def transition(
