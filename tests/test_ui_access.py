@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from playwright.sync_api import expect  # a dev dependency: missing, the tests must fail, not skip
 
 from tests.conftest import shared_file
 from tests.support.browser import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-from playwright.sync_api import (
-    expect,  # a dev dependency: missing, the tests must fail, not skip
-)
 
 # The accessible name as a screen reader would compute it, simplified: aria-label,
 # aria-labelledby, <label>, the text of buttons, links and tabs, then title.

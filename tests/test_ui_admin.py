@@ -226,7 +226,7 @@ def test_refuse_to_delete_builtin_blog(page, live_server):
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_add_author_who_can_sign_in(page, live_server, browser):
+def test_add_author_who_can_sign_in(page, live_server, new_context):
     live_server.sign_in(page, "ada")
     page.goto(f"{live_server.url}/admin")
     page.get_by_role("navigation", name=EN["admin.nav"]).get_by_role("link", name=EN["admin.users"]).click()
@@ -246,8 +246,7 @@ def test_add_author_who_can_sign_in(page, live_server, browser):
     assert "nora's own words" not in page.content()
     screenshot(page, "admin-users")
 
-    context = browser.new_context()
-    nora = context.new_page()
+    nora = new_context().new_page()
     nora.goto(f"{live_server.url}/login")
     nora.locator("#login-form input[type=email]").fill("nora@example.com")
     nora.locator("#login-form input[type=password]").fill("nora's own words")
@@ -255,7 +254,6 @@ def test_add_author_who_can_sign_in(page, live_server, browser):
     nora.wait_for_url(f"{live_server.url}/phone")
     expect(nora.locator("html")).to_have_attribute("lang", "fr")
     expect(nora.get_by_role("link", name=catalog("fr")["nav.admin"])).to_have_count(0)
-    context.close()
 
 
 @pytest.mark.browser

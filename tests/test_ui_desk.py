@@ -6,14 +6,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from playwright.sync_api import expect  # a dev dependency: missing, the tests must fail, not skip
 
 from tests.conftest import shared_file
-from tests.support.browser import screenshot
+from tests.support.browser import screenshot, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-from playwright.sync_api import (
-    expect,  # a dev dependency: missing, the tests must fail, not skip
-)
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +35,7 @@ def desk(page, live_server):
 
 def open_editor(page, server, memo) -> None:
     page.goto(f"{server.url}/memos/{memo['id']}")
-    page.wait_for_function("document.getElementById('audio').readyState >= 1")
+    wait_until(page, "document.getElementById('audio').readyState >= 1")
 
 
 def audio(page, prop: str):
@@ -77,7 +75,7 @@ def test_move_audio_to_clicked_word(desk, live_server, long_memo):
 def test_highlight_spoken_word_while_playing(desk, live_server, long_memo):
     open_editor(desk, live_server, long_memo)
     desk.locator("#play").click()
-    desk.wait_for_function("document.getElementById('audio').currentTime > 3")
+    wait_until(desk, "document.getElementById('audio').currentTime > 3")
     desk.locator("#play").click()
     now = audio(desk, "currentTime")
     current = desk.locator("#transcript .w.now")
@@ -95,7 +93,7 @@ def test_control_player_with_keys_while_typing(desk, live_server, long_memo):
     body = desk.locator("#draft-body")
     body.click()
     desk.keyboard.press("Escape")
-    desk.wait_for_function("!document.getElementById('audio').paused")
+    wait_until(desk, "!document.getElementById('audio').paused")
     desk.keyboard.press("Escape")
     assert audio(desk, "paused") is True
     desk.evaluate("document.getElementById('audio').currentTime = 10")
@@ -126,7 +124,7 @@ def test_rewind_on_resume(desk, live_server, long_memo):
     open_editor(desk, live_server, long_memo)
     desk.locator("#draft-body").click()
     desk.keyboard.press("Escape")
-    desk.wait_for_function("document.getElementById('audio').currentTime > 4")
+    wait_until(desk, "document.getElementById('audio').currentTime > 4")
     desk.keyboard.press("Escape")
     paused_at = audio(desk, "currentTime")
     desk.keyboard.press("Escape")
@@ -150,13 +148,13 @@ def test_keep_edit_after_autosave_and_reload(desk, live_server, long_memo):
     assert marker in draft["body_markdown"]
 
 
-def test_show_both_versions_when_two_people_save(browser, live_server):
-    memo = live_server.wait_for("erin", live_server.upload("erin", shared_file("audio/real/jfk.flac"),
-                                                           title="Ask not")["id"])
+def test_show_both_versions_when_two_people_save(new_context, live_server):
+    # Dan's: test_ui_access reads Erin's memo of this recording on the same server.
+    memo = live_server.wait_for("dan", live_server.upload("dan", shared_file("audio/real/jfk.flac"),
+                                                          title="Ask not")["id"])
     pages = []
     for who in ("alice", "bob"):
-        context = browser.new_context(viewport={"width": 1440, "height": 900})
-        page = context.new_page()
+        page = new_context().new_page()
         live_server.sign_in(page, who)
         open_editor(page, live_server, memo)
         pages.append(page)
@@ -179,8 +177,6 @@ def test_show_both_versions_when_two_people_save(browser, live_server):
     expect(second.locator("#save-state")).to_have_attribute("data-state", "saved", timeout=15_000)
     saved = live_server.draft("bob", memo["draft_id"])["body_markdown"]
     assert "Alice's sentence." in saved and "Bob's sentence." in saved
-    for page in pages:
-        page.context.close()
 
 
 def test_show_markup_in_memo_as_text(desk, live_server, long_memo):

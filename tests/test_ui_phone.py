@@ -8,6 +8,7 @@ import wave
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect  # a dev dependency: missing, the tests must fail, not skip
 
 from tests.conftest import shared_file
 from tests.support.browser import (
@@ -15,12 +16,10 @@ from tests.support.browser import (
     chromium_path,
     screenshot,
     sha256_of,
+    wait_until,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-from playwright.sync_api import (
-    expect,  # a dev dependency: missing, the tests must fail, not skip
-)
 
 PHONE = {"viewport": {"width": 375, "height": 812}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
@@ -45,17 +44,16 @@ def microphone_browser(browser_type):
     browser.close()
 
 
-def test_record_memo_on_phone_and_get_its_words_back(microphone_browser, live_server):
+def test_record_memo_on_phone_and_get_its_words_back(microphone_browser, new_context, live_server):
     from tests.support.wer import word_error_rate
 
-    context = microphone_browser.new_context(**PHONE, permissions=["microphone"], base_url=live_server.url)
-    page = context.new_page()
+    page = new_context(microphone_browser, permissions=["microphone"], base_url=live_server.url).new_page()
     live_server.sign_in(page, "erin")
     page.goto("/phone")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
     page.get_by_role("button", name="Record", exact=True).click()
     expect(page.locator("#rec-state")).to_have_text("Recording…")
-    page.wait_for_function("document.getElementById('meter').getAttribute('aria-valuenow') > 20", timeout=10_000)
+    wait_until(page, "document.getElementById('meter').getAttribute('aria-valuenow') > 20", timeout_s=10)
     page.wait_for_timeout(6500)  # the wav lasts 5.9 s; the fake microphone goes on in silence
     page.get_by_role("button", name="Pause", exact=True).click()
     paused = page.locator("#rec-time").text_content()
@@ -79,7 +77,6 @@ def test_record_memo_on_phone_and_get_its_words_back(microphone_browser, live_se
     body = live_server.draft("erin", memo["draft_id"])["body_markdown"]
     reference = shared_file("audio/real/pv_test.txt").read_text()
     assert word_error_rate(reference, body) <= 0.20, body
-    context.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import re
 
 import httpx
 import pytest
+from playwright.sync_api import expect  # a dev dependency: missing, the tests must fail, not skip
 
 from tests.support.browser import (
     Account,
@@ -17,9 +18,6 @@ from tests.support.browser import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-from playwright.sync_api import (
-    expect,  # a dev dependency: missing, the tests must fail, not skip
-)
 
 # A zone that is not UTC, in summer time: a scheduled time must survive the conversion.
 TIME_ZONE = "Europe/Paris"

@@ -1,6 +1,7 @@
 """Fixtures for the browser tests: Debian's Chromium driven by Playwright (never a
-downloaded browser), and a live server (uvicorn in a thread, the whole app, a temporary
-data dir, tiny.en and an in-process worker). Test modules import what they use."""
+downloaded browser), a factory of more browser contexts (`new_context`), and a live server
+(uvicorn in a thread, the whole app, a temporary data dir, tiny.en and an in-process worker).
+The fixtures are a plugin (tests/conftest.py); test modules import only the helpers."""
 
 from __future__ import annotations
 
@@ -42,6 +43,16 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
     return path
+
+
+def wait_until(page, expression: str, timeout_s: float = 30.0) -> None:
+    """Wait until `expression` is true in the page. Playwright's wait_for_function runs its
+    predicate through eval, which the pages' Content-Security-Policy (no 'unsafe-eval') refuses;
+    page.evaluate goes through the DevTools protocol, which the policy leaves alone."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout_s} s: {expression}"
+        page.wait_for_timeout(50)
 
 
 def sha256_of(path: Path) -> str:
@@ -143,11 +154,32 @@ DEFAULT_ACCOUNTS = (
     ("bob@example.com", "assistant", "Bob Stone", None),
     ("claire@example.com", "assistant", "Claire Dubois", "fr"),
     ("erin@example.com", "author", "Erin Walsh", None),
+    ("dan@example.com", "author", "Dan Okafor", None),
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
+    """The desk for the whole run (one model load, one worker): tests leave each other's memos
+    alone. A module that changes who may sign in, or needs other settings, overrides it with
+    its own `run_live_server`. One recording per author makes one memo, so two modules that
+    upload the same file need different authors."""
     accounts = [Account(email, role, name, lang) for email, role, name, lang in DEFAULT_ACCOUNTS]
     with run_live_server(tmp_path_factory.mktemp("desk"), accounts) as server:
         yield server
+
+
+@pytest.fixture
+def new_context(browser, browser_context_args):
+    """Makes more browser contexts (another person, another browser) with the module's context
+    arguments plus `changes`; all are closed after the test, whether it passed or not."""
+    made = []
+
+    def make(in_browser=None, **changes):
+        context = (in_browser or browser).new_context(**{**browser_context_args, **changes})
+        made.append(context)
+        return context
+
+    yield make
+    for context in made:
+        context.close()
