@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dictation import workflow
+from dictation.memos import drafts
 from dictation.models import (
     AuditEntry,
     Comment,
@@ -129,7 +130,7 @@ def editor_view(session: Session, memo: Memo, user: User, lang: str | None = Non
                 select(DraftRevision).where(DraftRevision.draft_id == draft.id).order_by(DraftRevision.version.desc())
             )
         )
-        comments = list(session.scalars(select(Comment).where(Comment.draft_id == draft.id).order_by(Comment.id)))
+        comments = drafts.comments(session, draft)
     audit = list(session.scalars(select(AuditEntry).where(AuditEntry.memo_id == memo.id).order_by(AuditEntry.id)))
     names = _names(
         session,
