@@ -41,8 +41,3 @@ def decrypt(token: str, key: str) -> str:
             "A stored destination secret cannot be decrypted: DICTATION_SECRET_KEY has changed "
             "since it was saved. Enter the destination's password or key again."
         ) from exc
-
-
-def mask(secret: str) -> str:
-    """What a page may show of a stored secret: that it is set, never any of it."""
-    return "••••••••" if secret else ""
