@@ -11,8 +11,9 @@ PYTEST_ARGS ?=
 RUN_DEBS := libopencore-amrnb0 libopencore-amrwb0
 # And those the tests drive for real: a browser for the UI tests; sox (with its AMR format,
 # in libsox-fmt-base) makes DTX voice notes; postgresql-client's pg_dump and pg_restore back up
-# PostgreSQL installations (`dictation backup`).
-TEST_DEBS := $(RUN_DEBS) chromium chromium-driver sox libsox-fmt-base postgresql-client
+# PostgreSQL installations (`dictation backup`); dovecot-imapd is the IMAP mailbox mail-in is
+# tested against.
+TEST_DEBS := $(RUN_DEBS) chromium chromium-driver sox libsox-fmt-base postgresql-client dovecot-imapd
 DEBS ?= $(TEST_DEBS)
 
 .PHONY: run test install install-dev system-deps bench clean
