@@ -16,7 +16,7 @@ RUN_DEBS := libopencore-amrnb0 libopencore-amrwb0
 TEST_DEBS := $(RUN_DEBS) chromium chromium-driver sox libsox-fmt-base postgresql-client dovecot-imapd
 DEBS ?= $(TEST_DEBS)
 
-.PHONY: run test install install-dev system-deps bench clean
+.PHONY: run test check install install-dev system-deps bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -50,7 +50,13 @@ run: install
 	$(PY) -m dictation doctor
 	$(PY) -m dictation serve --host $(HOST) --port $(PORT)
 
-test: install-dev system-deps
+# Lint, types and layering (pyproject.toml) fail in seconds, before the suite's long run.
+check: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: install-dev system-deps check
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install-dev

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any, cast
 
-from sqlalchemy import DateTime, create_engine, event
+from sqlalchemy import CursorResult, DateTime, Result, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -16,6 +17,14 @@ from dictation.settings import Settings
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched: conditional claims and take-overs hinge on it.
+
+    `Session.execute` is typed as returning a plain `Result`; for those statements it is a
+    `CursorResult`, which carries the count."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 class UTCDateTime(TypeDecorator):

@@ -47,9 +47,9 @@ class Mailer:
         # (injection), and the email package raises on it. One line each, always.
         to = tuple(clean_line(r, refuse=False).strip() for r in recipients if r)
         subject = clean_line(subject, refuse=False)
-        if not self.enabled or not to:
-            return Delivery(sent=False, recipients=to)
         s = self.settings
+        if not s.smtp_host or not to:  # mail is off (no SMTP host) or nobody to tell
+            return Delivery(sent=False, recipients=to)
         try:
             message = EmailMessage()
             message["From"] = s.smtp_from

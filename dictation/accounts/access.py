@@ -8,7 +8,7 @@ from dictation.errors import Forbidden
 from dictation.models import Memo, Role, User
 
 
-def visible_memos_query(user: User) -> Select[tuple[Memo]]:
+def visible_memos_query(user: User) -> Select[Memo]:
     """Authors see their own memos; assistants and admins see all of them."""
     query = select(Memo)
     return query.where(Memo.author_id == user.id) if user.role == Role.author else query

@@ -18,7 +18,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from dictation.db import utcnow
+from dictation.db import rows_changed, utcnow
 from dictation.errors import NotFound
 from dictation.models import BrowserSession, User
 
@@ -118,11 +118,11 @@ def end_all_sessions(session: Session, user: User) -> int:
     """Sign the user out of every browser; returns how many sessions ended."""
     result = session.execute(delete(BrowserSession).where(BrowserSession.user_id == user.id))
     session.flush()
-    return result.rowcount or 0
+    return rows_changed(result) or 0
 
 
 def delete_expired_sessions(session: Session, max_age_s: int) -> int:
     """Rows whose cookies can no longer be valid: kept only as clutter otherwise."""
     cutoff = utcnow() - dt.timedelta(seconds=max_age_s)
     result = session.execute(delete(BrowserSession).where(BrowserSession.created_at < cutoff))
-    return result.rowcount or 0
+    return rows_changed(result) or 0

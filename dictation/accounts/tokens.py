@@ -48,7 +48,7 @@ def user_for_token(session: Session, token: str) -> User | None:
     return row.user
 
 
-def visible_tokens_query(user: User) -> Select[tuple[ApiToken]]:
+def visible_tokens_query(user: User) -> Select[ApiToken]:
     query = select(ApiToken).order_by(ApiToken.id)
     return query if user.role == Role.admin else query.where(ApiToken.user_id == user.id)
 

@@ -57,7 +57,7 @@ class AudioInfo:
     container: str  # short name as `sniff` gives it (m4a, webm, 3gp, ...), else FFmpeg's
 
 
-def _read_head(source: Source) -> tuple[object, bytes]:
+def _read_head(source: Source) -> tuple[object, bytes | None]:
     """The thing to hand av.open and the file's first bytes, leaving a file object where it was."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         source = io.BytesIO(bytes(source))
@@ -319,12 +319,12 @@ def _demuxed_duration(container, stream) -> float:
     for packet in packets(container, stream):  # a recording cut short lasts as long as what is there
         if packet.pts is None:
             continue
-        if end is not None and not packet.duration:
+        if end is not None and last is not None and not packet.duration:
             step = packet.pts - last  # MediaRecorder leaves block durations out
         last = packet.pts
         first = packet.pts if first is None else min(first, packet.pts)
         end = max(end or packet.pts, packet.pts + (packet.duration or step))
-    if first is None:
+    if first is None or end is None:  # both are set by the first packet with a time
         raise BadAudio("This file has no sound in it: its audio track is empty.")
     return float((end - first) * stream.time_base)
 

@@ -44,7 +44,7 @@ def normalize(samples: np.ndarray, target_dbfs: float = -20.0, sample_rate: int 
 def join(sources: Iterable[Source], gap_seconds: float = 0.75, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Several memos as one, in order, with `gap_seconds` of silence between them."""
     joined = None
-    gap = AudioSegment.silent(duration=gap_seconds * 1000, frame_rate=sample_rate)
+    gap = AudioSegment.silent(duration=round(gap_seconds * 1000), frame_rate=sample_rate)
     for source in sources:
         segment = _segment(decode(source, sample_rate), sample_rate)
         joined = segment if joined is None else joined + gap + segment

@@ -130,7 +130,9 @@ def _tokens(transcript: Transcript) -> list[_Token]:
     pending = ""  # an opening mark the model wrote as its own word, for the next word
     for segment in transcript.segments:
         for k, word in enumerate(segment.words or _segment_words(segment)):
-            lead, core, trail = re.match(r"^(\W*?)(\w.*?\w|\w?)(\W*)$", word.word.strip(), re.S).groups()
+            parts = re.match(r"^(\W*?)(\w.*?\w|\w?)(\W*)$", word.word.strip(), re.S)
+            assert parts is not None  # every group may be empty: the pattern matches any text
+            lead, core, trail = parts.groups()
             lead, trail = "".join(lead.split()), "".join(trail.split())
             if not core:
                 marks = lead + trail
@@ -182,7 +184,7 @@ def _events(tokens: list[_Token], table: LanguageTable, opts: ComposeOptions):
     while i < len(tokens):
         hit = None
         for rule in index.get(tokens[i].atoms[0], ()) if tokens[i].atoms else ():
-            j, atoms = i, []
+            j, atoms = i, list[str]()
             while len(atoms) < len(rule.phrase) and j < len(tokens):
                 if j > i and (tokens[j - 1].trail or tokens[j].lead or not tokens[j].atoms):
                     break
@@ -348,7 +350,7 @@ def _paced(paragraphs: list[list], opts: ComposeOptions, dictated: bool) -> list
         threshold = max(opts.min_paragraph_pause, opts.paragraph_pause_ratio * typical)
     out = []
     for items in paragraphs:
-        at = []
+        at: list[int] = []
         for k in _sentence_ends(items, opts):
             if items[k].pause_after is not None and items[k].pause_after >= threshold \
                     and _word_count(items[at[-1] + 1 if at else 0:k + 1]) >= opts.min_paragraph_words:
@@ -367,7 +369,9 @@ def compose(transcript: Transcript, options: ComposeOptions | None = None) -> Dr
     composer = _Composer(table, opts)
     composer.feed([] if transcript.no_speech else _tokens(transcript))
 
-    paragraphs, blocks, first_sentence = [], [], []
+    paragraphs: list[Paragraph] = []
+    blocks: list[str] = []
+    first_sentence: list[_Token] = []
     for items in _paced(composer.paragraphs, opts, composer.dictated_paragraphs):
         while items and items[-1] is LINE_BREAK:
             items.pop()

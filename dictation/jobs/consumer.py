@@ -38,7 +38,7 @@ class WorkerOptions:
     preload_model: bool = True
 
 
-class _InProcessConsumer(Consumer):
+class _InProcessConsumer(Consumer):  # type: ignore[misc]  # huey ships no type information
     def _set_signal_handlers(self) -> None:
         pass  # the API server owns the signals; stop through WorkerHandle.stop()
 
@@ -80,7 +80,8 @@ def _housekeep(settings: Settings) -> None:
         log.warning("housekeeping round failed", exc_info=True)
 
 
-def _supervise(consumer: Consumer, settings: Settings, options: WorkerOptions, stop_event) -> None:
+def _supervise(consumer: Consumer, settings: Settings, options: WorkerOptions,
+               stop_event: threading.Event | None) -> None:
     """The consumer's main loop (worker health checks) with a recovery round now and then,
     and housekeeping less often."""
     next_recovery = next_housekeeping = 0.0

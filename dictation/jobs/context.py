@@ -7,15 +7,22 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 
-from dictation.db import Database, utcnow
+from dictation.db import Database, rows_changed, utcnow
 from dictation.jobs.options import JobOptions
 from dictation.models import Job, JobStatus, Memo
 from dictation.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class StopFlag(Protocol):
+    """The consumer's stop flag (a threading.Event or huey's own)."""
+
+    def is_set(self) -> bool: ...
 
 
 class JobCancelled(Exception):
@@ -69,7 +76,7 @@ class Heartbeat(threading.Thread):
             progress, stage = self._progress, self._stage
             self._progress = self._stage = None
         beat_due = time.monotonic() - self._last_beat >= self.options.heartbeat_s
-        values: dict = {}
+        values: dict[str, Any] = {}
         if progress is not None:
             values["progress"] = progress
         if stage is not None:
@@ -77,13 +84,13 @@ class Heartbeat(threading.Thread):
         try:
             with self.database.session() as session:
                 if values or beat_due:
-                    owned = session.execute(
+                    owned = rows_changed(session.execute(
                         update(Job)
                         .where(Job.id == self.job_id, Job.worker == self.worker,
                                Job.status == JobStatus.running.value)
                         .values(heartbeat_at=utcnow(), **values)
                         .execution_options(synchronize_session=False)
-                    ).rowcount
+                    ))
                     if not owned:
                         self.lost.set()
                         return
@@ -109,7 +116,7 @@ class JobContext:
     settings: Settings
     database: Database
     heartbeat: Heartbeat
-    stopping: object | None = None  # the consumer's stop flag (has is_set())
+    stopping: StopFlag | None = None  # set when the worker shuts down: the job goes back to the queue
     progress_value: float = field(default=0.0)
 
     def check(self) -> None:

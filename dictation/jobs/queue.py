@@ -27,7 +27,7 @@ import huey
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from dictation.db import Database, utcnow
+from dictation.db import Database, rows_changed, utcnow
 from dictation.jobs.kinds import kind_of
 from dictation.jobs.options import JobOptions
 from dictation.models import Job, JobStatus, Memo
@@ -58,7 +58,7 @@ def send_after_commit(session: Session, job_id: int, queue: huey.Huey, eta: dt.d
     """
     memo_priority = session.scalar(select(Memo.priority).join(Job, Job.memo_id == Memo.id).where(Job.id == job_id))
     pending = session.info.setdefault("dictation.jobs.pending", [])
-    pending.append((job_id, eta, queue, PRIORITIES.get(memo_priority, 0)))
+    pending.append((job_id, eta, queue, PRIORITIES.get(memo_priority, 0) if memo_priority else 0))
     if not session.info.get("dictation.jobs.hooked"):
         session.info["dictation.jobs.hooked"] = True
         event.listen(session, "after_commit", _flush_pending)
@@ -99,12 +99,12 @@ def cancel(session: Session, memo: Memo) -> Job | None:
     if job is None:
         return None
     # Conditional: the worker may have finished or claimed the job meanwhile.
-    stopped = session.execute(
+    stopped = rows_changed(session.execute(
         update(Job)
         .where(Job.id == job.id, Job.status == JobStatus.queued.value)
         .values(status=JobStatus.cancelled.value, cancel_requested=True, finished_at=utcnow())
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if stopped:
         session.refresh(job)
         kind_of(job).cancelled(session, job)

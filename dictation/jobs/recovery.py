@@ -20,7 +20,7 @@ import huey
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dictation.db import utcnow
+from dictation.db import rows_changed, utcnow
 from dictation.jobs.kinds import kind_of
 from dictation.jobs.options import JobOptions
 from dictation.jobs.queue import queued_job_ids, send_after_commit
@@ -121,16 +121,16 @@ def recover_stale_jobs(session: Session, stale_after_s: float | None = None,
 
 def _take_over(session: Session, job: Job, owner: str | None, status: JobStatus, error: str | None = None) -> bool:
     """Move a dead worker's job, unless another worker's recovery did first."""
-    values: dict = dict(status=status.value, worker=None)
+    values: dict[str, object] = dict(status=status.value, worker=None)
     if status is JobStatus.queued:
         values["run_at"] = utcnow()
     else:
         values.update(finished_at=utcnow(), error=error)
     owned = Job.worker.is_(None) if owner is None else Job.worker == owner
-    done = session.execute(
+    done = rows_changed(session.execute(
         update(Job).where(Job.id == job.id, Job.status == JobStatus.running.value, owned)
         .values(**values).execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if done:
         session.refresh(job)
     return bool(done)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from typing import Any
 
 import huey
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dictation.db import Database, utcnow
+from dictation.db import Database, rows_changed, utcnow
 from dictation.errors import DictationError, InvalidInput, TransitionRefused
 from dictation.jobs.context import (
     Heartbeat,
@@ -72,8 +73,8 @@ def _describe(exc: BaseException, attempts: int) -> tuple[str, bool]:
         return exc.message, False
     if isinstance(exc, av.error.FFmpegError):
         return f"The recording could not be decoded; it may be damaged ({exc}).", False
-    transient = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError, ConnectionError,
-                 TimeoutError)
+    transient: tuple[type[BaseException], ...] = (
+        sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError, ConnectionError, TimeoutError)
     try:
         import redis
 
@@ -86,14 +87,14 @@ def _describe(exc: BaseException, attempts: int) -> tuple[str, bool]:
     return f"Processing stopped on an unexpected error ({what}).", False
 
 
-def _settle(session: Session, job_id: int, owner: str, **values) -> bool:
+def _settle(session: Session, job_id: int, owner: str, **values: Any) -> bool:
     """Write the job's outcome only if this worker still owns it."""
-    return bool(session.execute(
+    return bool(rows_changed(session.execute(
         update(Job)
         .where(Job.id == job_id, Job.worker == owner, Job.status == JobStatus.running.value)
         .values(**values)
         .execution_options(synchronize_session=False)
-    ).rowcount)
+    )))
 
 
 def execute(job_id: int, settings: Settings, queue: huey.Huey | None) -> str:
@@ -119,13 +120,13 @@ def _execute(job_id: int, settings: Settings, queue: huey.Huey | None) -> str:
     me = new_worker_name()
     now = utcnow()
     with database.session() as session:
-        claimed = session.execute(
+        claimed = rows_changed(session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == JobStatus.queued.value, Job.cancel_requested.is_(False))
             .values(status=JobStatus.running.value, worker=me, attempts=Job.attempts + 1, started_at=now,
                     heartbeat_at=now, finished_at=None, progress=0.0, stage=None)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
         job = session.get(Job, job_id)
         if job is None:
             log.warning("job %s does not exist (deleted with its memo?)", job_id)
@@ -135,7 +136,7 @@ def _execute(job_id: int, settings: Settings, queue: huey.Huey | None) -> str:
         kind = kind_of(job)
     try:
         with database.session() as session:
-            job = session.get(Job, job_id)
+            job = session.get_one(Job, job_id)
             kind.started(session, job)
     except TransitionRefused as exc:  # e.g. archived while it waited: nothing to do
         with database.session() as session:
@@ -167,7 +168,7 @@ def _execute(job_id: int, settings: Settings, queue: huey.Huey | None) -> str:
     except JobCancelled:
         with database.session() as session:
             if _settle(session, job_id, me, status=JobStatus.cancelled.value, finished_at=utcnow()):
-                kind.cancelled(session, session.get(Job, job_id))
+                kind.cancelled(session, session.get_one(Job, job_id))
         return JobStatus.cancelled.value
     except (JobInterrupted, KeyboardInterrupt):
         # Shutting down: back to the queue now, rather than waiting for the heartbeat to go stale.
@@ -183,7 +184,7 @@ def _execute(job_id: int, settings: Settings, queue: huey.Huey | None) -> str:
 def _failed(database: Database, job_id: int, me: str, exc: Exception, options: JobOptions,
             kind: JobKind, queue: huey.Huey | None) -> str:
     with database.session() as session:
-        job = session.get(Job, job_id)
+        job = session.get_one(Job, job_id)
         reason, transient = describe(exc, job.attempts)
         if transient and job.attempts < options.max_attempts:
             delay = min(options.max_backoff_s, options.backoff_s * 2 ** (job.attempts - 1))

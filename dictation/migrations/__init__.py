@@ -38,7 +38,10 @@ def config(connection: Connection | None = None) -> Config:
 
 def head() -> str:
     """The newest revision this code knows."""
-    return ScriptDirectory.from_config(config()).get_current_head()
+    newest = ScriptDirectory.from_config(config()).get_current_head()
+    if newest is None:
+        raise RuntimeError(f"No migration found in {HERE / 'versions'}.")
+    return newest
 
 
 def upgrade(database_or_url, revision: str = "head") -> str | None:

@@ -32,8 +32,15 @@ def _configure(**kwargs) -> None:
     )
 
 
-def run_offline() -> None:
+def _url() -> str:
     url = context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("Alembic was started without sqlalchemy.url; run migrations through dictation.migrations.")
+    return url
+
+
+def run_offline() -> None:
+    url = _url()
     _configure(url=url, literal_binds=True, render_as_batch=url.startswith("sqlite"))
     with context.begin_transaction():
         context.run_migrations()
@@ -51,7 +58,7 @@ def run_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(context.config.get_main_option("sqlalchemy.url"))
+    engine = make_engine(_url())
     try:
         with engine.begin() as conn:
             _run(conn)

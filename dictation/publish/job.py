@@ -38,7 +38,7 @@ def _publication(session: Session, job: Job) -> Publication:
 
 def _started(session: Session, job: Job) -> None:
     publication = _publication(session, job)
-    memo = session.get(Memo, job.memo_id)
+    memo = session.get_one(Memo, job.memo_id)
     if memo.status not in (State.scheduled.value, State.publishing.value):
         raise TransitionRefused(f"The memo is {memo.status} now; the publication was withdrawn.")
     workflow.system(session, memo, State.publishing, f"to {publication.destination.name}, attempt {job.attempts}")
@@ -46,10 +46,11 @@ def _started(session: Session, job: Job) -> None:
     publication.attempts += 1
 
 
-def _run(ctx: JobContext) -> functools.partial:
+def _run(ctx: JobContext) -> functools.partial[None]:
     settings: Settings = ctx.settings
     with ctx.database.session() as session:
-        publication = session.get(Publication, ctx.publication_id)
+        publication = session.get_one(Publication, ctx.publication_id)
+        publication_id = publication.id
         post = post_for(session, settings, publication)
         config = destinations.to_config(publication.destination, settings)
         known_remote_id, maybe_created = publication.remote_id, publication.maybe_created
@@ -90,16 +91,16 @@ def _run(ctx: JobContext) -> functools.partial:
         publisher.close()  # its HTTP client's connections, whatever the outcome
     metrics.publish_tried(config.name, attempts=outcome.attempts, failures=len(outcome.errors))
     with ctx.database.session() as session:  # stored before the job reports success
-        publication = session.get(Publication, ctx.publication_id)
+        publication = session.get_one(Publication, publication_id)
         publication.remote_id, publication.remote_url = outcome.remote.remote_id, outcome.remote.url
         publication.maybe_created = False
     ctx.progress(1.0)
-    return functools.partial(_finish, publication_id=ctx.publication_id, settings=settings)
+    return functools.partial(_finish, publication_id=publication_id, settings=settings)
 
 
 def _finish(session: Session, publication_id: int, settings: Settings) -> None:
-    publication = session.get(Publication, publication_id)
-    draft = session.get(Draft, publication.draft_id)
+    publication = session.get_one(Publication, publication_id)
+    draft = session.get_one(Draft, publication.draft_id)
     publication.status, publication.error = PublicationStatus.published.value, None
     publication.published_version = draft.version
     workflow.system(session, draft.memo, State.published,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from contextlib import closing
+from typing import Any
 
 import huey
 from sqlalchemy import select
@@ -99,7 +100,7 @@ def _last_job_kind(session: Session, memo: Memo) -> str | None:
 def post_for(session: Session, settings: Settings, publication: Publication) -> Post:
     """What the CMS receives for this draft, as it is now."""
 
-    draft = session.get(Draft, publication.draft_id)
+    draft = session.get_one(Draft, publication.draft_id)
     memo = draft.memo
     title = draft.title or memo.title or "Untitled memo"
     audio_path = None
@@ -133,7 +134,7 @@ def unpublish(session: Session, settings: Settings, publication: Publication) ->
     publication.status = PublicationStatus.unpublished.value
 
 
-def describe(publication: Publication) -> dict:
+def describe(publication: Publication) -> dict[str, Any]:
     return {
         "id": publication.id,
         "draft_id": publication.draft_id,

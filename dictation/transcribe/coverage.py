@@ -46,7 +46,7 @@ def _word_times(segments: list[Segment]) -> np.ndarray:
 
 
 def _windows(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    windows = []
+    windows: list[tuple[float, float]] = []
     for start, end in spans:
         count = max(1, int((end - start) // WINDOW_SECONDS))
         edges = np.linspace(start, end, count + 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -44,13 +45,13 @@ class Transcript:
     def words(self) -> list[Word]:
         return [word for segment in self.segments for word in segment.words]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["text"] = self.text
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> Transcript:
+    def from_dict(cls, data: dict[str, Any]) -> Transcript:
         segments = [
             Segment(**{**s, "words": [Word(**w) for w in s.get("words", [])]})
             for s in data.get("segments", [])

@@ -59,10 +59,10 @@ def _copy_atomic(source: Path, target: Path) -> None:
 
 def base_parts() -> list[Path] | None:
     """The two halves of base's model.bin from PyPI, or None if either is not installed."""
-    dirs = [_package_dir(module) for module in BASE_PARTS]
-    if any(d is None for d in dirs):
+    first, second = (_package_dir(module) for module in BASE_PARTS)
+    if first is None or second is None:
         return None
-    parts = [dirs[0] / "data" / "model.bin.part1", dirs[1] / "data" / "model.bin.part2"]
+    parts = [first / "data" / "model.bin.part1", second / "data" / "model.bin.part2"]
     return parts if all(p.is_file() for p in parts) else None
 
 

@@ -10,10 +10,12 @@ second is refused with a reason, never silently overwritten. Every change writes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from dictation.db import rows_changed
 from dictation.errors import InvalidInput, TransitionRefused
 from dictation.models import AuditEntry, Draft, Memo, Role, State, User
 from dictation.workflow import messages
@@ -268,9 +270,9 @@ def _refuse_if(why: tuple[str, dict[str, object]] | None, action: str, memo: Mem
         _refuse(reason, **{"action": action, "state": memo.status, **values})
 
 
-def _refuse(reason: str, **values: object) -> None:
+def _refuse(reason: str, **values: object) -> NoReturn:
     # The id and raw values travel in the detail so that a client can say it in its language.
-    raise TransitionRefused(messages.say(reason, **values), **values, reason=reason)
+    raise TransitionRefused(messages.say(reason, messages.DEFAULT_LANGUAGE, **values), **values, reason=reason)
 
 
 def _lock(session: Session, memo: Memo, expected: State) -> None:
@@ -285,7 +287,7 @@ def _lock(session: Session, memo: Memo, expected: State) -> None:
         .values(status=expected.value)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         session.refresh(memo)
         _refuse("changed_meanwhile", state=memo.status)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterable
+from typing import cast
 
 LANGUAGES = ("en", "fr")
 DEFAULT_LANGUAGE = "en"
@@ -115,7 +116,7 @@ def say(reason: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
         "action": words,
         "done": done,
         "state": STATES[lang].get(state, state.replace("_", " ")),
-        "roles": _roles(values.get("roles") or (), lang),
+        "roles": _roles(cast(Iterable[str], values.get("roles") or ()), lang),
         "holder": values.get("holder") or _SOMEONE[lang],
         "person": values.get("person") or "",
     }

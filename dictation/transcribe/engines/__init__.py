@@ -13,7 +13,7 @@ from dictation.transcribe.weights import resolve_faster_whisper, resolve_openai_
 __all__ = ["SAMPLE_RATE", "Engine", "Progress", "load_engine"]
 
 
-_engines: dict[tuple, Engine] = {}
+_engines: dict[tuple[object, ...], Engine] = {}
 _lock = threading.Lock()
 
 
@@ -21,7 +21,7 @@ def load_engine(options: TranscribeOptions) -> Engine:
     """The engine for `options`, loaded once per process and shared afterwards."""
     if options.engine == "openai-whisper":
         resolved = resolve_openai_whisper(options.model)
-        key: tuple = ("openai-whisper", str(resolved), options.cpu_threads)
+        key: tuple[object, ...] = ("openai-whisper", str(resolved), options.cpu_threads)
     else:
         resolved = resolve_faster_whisper(options.model, options.model_cache_dir)
         device = resolve_device(options.device)

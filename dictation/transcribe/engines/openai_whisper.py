@@ -6,6 +6,7 @@ import importlib
 import threading
 import types
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ _INSTALL = "install the openai extra: pip install 'dictation-desk[openai]'"
 _decode_lock = threading.Lock()
 
 
-def _import_whisper():
+def _import_whisper() -> tuple[Any, Any]:
     try:
         import whisper
 
@@ -37,7 +38,7 @@ def _import_whisper():
     return whisper, whisper_transcribe
 
 
-def _progress_bar(progress: Progress | None):
+def _progress_bar(progress: Progress | None) -> types.SimpleNamespace:
     """A stand-in for tqdm.tqdm that turns whisper's frame counts into fractions."""
 
     class Bar:
