@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.schemas import MAX_DRAFT_CHARS, Id, Input
 from dictation import accounts

@@ -19,7 +19,9 @@ def make_ready_draft(app, author, **memo_fields) -> int:
     from tests.support.dbfixtures import make_draft, make_memo
 
     with app.state.database.session() as session:
-        memo = make_memo(session, session.get(User, author.id), status=memo_fields.pop("status", "ready"), **memo_fields)
+        memo = make_memo(
+            session, session.get(User, author.id), status=memo_fields.pop("status", "ready"), **memo_fields
+        )
         draft = make_draft(session, memo, body_markdown=MACHINE, machine_markdown=MACHINE,
                            paragraphs=[{"text": "we ship on friday", "start": 0.0, "end": 2.1}])
         return draft.id
@@ -57,7 +59,12 @@ def test_patch_saves_new_version_and_keeps_every_revision(client, api_app):
     second = client.patch(f"{API}/drafts/{draft_id}", json={"body_markdown": "We ship on Friday."},
                           headers={"If-Match": first.headers["etag"], **eve.auth})
     body = second.json()
-    assert (body["version"], body["title"], body["tags"], body["body_markdown"]) == (3, "We ship Friday", ["news"], "We ship on Friday.")
+    assert (body["version"], body["title"], body["tags"], body["body_markdown"]) == (
+        3,
+        "We ship Friday",
+        ["news"],
+        "We ship on Friday.",
+    )
     assert body["machine_markdown"] == MACHINE  # the machine's transcript is never overwritten
     revisions = client.get(f"{API}/drafts/{draft_id}/revisions", headers=eve.auth).json()
     assert [r["version"] for r in revisions] == [3, 2, 1]
@@ -142,12 +149,17 @@ def test_refused_transition_gets_409_saying_why(client, api_app):
     ada, eve, sam = (make_person(api_app, r) for r in ("author", "assistant", "assistant"))
     draft_id = make_ready_draft(api_app, ada)
     early = client.post(f"{API}/drafts/{draft_id}/transitions", json={"action": "approve"}, headers=ada.auth)
-    assert early.status_code == 409 and early.json()["message"] == "A memo that is ready for review cannot be signed off."
+    assert (
+        early.status_code == 409 and early.json()["message"] == "A memo that is ready for review cannot be signed off."
+    )
     client.post(f"{API}/drafts/{draft_id}/transitions", json={"action": "claim"}, headers=eve.auth)
     taken = client.post(f"{API}/drafts/{draft_id}/transitions", json={"action": "claim"}, headers=sam.auth)
     assert taken.status_code == 409 and "has claimed this draft" in taken.json()["message"]
     sent = client.post(f"{API}/drafts/{draft_id}/transitions", json={"action": "submit_for_approval"}, headers=eve.auth)
-    assert sent.json()["to_state"] == "awaiting_approval" and "approve" in client.get(f"{API}/drafts/{draft_id}", headers=ada.auth).json()["actions"]
+    assert (
+        sent.json()["to_state"] == "awaiting_approval"
+        and "approve" in client.get(f"{API}/drafts/{draft_id}", headers=ada.auth).json()["actions"]
+    )
     silent = client.post(f"{API}/drafts/{draft_id}/transitions", json={"action": "request_changes"}, headers=ada.auth)
     assert silent.status_code == 409 and "reason is required" in silent.json()["message"]
     asked = client.post(f"{API}/drafts/{draft_id}/transitions",
@@ -209,11 +221,15 @@ def test_admin_reassigns_claimed_draft(client, api_app):
     ada, eve, sam, admin = (make_person(api_app, r) for r in ("author", "assistant", "assistant", "admin"))
     draft_id = make_ready_draft(api_app, ada)
     client.post(f"{API}/drafts/{draft_id}/transitions", json={"action": "claim"}, headers=eve.auth)
-    refused = client.post(f"{API}/drafts/{draft_id}/transitions", json={"action": "reassign", "to_user_id": sam.id}, headers=sam.auth)
+    refused = client.post(
+        f"{API}/drafts/{draft_id}/transitions", json={"action": "reassign", "to_user_id": sam.id}, headers=sam.auth
+    )
     assert refused.status_code == 409 and refused.json()["message"] == "Only an admin can reassign a draft."
     nobody = client.post(f"{API}/drafts/{draft_id}/transitions", json={"action": "reassign"}, headers=admin.auth)
     assert nobody.status_code == 422
-    moved = client.post(f"{API}/drafts/{draft_id}/transitions", json={"action": "reassign", "to_user_id": sam.id}, headers=admin.auth)
+    moved = client.post(
+        f"{API}/drafts/{draft_id}/transitions", json={"action": "reassign", "to_user_id": sam.id}, headers=admin.auth
+    )
     assert moved.status_code == 200 and moved.json()["draft"]["assignee"]["id"] == sam.id
     saved = client.patch(f"{API}/drafts/{draft_id}", json={"title": "Sam's"}, headers={"If-Match": '"1"', **sam.auth})
     assert saved.status_code == 200

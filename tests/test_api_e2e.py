@@ -166,4 +166,6 @@ def test_english_memo_draft_keeps_spoken_paragraphs(english_stack, server):
     memo, draft, http = upload_and_wait(base_url, ada, shared_file("audio/memos/en_mb-us1.m4a"), "en")
     http.close()
     spoken = [p for p in reference.split("\n\n") if p.strip()]
-    assert len(draft["paragraphs"]) >= len(spoken) - 2, f"{len(draft['paragraphs'])} paragraphs for {len(spoken)} spoken"
+    assert len(draft["paragraphs"]) >= len(spoken) - 2, (
+        f"{len(draft['paragraphs'])} paragraphs for {len(spoken)} spoken"
+    )

@@ -36,7 +36,12 @@ def test_upload_memo_answers_201_with_location_and_queues_it(client, api_app):
     assert answer.status_code == 201, answer.text
     memo = answer.json()
     assert answer.headers["location"] == f"{API}/memos/{memo['id']}"
-    assert (memo["title"], memo["priority"], memo["language"], memo["note"]) == ("Quarterly plan", "high", "en", "for the blog")
+    assert (memo["title"], memo["priority"], memo["language"], memo["note"]) == (
+        "Quarterly plan",
+        "high",
+        "en",
+        "for the blog",
+    )
     assert memo["due_at"].startswith("2030-01-31T16:00:00")
     assert memo["status"] == "received" and memo["author"]["name"] == "Ada"
     assert memo["content_type"] == "audio/wav" and memo["size_bytes"] == len(audio)
@@ -103,7 +108,11 @@ def test_upload_over_limit_gets_413_before_reading(client, api_app, monkeypatch)
     ada = make_person(api_app, "author")
     answer = upload(client, sine_wav(40.0), ada.auth)  # 1.28 MB
     assert answer.status_code == 413
-    assert answer.json() == {"error": "too_large", "message": "The upload is larger than the limit of 1 MB.", "max_bytes": 1048576}
+    assert answer.json() == {
+        "error": "too_large",
+        "message": "The upload is larger than the limit of 1 MB.",
+        "max_bytes": 1048576,
+    }
     assert memo_count(api_app) == 0 and stored_files(api_app) == []
 
 
@@ -149,7 +158,10 @@ def test_author_reading_another_authors_memo_gets_404(client, api_app):
     memo = upload(client, sine_wav(0.5), ada.auth).json()
     for path in ("", "/audio", "/playback"):
         answer = client.get(f"{API}/memos/{memo['id']}{path}", headers=bob.auth)
-        assert answer.status_code == 404 and answer.json() == {"error": "not_found", "message": f"There is no memo {memo['id']}."}
+        assert answer.status_code == 404 and answer.json() == {
+            "error": "not_found",
+            "message": f"There is no memo {memo['id']}.",
+        }
     assert client.get(f"{API}/memos", headers=bob.auth).json()["total"] == 0
     assert client.get(f"{API}/memos/{memo['id']}", headers=eve.auth).status_code == 200
 

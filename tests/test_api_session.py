@@ -64,7 +64,9 @@ def test_form_without_csrf_token_gets_403(client, api_app):
     refused = client.post(f"{API}/tokens", json={"name": "phone"})
     assert refused.status_code == 403 and refused.json()["error"] == "csrf_failed"
     assert "reload the page" in refused.json()["message"]
-    wrong = client.post(f"{API}/tokens", json={"name": "phone"}, headers={"X-CSRF-Token": csrf[:-1] + ("1" if csrf[-1] == "0" else "0")})
+    wrong = client.post(
+        f"{API}/tokens", json={"name": "phone"}, headers={"X-CSRF-Token": csrf[:-1] + ("1" if csrf[-1] == "0" else "0")}
+    )
     assert wrong.status_code == 403
     assert [t["name"] for t in client.get(f"{API}/tokens").json()] == ["tests"]  # nothing was made
     made = client.post(f"{API}/tokens", json={"name": "phone"}, headers={"X-CSRF-Token": csrf})
@@ -137,7 +139,11 @@ def test_revoke_someone_elses_token_is_404_unless_admin(client, api_app):
 
 def test_admin_manages_users_others_get_403(client, api_app):
     admin, eve = make_person(api_app, "admin"), make_person(api_app, "assistant")
-    made = client.post(f"{API}/users", json={"email": "Carol@Example.test", "role": "assistant", "password": PASSWORD}, headers=admin.auth)
+    made = client.post(
+        f"{API}/users",
+        json={"email": "Carol@Example.test", "role": "assistant", "password": PASSWORD},
+        headers=admin.auth,
+    )
     assert made.status_code == 201 and made.json()["email"] == "carol@example.test"
     assert client.post(f"{API}/users", json={"email": "carol@example.test"}, headers=admin.auth).status_code == 409
     refused = client.get(f"{API}/users", headers=eve.auth)
@@ -164,7 +170,10 @@ def test_validation_error_is_json_with_sentence(client, api_app):
     body = answer.json()
     assert body["error"] == "invalid" and body["message"].startswith("The field 'role' is not valid")
     missing = client.get(f"{API}/nothing-here", headers=admin.auth)
-    assert missing.status_code == 404 and missing.json() == {"error": "not_found", "message": "There is nothing at this address."}
+    assert missing.status_code == 404 and missing.json() == {
+        "error": "not_found",
+        "message": "There is nothing at this address.",
+    }
 
 
 def test_healthz_and_readyz_report_each_check(client):
@@ -186,7 +195,10 @@ def test_readyz_says_which_check_fails(api_app, monkeypatch):
     with TestClient(api_app) as http:
         answer = http.get("/readyz")
     assert answer.status_code == 503
-    assert answer.json()["checks"]["model"] == {"ok": False, "detail": "The model path /nowhere/model-dir does not exist (or is not a directory)."}
+    assert answer.json()["checks"]["model"] == {
+        "ok": False,
+        "detail": "The model path /nowhere/model-dir does not exist (or is not a directory).",
+    }
 
 
 def test_openapi_documents_every_route_with_errors(client):
@@ -220,11 +232,17 @@ def test_change_password_keeps_this_browser_and_signs_out_others(api_app):
     with TestClient(api_app) as laptop, TestClient(api_app) as phone:
         csrf = sign_in(laptop, ada)
         sign_in(phone, ada)
-        wrong = laptop.post(f"{API}/users/me/password", json={"current_password": "nope", "new_password": "brand new pass"},
-                            headers={"X-CSRF-Token": csrf})
+        wrong = laptop.post(
+            f"{API}/users/me/password",
+            json={"current_password": "nope", "new_password": "brand new pass"},
+            headers={"X-CSRF-Token": csrf},
+        )
         assert wrong.status_code == 403 and wrong.json()["message"] == "The current password is wrong."
-        changed = laptop.post(f"{API}/users/me/password", json={"current_password": PASSWORD, "new_password": "brand new pass"},
-                              headers={"X-CSRF-Token": csrf})
+        changed = laptop.post(
+            f"{API}/users/me/password",
+            json={"current_password": PASSWORD, "new_password": "brand new pass"},
+            headers={"X-CSRF-Token": csrf},
+        )
         assert changed.status_code == 200 and changed.json()["csrf_token"] != csrf
         assert laptop.get(f"{API}/users/me").status_code == 200
         assert phone.get(f"{API}/users/me").status_code == 401

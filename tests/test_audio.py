@@ -24,7 +24,7 @@ FORMATS = {"m4a": ("m4a", "aac"), "ogg": ("ogg", "opus"), "webm": ("webm", "opus
 MEMOS = [(memo, ext) for memo in MEMO_SECONDS for ext in FORMATS]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def decoded(path: Path) -> np.ndarray:
     return audio.decode(path)
 

@@ -85,7 +85,9 @@ def test_decode_cut_memo_records_lost_end(memo_m4a, tmp_path):
     assert len(report.gaps) == 1
     start, end = report.gaps[0]
     assert start == pytest.approx(len(samples) / audio.SAMPLE_RATE, abs=0.2) and end == pytest.approx(stated)
-    assert Memo(decode_gaps=report.rounded_gaps(), stated_duration_s=report.stated, duration_s=report.decoded).audio_short
+    assert Memo(
+        decode_gaps=report.rounded_gaps(), stated_duration_s=report.stated, duration_s=report.decoded
+    ).audio_short
 
 
 def test_decode_nearly_whole_memo_records_gap_without_flag(memo_m4a, tmp_path):

@@ -346,7 +346,7 @@ def test_recover_stale_jobs_requeues_dead_workers_jobs_only(db, settings, queue)
     with db.session() as session:
         sent = jobs.recover_stale_jobs(session, queue=queue)
     assert sorted(sent) == sorted([silent, gone]) and jobs.queued_job_ids(queue) == {silent, gone}
-    statuses = {j: load(db, m, j)[1].status for j, m in zip((silent, alive, gone, doomed), memos)}
+    statuses = {j: load(db, m, j)[1].status for j, m in zip((silent, alive, gone, doomed), memos, strict=True)}
     assert statuses == {silent: "queued", alive: "running", gone: "queued", doomed: "failed"}
     memo, _ = load(db, memos[3])
     assert memo.status == "failed" and "stopped 3 times" in memo.error

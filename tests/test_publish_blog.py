@@ -4,7 +4,7 @@ sanitised; drafts and future posts stay hidden; the static export is complete.""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -36,7 +36,11 @@ def _post(**changes) -> Post:
 
 def _page(settings, path):
     status, ctype, body = render_blog_path(path, settings)
-    return status, ctype, body.decode("utf-8") if ctype.startswith(("text", "application/atom", "application/xml")) else body
+    return (
+        status,
+        ctype,
+        body.decode("utf-8") if ctype.startswith(("text", "application/atom", "application/xml")) else body,
+    )
 
 
 def test_publish_post_appears_on_index_and_page(blog, settings):
@@ -98,7 +102,7 @@ def test_hide_unpublished_statuses(blog, settings, status):
 
 
 def test_show_scheduled_post_when_due(blog, settings):
-    when = datetime.now(timezone.utc) + timedelta(hours=2)
+    when = datetime.now(UTC) + timedelta(hours=2)
     blog.create(_post(status="future", publish_at=when))
     site = Blog(settings)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -72,7 +72,7 @@ def test_publish_post_reads_back_html_tags_media(ghost, admin, tmp_path):
 
 
 def test_schedule_post_keeps_scheduled_status_and_date(ghost, admin):
-    when = (datetime.now(timezone.utc) + timedelta(days=4)).replace(microsecond=0)
+    when = (datetime.now(UTC) + timedelta(days=4)).replace(microsecond=0)
     remote = ghost.create(_post(status="future", publish_at=when))
 
     data = _read(admin, remote.remote_id)
@@ -114,7 +114,8 @@ class _EditedMeanwhile(GhostPublisher):
 def test_update_rereads_once_after_conflict(ghost_peer, admin, tmp_path):
     post = _post()
     publisher = _EditedMeanwhile(Destination(kind="ghost", url=ghost_peer["GHOST_URL"],
-                                             secret=ghost_peer["GHOST_ADMIN_KEY"]), Settings(data_dir=tmp_path))  # fmt: skip
+                                             secret=ghost_peer["GHOST_ADMIN_KEY"]),
+                                 Settings(data_dir=tmp_path))
     remote = publisher.create(post)
     publisher.concurrent_edit = lambda rid, at: admin.put(
         f"posts/{rid}/", json={"posts": [{"title": "Edited in Ghost", "updated_at": at}]}
@@ -129,7 +130,8 @@ def test_update_rereads_once_after_conflict(ghost_peer, admin, tmp_path):
 def test_update_gives_up_after_second_conflict(ghost_peer, admin, tmp_path):
     post = _post()
     publisher = _EditedMeanwhile(Destination(kind="ghost", url=ghost_peer["GHOST_URL"],
-                                             secret=ghost_peer["GHOST_ADMIN_KEY"]), Settings(data_dir=tmp_path))  # fmt: skip
+                                             secret=ghost_peer["GHOST_ADMIN_KEY"]),
+                                 Settings(data_dir=tmp_path))
     publisher.edits_left = 0
     remote = publisher.create(post)
     publisher.edits_left = 2

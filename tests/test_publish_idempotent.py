@@ -105,7 +105,7 @@ def test_give_up_after_attempts_with_reason():
                      rng=random.Random(7))  # fmt: skip
     assert "503" in caught.value.message and "after 4 attempts" in caught.value.message
     assert len(waits) == 3
-    assert all(0 <= w <= c for w, c in zip(waits, [1, 2, 3]))
+    assert all(0 <= w <= c for w, c in zip(waits, [1, 2, 3], strict=True))
 
 
 def test_backoff_delay_grows_and_is_capped():
@@ -113,7 +113,7 @@ def test_backoff_delay_grows_and_is_capped():
     rng = random.Random(3)
     ceilings = [2, 4, 8, 10, 10]
     samples = [[backoff_delay(n, policy, rng) for _ in range(200)] for n in range(1, 6)]
-    for values, ceiling in zip(samples, ceilings):
+    for values, ceiling in zip(samples, ceilings, strict=True):
         assert 0 <= min(values) and max(values) <= ceiling
         assert max(values) > ceiling * 0.8  # jitter spreads over the whole range
     assert len({round(v, 6) for v in samples[0]}) > 100  # not one fixed delay

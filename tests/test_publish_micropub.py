@@ -4,7 +4,7 @@ read back with q=source and on the public page, update, delete, media endpoint."
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -62,7 +62,7 @@ def test_publish_entry_reads_back_with_media(mp, micropub_peer, tmp_path):
 
 
 def test_schedule_and_draft_statuses(mp, micropub_peer):
-    when = (datetime.now(timezone.utc) + timedelta(days=2)).replace(microsecond=0)
+    when = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
     scheduled = mp.create(_post(status="future", publish_at=when))
     pending = mp.create(_post(status="pending"))
 

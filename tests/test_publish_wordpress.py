@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import logging
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -85,14 +85,14 @@ def test_publish_post_reads_back_title_html_tags_media(wp, api, tmp_path):
 
 
 def test_schedule_post_keeps_future_status_and_date(wp, api):
-    when = (datetime.now(timezone.utc) + timedelta(days=3)).replace(microsecond=0)
+    when = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
     post = _post(status="future", publish_at=when)
 
     remote = wp.create(post)
 
     data = _read(api, remote.remote_id)
     assert data["status"] == "future"
-    assert datetime.fromisoformat(data["date_gmt"]).replace(tzinfo=timezone.utc) == when
+    assert datetime.fromisoformat(data["date_gmt"]).replace(tzinfo=UTC) == when
 
 
 @pytest.mark.parametrize("status", ["draft", "pending"])

@@ -158,7 +158,9 @@ def test_publish_through_faults_leaves_exactly_one_post(proxy, publisher, wordpr
     waits: list[float] = []
     post = _post()
 
-    outcome = publish_with_retries(publisher, post, policy=RetryPolicy(attempts=5, base_delay_s=0.5), sleep=waits.append)
+    outcome = publish_with_retries(
+        publisher, post, policy=RetryPolicy(attempts=5, base_delay_s=0.5), sleep=waits.append
+    )
 
     assert _count_posts(wordpress_peer, post) == 1
     assert outcome.attempts == len(faults) + 1

@@ -205,7 +205,9 @@ def test_reassign_admin_hands_claim_over(db, people):
 def test_reassign_ready_draft_puts_it_in_review(db, people):
     memo_id = new_memo(db, people, "ready")
     with db.session() as s:
-        workflow.reassign(s, s.get(Memo, memo_id), s.merge(people["assistant"], load=False), s.merge(people["admin"], load=False))
+        workflow.reassign(
+            s, s.get(Memo, memo_id), s.merge(people["assistant"], load=False), s.merge(people["admin"], load=False)
+        )
     assert state_of(db, memo_id) == ("in_review", people["assistant"].id)
     assert audit_of(db, memo_id)[0][4] == "from nobody to Asha Assistant"
 
@@ -297,7 +299,7 @@ def test_claim_concurrent_exactly_one_wins(any_db, people_any):
         try:
             with db.session() as s:
                 memo = s.get(Memo, memo_id)
-                memo.draft  # load it before the race, as a page view would
+                _ = memo.draft  # load it before the race, as a page view would
                 barrier.wait()
                 workflow.apply(s, memo, "claim", s.merge(people[who], load=False))
             outcomes[who] = "won"
@@ -381,7 +383,9 @@ def test_system_failed_without_reason_refused(db, people):
 def test_system_cancel_named_by_caller(db, people):
     memo_id = new_memo(db, people, "transcribing")
     move(db, memo_id, "archived", "Cancelled by Asha", actor=people["assistant"], action="cancel")
-    assert audit_of(db, memo_id) == [("cancel", people["assistant"].id, "transcribing", "archived", "Cancelled by Asha")]
+    assert audit_of(db, memo_id) == [
+        ("cancel", people["assistant"].id, "transcribing", "archived", "Cancelled by Asha")
+    ]
 
 
 def test_system_move_on_stale_memo_refused(db, people):

@@ -45,13 +45,21 @@ def test_say_refusal_in_french_with_french_words():
     assert said == "Un mémo prêt pour la relecture ne peut pas être validé."
     said = messages.say("wrong_role", "fr", action="claim", roles=["assistant", "admin"])
     assert said == "« Prendre en charge » est réservé aux rôles admin et assistant·e."
-    assert messages.say("claimed_by_other", "de", holder=None) == "Someone else has claimed this draft; an admin can reassign it."
+    assert (
+        messages.say("claimed_by_other", "de", holder=None)
+        == "Someone else has claimed this draft; an admin can reassign it."
+    )
 
 
 def test_refuse_claim_in_french_over_api_with_accept_language(client, api_app):
-    ada, eve, sam = (make_person(api_app, r, n) for r, n in (("author", "Ada"), ("assistant", "Eve"), ("assistant", "Sam")))
+    ada, eve, sam = (
+        make_person(api_app, r, n) for r, n in (("author", "Ada"), ("assistant", "Eve"), ("assistant", "Sam"))
+    )
     draft_id = make_ready_draft(api_app, ada)
-    assert client.post(f"{API}/drafts/{draft_id}/transitions", json={"action": "claim"}, headers=eve.auth).status_code == 200
+    assert (
+        client.post(f"{API}/drafts/{draft_id}/transitions", json={"action": "claim"}, headers=eve.auth).status_code
+        == 200
+    )
     taken = client.post(f"{API}/drafts/{draft_id}/transitions", json={"action": "claim"},
                         headers={"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5", **sam.auth})
     assert taken.status_code == 409
@@ -64,7 +72,9 @@ def test_refuse_claim_in_french_over_api_with_accept_language(client, api_app):
 
 @pytest.mark.parametrize("header", [None, "de-DE,de;q=0.9", "en-US,fr;q=0.8"])
 def test_refuse_claim_in_english_by_default(client, api_app, header):
-    ada, eve, sam = (make_person(api_app, r, n) for r, n in (("author", "Ada"), ("assistant", "Eve"), ("assistant", "Sam")))
+    ada, eve, sam = (
+        make_person(api_app, r, n) for r, n in (("author", "Ada"), ("assistant", "Eve"), ("assistant", "Sam"))
+    )
     draft_id = make_ready_draft(api_app, ada)
     client.post(f"{API}/drafts/{draft_id}/transitions", json={"action": "claim"}, headers=eve.auth)
     headers = {**sam.auth, **({"Accept-Language": header} if header else {})}
@@ -96,7 +106,9 @@ def test_say_same_sentence_from_refusal_and_from_its_detail(db):
             try:
                 workflow.apply(session, memo, "submit_for_approval", other)
             except TransitionRefused as refused:
-                assert workflow.refused_message(refused, lang) == workflow.refusal(memo, draft, "submit_for_approval", other, lang=lang)
+                assert workflow.refused_message(refused, lang) == workflow.refusal(
+                    memo, draft, "submit_for_approval", other, lang=lang
+                )
             else:
                 pytest.fail("someone else's claim must refuse the action")
         assert "Zoé a pris en charge" in workflow.refusal(memo, draft, "claim", other, lang="fr")

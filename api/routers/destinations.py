@@ -24,8 +24,12 @@ class DestinationIn(Input):
     kind: str = Field(description="blog, wordpress, ghost, micropub or webhook")
     url: str | None = Field(None, max_length=500)
     user: str | None = Field(None, max_length=200, description="WordPress user name")
-    secret: str | None = Field(None, max_length=4_000, description="Application password, Ghost admin key, Micropub token or "
-                                                 "webhook signing secret; stored encrypted, never shown again")
+    secret: str | None = Field(
+        None,
+        max_length=4_000,
+        description="Application password, Ghost admin key, Micropub token or "
+        "webhook signing secret; stored encrypted, never shown again",
+    )
     default: bool = False
     attach_audio: bool = Field(False, description="Attach the memo's audio to the post")
 

@@ -10,12 +10,12 @@ from fastapi.responses import JSONResponse
 
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.errors import errors_doc
-from api.schemas import Id
 from api.schemas import (
     CommentIn,
     CommentOut,
     DraftOut,
     DraftPatch,
+    Id,
     RevisionOut,
     TransitionIn,
     TransitionOut,
@@ -92,7 +92,12 @@ def save_draft(
     return _answer(saved, user)
 
 
-@router.get("/{draft_id}/revisions", response_model=list[RevisionOut], responses=errors_doc(401, 404), summary="Every saved version, newest first")
+@router.get(
+    "/{draft_id}/revisions",
+    response_model=list[RevisionOut],
+    responses=errors_doc(401, 404),
+    summary="Every saved version, newest first",
+)
 def list_revisions(draft_id: Id, user: CurrentUser, session: SessionDep) -> list[RevisionOut]:
     draft = visible_draft(session, user, draft_id)
     return [RevisionOut.of(r) for r in drafts.revisions(session, draft)]
@@ -115,17 +120,30 @@ def transition(draft_id: Id, body: TransitionIn, user: CurrentUser, session: Ses
         author = draft.memo.author
         background.add_task(Mailer(settings).signoff_requested, author.email, draft.title,
                             user.name or user.email, f"/phone/memos/{draft.memo_id}")
-    out = TransitionOut(action=entry.action, from_state=entry.from_state, to_state=entry.to_state, draft=draft_out(draft, user))
+    out = TransitionOut(
+        action=entry.action, from_state=entry.from_state, to_state=entry.to_state, draft=draft_out(draft, user)
+    )
     return JSONResponse(out.model_dump(mode="json"), headers={"ETag": etag(draft)})
 
 
-@router.get("/{draft_id}/comments", response_model=list[CommentOut], responses=errors_doc(401, 404), summary="The conversation, oldest first")
+@router.get(
+    "/{draft_id}/comments",
+    response_model=list[CommentOut],
+    responses=errors_doc(401, 404),
+    summary="The conversation, oldest first",
+)
 def list_comments(draft_id: Id, user: CurrentUser, session: SessionDep) -> list[CommentOut]:
     draft = visible_draft(session, user, draft_id)
     return [CommentOut.of(c) for c in drafts.comments(session, draft)]
 
 
-@router.post("/{draft_id}/comments", status_code=201, response_model=CommentOut, responses=errors_doc(401, 404, 422), summary="Add a comment")
+@router.post(
+    "/{draft_id}/comments",
+    status_code=201,
+    response_model=CommentOut,
+    responses=errors_doc(401, 404, 422),
+    summary="Add a comment",
+)
 def add_comment(draft_id: Id, body: CommentIn, user: CurrentUser, session: SessionDep) -> CommentOut:
     draft = visible_draft(session, user, draft_id)
     return CommentOut.of(drafts.add_comment(session, user, draft, body.body))
