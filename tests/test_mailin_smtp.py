@@ -306,3 +306,38 @@ def test_receive_note_on_postgresql(any_db, desk, receiver):
     person(desk)
     send(receiver, mail(attachments=note()))
     assert [m.title for m in memos(desk)] == ["Voice message"]
+
+
+def test_show_secret_address_once_and_receive_mail_there(desk, receiver):
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from dictation import accounts
+    from review_ui.app import create_app
+
+    app = create_app(desk.settings.model_copy(update={"workers": 0}))
+    with app.state.database.session() as session:
+        accounts.create_user(session, "ceo@corp.example", "author", password="correct horse battery")
+    client = TestClient(app)
+    csrf = client.post("/api/v1/session", json={"email": "ceo@corp.example", "password": "correct horse battery"}
+                       ).json()["csrf_token"]
+    assert "Make my memo address" in client.get("/tokens").text
+    assert client.post("/tokens/mail-address", data={"csrf_token": "forged"}).status_code == 403
+
+    made = client.post("/tokens/mail-address", data={"csrf_token": csrf})
+
+    assert made.status_code == 200 and made.headers["cache-control"] == "no-store"
+    [address] = re.findall(r"memo\+[a-z0-9]+@desk\.example", made.text)
+    later = client.get("/tokens").text
+    assert address not in later and "You have a personal memo address" in later  # shown once
+    send(receiver, mail(sender="ceo.private@gmail.example", attachments=note()),
+         envelope="ceo.private@gmail.example", to=address)
+    [memo] = memos(desk)
+    assert memo.author.email == "ceo@corp.example"
+    # A new address retires the old one.
+    client.post("/tokens/mail-address", data={"csrf_token": csrf})
+    code, reason = refusal(receiver, mail(sender="ceo.private@gmail.example", attachments=note()),
+                           envelope="ceo.private@gmail.example", to=address)
+    assert code == 550 and "no longer" in reason
+    app.state.database.dispose()
