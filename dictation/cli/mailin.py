@@ -33,7 +33,7 @@ def cmd_mail_in(args: argparse.Namespace) -> int:
     if running.smtp is not None:
         print(f"mail-in: SMTP on {running.smtp.host}:{running.smtp.port}, memos to {memo_address(settings)}",
               flush=True)
-    if running.imap is not None:
+    if running.imap is not None and settings.imap_url:
         print(f"mail-in: fetching {Mailbox.from_url(settings.imap_url).shown()} every {settings.imap_poll_s:g} s",
               flush=True)
     stopped = threading.Event()

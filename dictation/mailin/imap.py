@@ -68,9 +68,9 @@ def fetch_once(mailbox: Mailbox, deliver: Deliver, timeout_s: float = 60.0) -> L
         status, _ = connection.select(_quoted(mailbox.folder))
         if status != "OK":
             raise imaplib.IMAP4.error(f"no folder {mailbox.folder!r}")
-        _, found = connection.uid("SEARCH", None, "UNSEEN")
+        _, found = connection.uid("SEARCH", "UNSEEN")  # no charset: imaplib leaves a None one out anyway
         for uid in (found[0] or b"").split():
-            _, data = connection.uid("FETCH", uid, "(BODY.PEEK[])")
+            _, data = connection.uid("FETCH", uid.decode(), "(BODY.PEEK[])")
             raw = next((item[1] for item in data if isinstance(item, tuple)), None)
             if raw is None:
                 continue
@@ -80,7 +80,7 @@ def fetch_once(mailbox: Mailbox, deliver: Deliver, timeout_s: float = 60.0) -> L
                 delivery = deliver(raw, envelope[0] if envelope else None, list(recipients))
             except DictationError as exc:
                 log.warning("mail %s in %s refused: %s", uid.decode(), mailbox.shown(), exc.message)
-                connection.uid("STORE", uid, "+FLAGS", r"(\Seen \Flagged)")
+                connection.uid("STORE", uid.decode(), "+FLAGS", r"(\Seen \Flagged)")
                 refused.append(exc.message)
                 continue
             except Exception:
@@ -88,7 +88,7 @@ def fetch_once(mailbox: Mailbox, deliver: Deliver, timeout_s: float = 60.0) -> L
                               uid.decode(), mailbox.shown())
                 left += 1
                 continue
-            connection.uid("STORE", uid, "+FLAGS", r"(\Seen)")
+            connection.uid("STORE", uid.decode(), "+FLAGS", r"(\Seen)")
             log.info("mail %s in %s: %s", uid.decode(), mailbox.shown(), delivery.summary())
             accepted += 1
     finally:

@@ -128,9 +128,11 @@ def _recording(part: EmailMessage, number: int) -> Attachment | str | None:
     name = filename or f"attachment-{number}"
     claims_audio = declared.startswith("audio/") or name.rpartition(".")[2].lower() in AUDIO_EXTENSIONS
     try:
-        data = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
     except Exception:
-        data = b""
+        payload = None
+    # A leaf part decodes to bytes; anything else (a nested message) is no recording.
+    data = payload if isinstance(payload, bytes) else b""
     kind = audio.sniff(data[:SNIFF_BYTES]) if data else None
     if kind is not None:
         return Attachment(filename=name, declared_type=declared, data=data, kind=kind)

@@ -69,7 +69,7 @@ class _DeskSMTP(SMTP):
         super().__init__(*args, **kwargs)
         self.limit_mb = limit_mb
 
-    async def push(self, status: str) -> None:
+    async def push(self, status: str) -> None:  # type: ignore[override]  # aiosmtpd pushes str replies only
         if status.startswith("552 Error"):
             status = smtp_reply("552 5.3.4", f"The message is larger than this desk's limit of {self.limit_mb} MB; "
                                              "send the recording alone, or a shorter one.")

@@ -40,7 +40,7 @@ Resolver = Callable[[str, int], list[str]]
 def resolve(host: str, port: int) -> list[str]:
     """Every address `host` resolves to (a literal address resolves to itself)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def refusal(address: str, allow_private: bool) -> str | None:
