@@ -7,24 +7,9 @@ import pytest
 from playwright.sync_api import expect  # a dev dependency: missing, the tests must fail, not skip
 
 from tests.conftest import shared_file
-from tests.support.browser import screenshot
+from tests.support.browser import UNNAMED_CONTROLS, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-# The accessible name as a screen reader would compute it, simplified: aria-label,
-# aria-labelledby, <label>, the text of buttons, links and tabs, then title.
-UNNAMED_CONTROLS = """() => [...document.querySelectorAll(
-    'button, input:not([type=hidden]), select, textarea, [role=slider], [role=tab], a[href], iframe')]
-  .filter(el => el.getClientRects().length && !el.closest('[hidden]'))
-  .filter(el => {
-    const by = (el.getAttribute('aria-labelledby') || '').split(' ').filter(Boolean)
-      .map(id => document.getElementById(id)?.textContent || '').join(' ');
-    const text = ['BUTTON', 'A'].includes(el.tagName) || el.getAttribute('role') === 'tab' ? el.textContent : '';
-    const labels = el.labels ? [...el.labels].map(l => l.textContent).join(' ') : '';
-    const name = [el.getAttribute('aria-label'), by, labels, text, el.getAttribute('title')].join(' ');
-    return !name.trim();
-  })
-  .map(el => el.outerHTML.slice(0, 140))"""
 
 
 @pytest.fixture(scope="session")

@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from review_ui.i18n import catalog
 from tests.support.browser import (
     PASSWORD,
+    UNNAMED_CONTROLS,
     Account,
     run_live_server,
     screenshot,
 )
-from tests.test_ui_access import UNNAMED_CONTROLS
 
 ADMIN_PATHS = ("/admin/destinations", "/admin/users", "/admin/users/1/tokens")
 EN = catalog("en")

@@ -27,6 +27,21 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 PASSWORD = "correct horse battery"
 
+# The accessible name as a screen reader would compute it, simplified: aria-label,
+# aria-labelledby, <label>, the text of buttons, links and tabs, then title.
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll(
+    'button, input:not([type=hidden]), select, textarea, [role=slider], [role=tab], a[href], iframe')]
+  .filter(el => el.getClientRects().length && !el.closest('[hidden]'))
+  .filter(el => {
+    const by = (el.getAttribute('aria-labelledby') || '').split(' ').filter(Boolean)
+      .map(id => document.getElementById(id)?.textContent || '').join(' ');
+    const text = ['BUTTON', 'A'].includes(el.tagName) || el.getAttribute('role') === 'tab' ? el.textContent : '';
+    const labels = el.labels ? [...el.labels].map(l => l.textContent).join(' ') : '';
+    const name = [el.getAttribute('aria-label'), by, labels, text, el.getAttribute('title')].join(' ');
+    return !name.trim();
+  })
+  .map(el => el.outerHTML.slice(0, 140))"""
+
 
 def chromium_path() -> Path:
     need(CHROMIUM.exists(), f"{CHROMIUM} is absent: apt-get install chromium chromium-driver (make test does)")
