@@ -222,11 +222,11 @@ def test_transcribe_openai_whisper_speech_to_the_last_sample(openai_tiny):
 
 
 def test_keep_openai_clips_inside_audio():
-    from dictation.transcribe.engines.openai_whisper import _inside
+    from dictation.transcribe.engines.openai_whisper import clips_inside_audio
 
-    assert _inside([0.376, 5.855], 5.855) == [0.376, 5.835]
-    assert _inside([0.0, 1.0, 5.84, 5.9], 5.855) == [0.0, 1.0]  # a sliver at the end is dropped
-    assert _inside(None, 3.0) is None and _inside([], 3.0) == []
+    assert clips_inside_audio([0.376, 5.855], 5.855) == [0.376, 5.835]
+    assert clips_inside_audio([0.0, 1.0, 5.84, 5.9], 5.855) == [0.0, 1.0]  # a sliver at the end is dropped
+    assert clips_inside_audio(None, 3.0) is None and clips_inside_audio([], 3.0) == []
 
 
 @pytest.mark.slow

@@ -48,7 +48,6 @@ def make_queue(settings: Settings, name: str = DEFAULT_QUEUE_NAME, options: JobO
     else:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         queue = huey.SqliteHuey(name, filename=str(settings.data_dir / "queue.sqlite3"), results=False, timeout=30)
-    queue.dictation_settings = settings
     queue.job_options = options or JobOptions()
 
     def run_job_task(job_id: int) -> None:

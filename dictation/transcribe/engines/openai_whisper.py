@@ -102,7 +102,7 @@ class OpenAIWhisperEngine:
         language = check_language(self.model_name, self.english_only, options.language)
         duration = len(audio) / SAMPLE_RATE
         # Only the speech is decoded, as faster-whisper's vad_filter would do.
-        speech_clips = _inside(clips(audio, options, speech), duration)
+        speech_clips = clips_inside_audio(clips(audio, options, speech), duration)
         if speech_clips == []:
             report(progress, 1.0)
             return Transcript(language=language or "", duration=duration, no_speech=True,
@@ -153,7 +153,7 @@ class OpenAIWhisperEngine:
 _FRAME_S = 0.01
 
 
-def _inside(flat: list[float] | None, duration: float) -> list[float] | None:
+def clips_inside_audio(flat: list[float] | None, duration: float) -> list[float] | None:
     if not flat:
         return flat
     limit = max(0.0, duration - 2 * _FRAME_S)
