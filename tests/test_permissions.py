@@ -12,9 +12,7 @@ A route without a row here fails `test_give_every_route_a_row`.
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
-from dictation.settings import Settings
 from tests.support import doors
 
 A, AU, OA, AS, OS, AD, RT, DE = range(8)  # columns, in doors.PERSONAS order
@@ -96,12 +94,8 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
-    from review_ui.app import create_app
-
-    app = create_app(Settings(data_dir=tmp_path_factory.mktemp("doors"), workers=0))
-    with TestClient(app, base_url="http://127.0.0.1") as http:
-        yield app, http
-    app.state.database.dispose()
+    with doors.whole_app(tmp_path_factory.mktemp("doors")) as built:
+        yield built
 
 
 def test_give_every_route_a_row(desk):
@@ -128,7 +122,8 @@ def test_answer_each_caller_as_the_matrix_says(desk, route):
             world = doors.build_world(app)
         answer = doors.send(http, method, doors.knock(method, template, world), world.credentials(persona, method))
         got.append(answer.status_code)
-        if persona in ("anonymous", "other_author", "revoked_token", "deactivated") and world.ids["secret"] in answer.text:
+        may_not_see = persona in ("anonymous", "other_author", "revoked_token", "deactivated")
+        if may_not_see and world.ids["secret"] in answer.text:
             leaks.append(persona)
-    assert tuple(got) == EXPECTED[route], dict(zip(doors.PERSONAS, got))
+    assert tuple(got) == EXPECTED[route], dict(zip(doors.PERSONAS, got, strict=True))
     assert not leaks, f"the author's memo title reached {leaks}"

@@ -6,9 +6,7 @@ otherwise pass. Sign-in has no session yet: it refuses a cross-site request inst
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
-from dictation.settings import Settings
 from tests.support import doors
 from tests.test_permissions import EXPECTED
 
@@ -18,17 +16,13 @@ UNSAFE_ROUTES = sorted((r for r in EXPECTED if r[0] in doors.UNSAFE and r != SIG
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
-    from review_ui.app import create_app
-
-    app = create_app(Settings(data_dir=tmp_path_factory.mktemp("csrf"), workers=0))
-    with TestClient(app, base_url="http://127.0.0.1") as http:
-        yield app, http
-    app.state.database.dispose()
+    with doors.whole_app(tmp_path_factory.mktemp("csrf")) as built:
+        yield built
 
 
 def _passing_persona(route) -> str:
     """Someone the matrix lets through (with the token), so a refusal here is the CSRF check's."""
-    statuses = dict(zip(doors.PERSONAS, EXPECTED[route]))
+    statuses = dict(zip(doors.PERSONAS, EXPECTED[route], strict=True))
     for persona in ("author", "assistant", "admin", "other_assistant", "other_author"):
         if statuses[persona] < 400:
             return persona

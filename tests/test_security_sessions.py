@@ -98,9 +98,10 @@ def test_list_and_end_sessions_only_own(api_app):
     assert [s["user_agent"] for s in listed if s["current"]] == ["Firefox on the office PC"]
     phone_row = next(s for s in listed if s["user_agent"] == "Safari on iPhone")
     # Someone else's session does not exist for Bob.
-    assert bobs.delete(f"{API}/users/me/sessions/{phone_row['id']}", headers={"X-CSRF-Token": bob_csrf}).status_code == 404
+    phone_url = f"{API}/users/me/sessions/{phone_row['id']}"
+    assert bobs.delete(phone_url, headers={"X-CSRF-Token": bob_csrf}).status_code == 404
     assert phone.get(f"{API}/users/me").status_code == 200
-    assert office.delete(f"{API}/users/me/sessions/{phone_row['id']}", headers={"X-CSRF-Token": csrf}).status_code == 204
+    assert office.delete(phone_url, headers={"X-CSRF-Token": csrf}).status_code == 204
     assert phone.get(f"{API}/users/me").status_code == 401
     assert office.get(f"{API}/users/me").status_code == 200
 

@@ -38,7 +38,8 @@ def me(user: CurrentUser) -> UserOut:
     summary="Change your password; every other browser is signed out",
 )
 def change_password(
-    request: Request, body: PasswordChange, caller: CallerDep, session: SessionDep, cookies: CookiesDep, settings: SettingsDep
+    request: Request, body: PasswordChange, caller: CallerDep, session: SessionDep, cookies: CookiesDep,
+    settings: SettingsDep,
 ) -> JSONResponse:
     user = caller.user
     if not accounts.verify_password(user.password_hash, body.current_password):

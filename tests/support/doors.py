@@ -7,7 +7,9 @@ Shared by the permission matrix (tests/test_permissions.py) and the CSRF coverag
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from fastapi.routing import iter_route_contexts
@@ -19,6 +21,20 @@ PERSONAS = ("anonymous", "author", "other_author", "assistant", "other_assistant
             "revoked_token", "deactivated")
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 _serial = itertools.count(1)
+
+
+@contextlib.contextmanager
+def whole_app(data_dir) -> Iterator[tuple[object, object]]:
+    """The app as `dictation serve` builds it (no worker) and a client for it."""
+    from fastapi.testclient import TestClient
+
+    from dictation.settings import Settings
+    from review_ui.app import create_app
+
+    app = create_app(Settings(data_dir=data_dir, workers=0))
+    with TestClient(app, base_url="http://127.0.0.1") as http:
+        yield app, http
+    app.state.database.dispose()
 
 
 def routes(app) -> set[tuple[str, str]]:
