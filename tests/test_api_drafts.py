@@ -8,23 +8,9 @@ import threading
 import httpx
 
 from dictation.models import Draft, State
-from tests.support.api import make_person
+from tests.support.api import MACHINE, make_person, make_ready_draft
 
 API = "/api/v1"
-MACHINE = "we ship on friday\n\nthanks everyone"
-
-
-def make_ready_draft(app, author, **memo_fields) -> int:
-    from dictation.models import User
-    from tests.support.dbfixtures import make_draft, make_memo
-
-    with app.state.database.session() as session:
-        memo = make_memo(
-            session, session.get(User, author.id), status=memo_fields.pop("status", "ready"), **memo_fields
-        )
-        draft = make_draft(session, memo, body_markdown=MACHINE, machine_markdown=MACHINE,
-                           paragraphs=[{"text": "we ship on friday", "start": 0.0, "end": 2.1}])
-        return draft.id
 
 
 def test_get_draft_has_etag_and_allowed_actions(client, api_app):

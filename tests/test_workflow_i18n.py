@@ -9,9 +9,8 @@ from dictation import workflow
 from dictation.errors import TransitionRefused
 from dictation.models import Role, State, User
 from dictation.workflow import messages
-from tests.support.api import make_person
+from tests.support.api import make_person, make_ready_draft
 from tests.support.dbfixtures import make_draft, make_memo, make_user
-from tests.test_api_drafts import make_ready_draft
 
 API = "/api/v1"
 

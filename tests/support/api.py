@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from tests.support.servers import serve
 
 PASSWORD = "correct horse battery"
+MACHINE = "we ship on friday\n\nthanks everyone"  # the words of make_ready_draft's drafts
 _people = itertools.count(1)
 
 
@@ -69,6 +70,20 @@ def api_server(api_app):
     """The app behind a real uvicorn on a free loopback port; yields its base URL."""
     with serve(api_app) as url:
         yield url
+
+
+def make_ready_draft(app, author, **memo_fields) -> int:
+    """A memo by `author` (a Person) with a draft of MACHINE, ready for review; its draft id."""
+    from dictation.models import User
+    from tests.support.dbfixtures import make_draft, make_memo
+
+    with app.state.database.session() as session:
+        memo = make_memo(
+            session, session.get(User, author.id), status=memo_fields.pop("status", "ready"), **memo_fields
+        )
+        draft = make_draft(session, memo, body_markdown=MACHINE, machine_markdown=MACHINE,
+                           paragraphs=[{"text": "we ship on friday", "start": 0.0, "end": 2.1}])
+        return draft.id
 
 
 def sine_wav(seconds: float = 1.0, freq: float = 440.0, rate: int = 16_000) -> bytes:
