@@ -23,9 +23,8 @@ from sqlalchemy import select
 from dictation.mailin.imap import Mailbox, fetch_once, poll
 from dictation.models import Memo
 from tests.conftest import need, shared_file
-from tests.support.dbfixtures import db  # noqa: F401  (fixture)
+from tests.support.mailin import DESK, EN, mail, memos, note, person, transcribe
 from tests.support.wer import word_error_rate
-from tests.test_mailin_smtp import DESK, EN, desk, mail, memos, note, person, transcribe  # noqa: F401
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 PASSWORD = "imap-pass-7f3k"
@@ -58,7 +57,7 @@ def imap_server():
         (root / sub).mkdir()
     os.chown(root / "home", uid, gid)
     port = _free_port()
-    (root / "passwd").write_text(f"desk:{{PLAIN}}{PASSWORD}\n")
+    (root / "passwd").write_text(f"mail_desk:{{PLAIN}}{PASSWORD}\n")
     (root / "dovecot.conf").write_text(f"""
 base_dir = {root}/run
 state_dir = {root}/state
@@ -112,7 +111,7 @@ service anvil {{
                 pytest.fail(f"dovecot did not start: {(root / 'stderr.log').read_text()} "
                             f"{log.read_text() if log.exists() else ''}")
             time.sleep(0.1)
-    yield Mailbox(host="127.0.0.1", port=port, tls=False, user="desk", password=PASSWORD)
+    yield Mailbox(host="127.0.0.1", port=port, tls=False, user="mail_desk", password=PASSWORD)
     server.terminate()
     try:
         server.wait(20)
@@ -170,54 +169,54 @@ def flags(mailbox: Mailbox) -> list[set[str]]:
 
 
 @pytest.mark.slow
-def test_fetch_forwarded_m4a_note_becomes_memo_with_its_words(desk, mailbox):
-    author = person(desk)
+def test_fetch_forwarded_m4a_note_becomes_memo_with_its_words(mail_desk, mailbox):
+    author = person(mail_desk)
     data = shared_file(f"{EN}.m4a").read_bytes()
     deliver_to_mailbox(mailbox, mail(subject="TR: Customer letter",
                                      attachments=[(data, "application/octet-stream", "Recording 12.m4a")]))
 
-    look = fetch_once(mailbox, desk.deliver)
+    look = fetch_once(mailbox, mail_desk.deliver)
 
     assert (look.accepted, look.refused, look.left) == (1, (), 0)
-    [memo] = memos(desk)
+    [memo] = memos(mail_desk)
     assert (memo.author.id, memo.title, memo.content_type) == (author.id, "Customer letter", "audio/mp4")
     assert flags(mailbox) == [{r"\Seen"}]
-    wer = word_error_rate(shared_file(f"{EN}.txt").read_text(), transcribe(desk, memo.id))
+    wer = word_error_rate(shared_file(f"{EN}.txt").read_text(), transcribe(mail_desk, memo.id))
     assert wer <= 0.15, f"WER {wer:.1%}"
 
 
-def test_fetch_same_message_twice_makes_one_memo(desk, mailbox):
-    person(desk)
+def test_fetch_same_message_twice_makes_one_memo(mail_desk, mailbox):
+    person(mail_desk)
     message = mail(attachments=note())
     deliver_to_mailbox(mailbox, message)
     deliver_to_mailbox(mailbox, message)  # delivered twice, as happens when a relay retries
 
-    look = fetch_once(mailbox, desk.deliver)
+    look = fetch_once(mailbox, mail_desk.deliver)
 
-    assert look.accepted == 2 and len(memos(desk)) == 1
-    assert fetch_once(mailbox, desk.deliver).accepted == 0  # both are seen now: nothing fetched again
+    assert look.accepted == 2 and len(memos(mail_desk)) == 1
+    assert fetch_once(mailbox, mail_desk.deliver).accepted == 0  # both are seen now: nothing fetched again
 
 
-def test_refuse_bad_mail_from_mailbox_with_reason_logged_and_flagged(desk, mailbox, caplog):
-    person(desk)
+def test_refuse_bad_mail_from_mailbox_with_reason_logged_and_flagged(mail_desk, mailbox, caplog):
+    person(mail_desk)
     deliver_to_mailbox(mailbox, mail(sender="stranger@else.example", attachments=note()),
                        return_path="stranger@else.example")
     deliver_to_mailbox(mailbox, mail(text="no recording, sorry"))
     deliver_to_mailbox(mailbox, mail(attachments=note()))
 
     with caplog.at_level(logging.WARNING, logger="dictation.mailin"):
-        look = fetch_once(mailbox, desk.deliver)
+        look = fetch_once(mailbox, mail_desk.deliver)
 
     assert look.accepted == 1 and len(look.refused) == 2
     assert "stranger@else.example is not the address of anyone on this desk" in look.refused[0]
     assert "no audio attachment" in look.refused[1]
     assert "not the address of anyone" in caplog.text and "no audio attachment" in caplog.text
     assert flags(mailbox) == [{r"\Seen", r"\Flagged"}, {r"\Seen", r"\Flagged"}, {r"\Seen"}]
-    assert len(memos(desk)) == 1
+    assert len(memos(mail_desk)) == 1
 
 
-def test_fetch_leaves_message_unseen_after_fault_and_takes_it_next_time(desk, mailbox):
-    person(desk)
+def test_fetch_leaves_message_unseen_after_fault_and_takes_it_next_time(mail_desk, mailbox):
+    person(mail_desk)
     deliver_to_mailbox(mailbox, mail(attachments=note()))
 
     def broken(*_):  # injected fault: the database is down
@@ -225,15 +224,15 @@ def test_fetch_leaves_message_unseen_after_fault_and_takes_it_next_time(desk, ma
 
     assert fetch_once(mailbox, broken).left == 1
     assert flags(mailbox) == [set()]
-    assert fetch_once(mailbox, desk.deliver).accepted == 1
-    assert len(memos(desk)) == 1
+    assert fetch_once(mailbox, mail_desk.deliver).accepted == 1
+    assert len(memos(mail_desk)) == 1
 
 
-def test_poll_survives_refused_login_without_logging_password(desk, imap_server, caplog):
-    wrong = Mailbox(host=imap_server.host, port=imap_server.port, tls=False, user="desk", password="wrong-pw-91x")
+def test_poll_survives_refused_login_without_logging_password(mail_desk, imap_server, caplog):
+    wrong = Mailbox(host=imap_server.host, port=imap_server.port, tls=False, user="mail_desk", password="wrong-pw-91x")
     stop = threading.Event()
     with caplog.at_level(logging.WARNING, logger="dictation.mailin"):
-        poller = threading.Thread(target=poll, args=(wrong, desk.deliver, 0.2, stop), daemon=True)
+        poller = threading.Thread(target=poll, args=(wrong, mail_desk.deliver, 0.2, stop), daemon=True)
         poller.start()
         deadline = time.monotonic() + 20
         while caplog.text.count("could not be read") < 2 and time.monotonic() < deadline:
@@ -257,7 +256,7 @@ def test_read_imap_url():
 def test_mail_in_command_fetches_mailbox_once(mailbox, data_dir, monkeypatch):
     monkeypatch.delenv("DICTATION_DATABASE_URL", raising=False)
     env = {**os.environ, "DICTATION_DATA_DIR": str(data_dir), "DICTATION_MAIL_IN_ADDRESS": DESK,
-           "DICTATION_IMAP_URL": f"imap://desk:{PASSWORD}@127.0.0.1:{mailbox.port}/INBOX"}
+           "DICTATION_IMAP_URL": f"imap://mail_desk:{PASSWORD}@127.0.0.1:{mailbox.port}/INBOX"}
 
     def dictation(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "dictation", *args], env=env, capture_output=True, text=True,
