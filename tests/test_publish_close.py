@@ -12,7 +12,7 @@ from dictation.publish import destinations, job
 from dictation.publish import service as publishing
 from dictation.publish.cms import PUBLISHERS, Destination, Publisher, get_publisher
 from tests.support.dbfixtures import make_draft, make_memo, make_user
-from tests.test_publish_webhook import SECRET, Receiver
+from tests.support.webhook import SECRET, Receiver
 
 FAST = jobs.JobOptions(backoff_s=0.1, heartbeat_s=0.5, progress_every_s=0.2, stale_after_s=5, lost_after_s=0)
 GHOST_KEY = "6489b5c0d0a1a2b3c4d5e6f7:" + "ab" * 32  # an Admin API key's shape: id:hex secret

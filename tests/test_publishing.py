@@ -17,7 +17,7 @@ from dictation.publish import destinations
 from dictation.publish import service as publishing
 from dictation.publish.cms.blog import render_blog_path
 from tests.support.dbfixtures import make_draft, make_memo, make_user
-from tests.test_publish_webhook import SECRET, Receiver
+from tests.support.webhook import SECRET, Receiver
 
 FAST = jobs.JobOptions(backoff_s=0.1, heartbeat_s=0.5, progress_every_s=0.2, stale_after_s=5, lost_after_s=0)
 
