@@ -93,7 +93,9 @@ class Settings(BaseSettings):
         description="Longest memo accepted, in minutes: refused at upload from its header (413), "
         "and by the worker on its decoded length.",
     )
-    workers: int = Field(1, description="Worker threads `dictation serve` runs beside the API (0 = none).")
+    workers: int = Field(
+        1, description="Worker processes `dictation serve` supervises beside the API, restarted if they die (0 = none)."
+    )
 
     # --- transcription ----------------------------------------------------------------
     engine: Literal["faster-whisper", "openai-whisper"] = Field(

@@ -1,8 +1,19 @@
-"""Huey consumers: `dictation worker`, and the worker threads beside the API in `dictation serve`."""
+"""Huey consumers: `dictation worker`, and the supervised worker processes beside the API in
+`dictation serve`.
+
+The server's workers are child processes, not threads: a transcription that crashes the
+interpreter or is killed for memory takes down its worker, never the API. A supervisor
+thread in the server starts them again; the restarted worker's first recovery round finds the
+dead worker's job (its pid is gone) and runs it again.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
+import multiprocessing
+import os
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,6 +47,11 @@ class WorkerOptions:
     housekeeping_every_s: float = 600.0
     # Load the transcription model when the worker starts, not when the first memo arrives.
     preload_model: bool = True
+    # "module:function" each worker process runs first (plugging in the job kinds). Named, not
+    # imported: a spawned child imports it itself, and jobs must not import the app's start-up.
+    setup: str = "dictation.startup:register_job_kinds"
+    # Pause before starting a dead worker process again (a worker dying at once must not spin).
+    restart_delay_s: float = 1.0
 
 
 class _InProcessConsumer(Consumer):  # type: ignore[misc]  # huey ships no type information
@@ -120,35 +136,103 @@ def run_worker(settings: Settings, workers: int = 1, stop_event: threading.Event
         log.info("worker stopped")
 
 
+def _call_named(target: str) -> None:
+    module, _, name = target.partition(":")
+    getattr(importlib.import_module(module), name)()
+
+
+def _worker_process(settings: Settings, options: WorkerOptions, stop_event) -> None:
+    """A supervised worker's main: one job at a time, until the server asks it to stop."""
+    # Ctrl+C reaches the whole process group; the server stops its workers itself, gracefully.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
+    _call_named(options.setup)
+    parent = os.getppid()
+    consumer = _consumer(settings, 1, options, in_process=True)
+    consumer.start()
+
+    def orphaned() -> None:  # the server died without stopping us: do not run on alone
+        while not stop_event.wait(2.0):
+            if os.getppid() != parent:
+                stop_event.set()
+
+    threading.Thread(target=orphaned, daemon=True).start()
+    _supervise(consumer, settings, options, stop_event)
+    deadline = time.monotonic() + 10
+    for _, worker in consumer.worker_threads:
+        worker.join(max(0.0, deadline - time.monotonic()))
+
+
 @dataclass
 class WorkerHandle:
-    """The in-process worker of `dictation serve`; `stop()` when the server stops."""
+    """The supervised worker processes of `dictation serve`; `stop()` when the server stops."""
 
-    consumer: Consumer
-    thread: threading.Thread
-    stop_event: threading.Event
+    settings: Settings
+    options: WorkerOptions
+    count: int
+    processes: list = field(default_factory=list)
+    restarts: int = 0  # worker processes started again after they died
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _context: object = field(default_factory=lambda: multiprocessing.get_context("spawn"))
+    _child_stop: object = None
+    _thread: threading.Thread | None = None
+
+    def start(self) -> WorkerHandle:
+        # spawn, not fork: the server has threads (and database connections) a fork would copy.
+        self._child_stop = self._context.Event()
+        self.processes = [self._spawn(i) for i in range(self.count)]
+        self._thread = threading.Thread(target=self._watch, name="dictation-worker-supervisor", daemon=True)
+        self._thread.start()
+        return self
+
+    def _spawn(self, index: int):
+        process = self._context.Process(target=_worker_process, args=(self.settings, self.options, self._child_stop),
+                                        name=f"dictation-worker-{index}", daemon=True)
+        process.start()
+        log.info("worker process %s started (pid %s)", index, process.pid)
+        return process
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(0.5):
+            for index, process in enumerate(self.processes):
+                if process.is_alive() or self._stopping.is_set():
+                    continue
+                log.error("worker process %s (pid %s) died with exit code %s; starting it again",
+                          index, process.pid, process.exitcode)
+                if self._stopping.wait(self.options.restart_delay_s):
+                    return
+                self.processes[index] = self._spawn(index)
+                self.restarts += 1
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes if p.is_alive()]
 
     @property
     def alive(self) -> bool:
-        return self.thread.is_alive()
+        return any(p.is_alive() for p in self.processes)
 
     def stop(self, timeout: float = 35.0) -> None:
         """Running jobs go back to the queue at their next progress report; waits for that."""
-        self.stop_event.set()  # the supervisor stops the consumer gracefully
-        self.thread.join(timeout)
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        self._child_stop.set()
+        deadline = time.monotonic() + timeout
+        for process in self.processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in self.processes:
+            if process.is_alive():
+                log.warning("worker process %s did not stop in time; killing it", process.pid)
+                process.kill()
+                process.join(5)
 
 
 def start_in_process_worker(settings: Settings, workers: int | None = None,
                             options: WorkerOptions | None = None) -> WorkerHandle | None:
-    """Worker threads beside the API (`settings.workers` of them; None when that is 0)."""
+    """Supervised worker processes beside the API (`settings.workers` of them; None when that is
+    0), each one job at a time; one that dies is started again."""
     workers = settings.workers if workers is None else workers
     if workers <= 0:
         return None
-    options = options or WorkerOptions()
-    consumer = _consumer(settings, workers, options, in_process=True)
-    consumer.start()
-    stop_event = threading.Event()
-    thread = threading.Thread(target=_supervise, args=(consumer, settings, options, stop_event),
-                              name="dictation-worker", daemon=True)
-    thread.start()
-    return WorkerHandle(consumer, thread, stop_event)
+    return WorkerHandle(settings, options or WorkerOptions(), workers).start()
