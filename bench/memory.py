@@ -196,8 +196,10 @@ def main() -> None:
         old = in_child("old_prepare", str(long_memo))
         new = in_child("new_prepare", str(long_memo))
         print("| stage | audio s | s | peak RSS MB |\n|---|---|---|---|")
-        print(f"| old prepare: whole-memo array + peaks (baseline) | {old['audio_s']:.0f} | {old['seconds']:.1f} | {old['peak_mb']:.0f} |")
-        print(f"| new prepare: streamed (peaks, length, gaps) | {new['audio_s']:.0f} | {new['seconds']:.1f} | {new['peak_mb']:.0f} |")
+        print(f"| old prepare: whole-memo array + peaks (baseline) | {old['audio_s']:.0f} | {old['seconds']:.1f} "
+              f"| {old['peak_mb']:.0f} |")
+        print(f"| new prepare: streamed (peaks, length, gaps) | {new['audio_s']:.0f} | {new['seconds']:.1f} "
+              f"| {new['peak_mb']:.0f} |")
         print(f"ratio old/new peak RSS: {old['peak_mb'] / new['peak_mb']:.2f}x")
         if not args.skip_job:
             job = in_child("job", str(long_memo), args.model)
