@@ -173,3 +173,23 @@ def test_process_cut_memo_shows_gap_everywhere(app, memo_m4a, tmp_path):
     editor = assistant.get(f"/memos/{memo_id}").text
     assert 'id="gap-warning"' in editor and "Less than 90 %" in editor
     assert f'"gaps": [[{start}, {end}]]' in editor
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_editor_draws_band_over_lost_end(page, live_server, memo_m4a, tmp_path):
+    from playwright.sync_api import expect
+
+    half = cut(memo_m4a, 0.5, tmp_path / "cut-for-desk.m4a")
+    memo = live_server.upload("dan", half, title="Cut short")
+    memo = live_server.wait_for("dan", memo["id"])
+    (start, end), = memo["decode_gaps"]
+    live_server.sign_in(page, "alice", f"/memos/{memo['id']}")
+    page.goto(f"{live_server.url}/memos/{memo['id']}")
+    band = page.locator("#wave .gap-band")
+    expect(band).to_have_count(1)
+    expect(band).to_have_attribute("title", f"Not decoded: 0:{int(start):02d}–0:{int(end):02d}")
+    expect(page.locator("#gap-warning")).to_contain_text("Less than 90 %")
+    wave, box = page.locator("#wave").bounding_box(), band.bounding_box()
+    # The lost end lies past the playable audio: the band sits at the waveform's right edge.
+    assert box["width"] >= 3 and box["x"] + box["width"] == pytest.approx(wave["x"] + wave["width"], abs=2)

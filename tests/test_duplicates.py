@@ -126,3 +126,28 @@ def test_resend_recording_by_tus_answers_duplicate(app, recording):
     assert memo.note == "Second thoughts"
     sent = client.get(f"/api/v1/memos/{memo.id}").json()["created_at"]
     assert again.headers["memo-duplicate-of"][:19] == sent[:19]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_phone_says_recording_already_sent(page, live_server, tmp_path):
+    from playwright.sync_api import expect
+
+    from tests.support.api import sine_wav
+
+    recording = tmp_path / "resent.wav"
+    recording.write_bytes(sine_wav(1.5, 523.25))  # bytes no other test sends
+    live_server.sign_in(page, "erin")
+    page.goto(f"{live_server.url}/phone")
+    page.locator("#pick-file").set_input_files(str(recording))
+    page.get_by_role("button", name="Send memo").click()
+    expect(page.locator("#upload-status")).to_contain_text("Sent", timeout=30_000)
+    memo_id = int(page.locator("#my-memos li").first.get_attribute("data-memo-id"))
+
+    page.locator("#pick-file").set_input_files(str(recording))
+    page.locator("#m-note").fill("Use the second half only")
+    page.get_by_role("button", name="Send memo").click()
+    expect(page.locator("#upload-status")).to_contain_text("You already sent this recording on", timeout=30_000)
+    expect(page.locator("#duplicate-link")).to_have_attribute("href", f"/phone/memos/{memo_id}")
+    assert page.locator(f'#my-memos li[data-memo-id="{memo_id}"]').count() == 1  # no second entry
+    assert "Use the second half only" in (live_server.memo("erin", memo_id)["note"] or "")
