@@ -16,7 +16,7 @@ RUN_DEBS := libopencore-amrnb0 libopencore-amrwb0
 TEST_DEBS := $(RUN_DEBS) chromium chromium-driver sox libsox-fmt-base postgresql-client dovecot-imapd
 DEBS ?= $(TEST_DEBS)
 
-.PHONY: run test check install install-dev system-deps bench clean
+.PHONY: run test check install install-dev system-deps bench clean fuzz
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -58,6 +58,10 @@ check: install-dev
 
 test: install-dev system-deps check
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The API fuzzed much longer than in `make test` (FUZZ_EXAMPLES per operation; needs PostgreSQL).
+fuzz: install-dev
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(PY) -m pytest -q tests/test_fuzz.py
 
 bench: install-dev
 	$(PY) bench/transcribe.py

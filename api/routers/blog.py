@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 
@@ -20,8 +22,11 @@ def blog_page(path: str, request: Request) -> Response:
     settings = request.app.state.settings
     if path.startswith("media/"):
         # FileResponse answers Range requests, so the post's audio can be seeked.
-        media = Blog(settings).media_dir / path.removeprefix("media/")
-        if media.is_file() and media.resolve().is_relative_to(Blog(settings).media_dir.resolve()):
-            return FileResponse(media)
+        name = path.removeprefix("media/")
+        # Only a plain file name reaches the disk: no folder, and no name too long for it.
+        if re.fullmatch(r"[\w.-]{1,200}", name) and not name.startswith("."):
+            media = Blog(settings).media_dir / name
+            if media.is_file():
+                return FileResponse(media)
     status, content_type, body = render_blog_path(path, settings)
     return Response(body, status_code=status, media_type=content_type)

@@ -26,7 +26,7 @@ from api.deps import (
     current_caller_deferred_csrf,
 )
 from api.errors import errors_doc
-from api.schemas import API, Id, MemoOut, MemoPage, UploadOut
+from api.schemas import API, MAX_ID, Id, MemoOut, MemoPage, UploadOut
 from api.upload import MEDIA_TYPES, receive_upload, sniff_audio
 from dictation import accounts, jobs, text
 from dictation.errors import Conflict, Forbidden, NotFound
@@ -138,10 +138,10 @@ def list_memos(
     user: CurrentUser,
     session: SessionDep,
     status: Annotated[list[State] | None, Query(description="One or more states.")] = None,
-    author: Annotated[int | None, Query(description="The author's user id.")] = None,
+    author: Annotated[Id | None, Query(description="The author's user id.")] = None,
     priority: Priority | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> MemoPage:
     query = accounts.visible_memos_query(user)
     if status:

@@ -178,7 +178,8 @@ class Blog:
                 return 200, HTML, self._render("index.html", root, entries=tagged, heading=name)
         if len(parts) == 2 and parts[0] == "media":
             file = self.media_dir / parts[1]
-            if file.is_file() and any(e.audio == parts[1] for e in entries):
+            # The published names first: an unknown (or overlong) name never reaches the disk.
+            if any(e.audio == parts[1] for e in entries) and file.is_file():
                 mime = next(e.audio_mime for e in entries if e.audio == parts[1])
                 return 200, mime or "application/octet-stream", file.read_bytes()
         if len(parts) in (1, 2) and parts[1:] in ([], ["index.html"]):
