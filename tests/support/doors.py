@@ -165,6 +165,7 @@ def knock(method: str, template: str, world: World) -> Knock:
         ("OPTIONS", "/api/v1/uploads/{rest}"): Knock(f"/api/v1/uploads/{ids['upload_id']}"),
         ("POST", "/preview"): Knock(path, json={"title": "T", "body_markdown": "Hello", "memo_id": ids["memo_id"]}),
         ("POST", "/language"): Knock(path, data={"language": "en", "next": "/"}),
+        ("POST", "/tokens/mail-address"): Knock(path, data={}),
         ("GET", "/blog/{path}"): Knock("/blog/feed.xml"),
         ("GET", "/static/{path}"): Knock("/static/js/common.js"),
     }
