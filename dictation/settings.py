@@ -223,7 +223,7 @@ class Settings(BaseSettings):
         return self.models_dir or self.data_dir / "models"
 
 
-def _local_secret(data_dir: Path) -> str:
+def local_secret_key(data_dir: Path) -> str:
     """A random key kept in the data dir (mode 0600), made on first use."""
     import os
     import secrets
@@ -243,5 +243,5 @@ def get_settings() -> Settings:
     if settings.secret_key == PLACEHOLDER_SECRET:
         # Development with no key set: a known placeholder would sign cookies and "encrypt" CMS
         # secrets with a key anyone can read here, so use one of this installation's own.
-        settings = settings.model_copy(update={"secret_key": _local_secret(settings.data_dir)})
+        settings = settings.model_copy(update={"secret_key": local_secret_key(settings.data_dir)})
     return settings

@@ -115,9 +115,9 @@ def test_backup_then_restore_round_trip_byte_for_byte(any_db, data_dir, tmp_path
 
     restored_db = Database(restored)
     try:
-        from dictation.settings import _local_secret
+        from dictation.settings import local_secret_key
 
-        restored = restored.model_copy(update={"secret_key": _local_secret(target_dir)})
+        restored = restored.model_copy(update={"secret_key": local_secret_key(target_dir)})
         with restored_db.session() as session:
             hook = session.scalar(sa.select(Destination).where(Destination.name == "hook"))
             assert destinations.to_config(hook, restored).secret == "webhook-secret-kept-encrypted"
