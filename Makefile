@@ -10,10 +10,10 @@ PYTEST_ARGS ?=
 # which FFmpeg's own decoder stops reading at the first pause.
 RUN_DEBS := libopencore-amrnb0 libopencore-amrwb0
 # And those the tests drive for real: a browser for the UI tests; sox (with its AMR format,
-# in libsox-fmt-base) makes DTX voice notes; postgresql-client's pg_dump and pg_restore back up
+# in libsox-fmt-base) and VisualOn's AMR-WB encoder (libvo-amrwbenc0) make DTX voice notes; postgresql-client's pg_dump and pg_restore back up
 # PostgreSQL installations (`dictation backup`); dovecot-imapd is the IMAP mailbox mail-in is
 # tested against.
-TEST_DEBS := $(RUN_DEBS) chromium chromium-driver sox libsox-fmt-base postgresql-client dovecot-imapd
+TEST_DEBS := $(RUN_DEBS) chromium chromium-driver sox libsox-fmt-base libvo-amrwbenc0 postgresql-client dovecot-imapd
 DEBS ?= $(TEST_DEBS)
 
 .PHONY: run test check install install-dev system-deps bench clean fuzz

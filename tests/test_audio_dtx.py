@@ -11,7 +11,7 @@ from dictation.audio import amr
 from dictation.errors import DecoderUnavailable
 from dictation.transcribe import TranscribeOptions, transcribe
 from tests.conftest import need, shared_file
-from tests.support.amr_notes import AMR_NB_SID, dtx_note, frame_types, into_3gp
+from tests.support.amr_notes import AMR_NB_SID, AMR_WB_SID, dtx_note, dtx_note_wideband, frame_types, into_3gp
 from tests.support.wer import word_error_rate
 
 SPEECH = "audio/memos/en_mb-us1.m4a"
@@ -103,3 +103,24 @@ def test_decode_amr_without_opencore_says_what_to_install(notes, monkeypatch):
     with pytest.raises(DecoderUnavailable) as caught:
         audio.decode(notes["amr"])
     assert "libopencore-amrnb0" in caught.value.message and caught.value.status == 503
+
+
+@pytest.fixture(scope="module")
+def wideband(notes, tmp_path_factory) -> dict:
+    need(amr.available("amr_wb"), "libopencore-amrwb0 is not installed (make test installs it)")
+    folder = tmp_path_factory.mktemp("dtx-wb")
+    note = dtx_note_wideband(notes["speech"], folder)
+    return {"awb": note, "3gp": into_3gp(note, folder / "note-wb.3gp")}
+
+
+@pytest.mark.parametrize("kind", ["awb", "3gp"])
+def test_decode_wideband_dtx_note_full_duration(notes, wideband, kind):
+    assert frame_types(wideband[kind]).count(AMR_WB_SID) > 20
+    assert _ffmpeg_decoded_seconds(wideband[kind]) < notes["length"] - 1  # FFmpeg drops the SID frames
+    report = audio.DecodeReport()
+    samples = np.concatenate(list(audio.iter_decode(wideband[kind], report=report)))
+    assert len(samples) / audio.SAMPLE_RATE == pytest.approx(notes["length"], abs=0.1)
+    assert report.gaps == []
+    a, b = _envelope(audio.decode(notes["speech"])), _envelope(samples)
+    for at in (5.0, notes["length"] - 12):  # lined up with the speech it was made from
+        assert abs(_lag_seconds(a, b, at)) <= 0.03

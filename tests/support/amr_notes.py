@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import shutil
 import subprocess
 import wave
@@ -12,8 +13,9 @@ import numpy as np
 
 from tests.conftest import need
 
-# Frame type of AMR-NB's comfort-noise (SID) frames: what FFmpeg's decoder cannot read.
+# Frame types of the comfort-noise (SID) frames: what FFmpeg's decoders cannot read.
 AMR_NB_SID = 8
+AMR_WB_SID = 9
 
 
 def write_wav(samples: np.ndarray, rate: int, path: Path) -> Path:
@@ -26,17 +28,42 @@ def write_wav(samples: np.ndarray, rate: int, path: Path) -> Path:
     return path
 
 
-def dtx_note(speech: Path, dest_dir: Path, wideband: bool = False) -> Path:
-    """`speech` as an .amr note (AMR-NB 12.2 kbit/s, or AMR-WB) with sox, whose encoder uses DTX."""
+def dtx_note(speech: Path, dest_dir: Path) -> Path:
+    """`speech` as an .amr note (AMR-NB 12.2 kbit/s) with sox, whose encoder uses DTX."""
     from dictation import audio
 
     need(shutil.which("sox") is not None, "sox is not installed (make test installs it)")
-    rate = 16_000 if wideband else 8_000
-    wav = write_wav(audio.decode(speech, sample_rate=rate), rate, dest_dir / f"{speech.stem}-{rate}.wav")
-    note = dest_dir / f"{speech.stem}.{'awb' if wideband else 'amr'}"
-    kind = "amr-wb" if wideband else "amr-nb"
-    subprocess.run(["sox", str(wav), "-r", str(rate), "-t", kind, "-C", "7", str(note)], check=True,
+    wav = write_wav(audio.decode(speech, sample_rate=8_000), 8_000, dest_dir / f"{speech.stem}-8k.wav")
+    note = dest_dir / f"{speech.stem}.amr"
+    subprocess.run(["sox", str(wav), "-r", "8000", "-t", "amr-nb", "-C", "7", str(note)], check=True,
                    capture_output=True)
+    return note
+
+
+def dtx_note_wideband(speech: Path, dest_dir: Path) -> Path:
+    """`speech` as an .awb note (AMR-WB 23.85 kbit/s, DTX on) with Debian's VisualOn encoder;
+    sox cannot write AMR-WB."""
+    from dictation import audio
+
+    try:
+        lib = ctypes.CDLL("libvo-amrwbenc.so.0")
+    except OSError:
+        need(False, "libvo-amrwbenc0 is not installed (make test installs it)")
+    lib.E_IF_init.restype = ctypes.c_void_p
+    lib.E_IF_encode.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_char_p,
+                                ctypes.c_int]
+    lib.E_IF_exit.argtypes = [ctypes.c_void_p]
+    pcm = (np.clip(audio.decode(speech), -1, 1) * 32767).astype(np.int16)
+    state, frame, out = lib.E_IF_init(), ctypes.create_string_buffer(64), bytearray(b"#!AMR-WB\n")
+    try:
+        for start in range(0, len(pcm) // 320 * 320, 320):  # 20 ms frames
+            block = np.ascontiguousarray(pcm[start : start + 320])
+            size = lib.E_IF_encode(state, 8, block.ctypes.data_as(ctypes.POINTER(ctypes.c_short)), frame, 1)
+            out += frame.raw[:size]
+    finally:
+        lib.E_IF_exit(state)
+    note = dest_dir / f"{speech.stem}.awb"
+    note.write_bytes(bytes(out))
     return note
 
 
