@@ -1,6 +1,7 @@
 """Database fixtures and small factories, shared by the test modules that need a database.
 
-Use them with `from tests.support.dbfixtures import *` in a test module:
+The fixtures are a plugin (tests/conftest.py): a test asks for them by name, and imports
+only the factories:
 
 - `db`: a `Database` on a fresh SQLite file in the test's data dir, tables created, and
   `get_settings()` pointed at that data dir (so code under test finds the same database).
@@ -31,18 +32,6 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from tests.conftest import need
-
-__all__ = [
-    "PG_URL",
-    "any_db",
-    "db",
-    "make_draft",
-    "make_memo",
-    "make_user",
-    "pg_available",
-    "pg_db",
-    "pg_url",
-]
 
 # Overridable for a laptop whose PostgreSQL listens elsewhere.
 PG_URL = os.environ.get("DICTATION_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

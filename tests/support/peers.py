@@ -5,7 +5,8 @@ The fixtures run it once per test session; where it cannot start (no ../shared, 
 packages, no network for the first install) the tests skip with the tail of its stderr,
 and fail under CI=true, which starts them.
 
-Import the fixtures into a test module with `from tests.support.peers import wordpress_peer`.
+The fixtures are a plugin (tests/conftest.py), so each peer starts once per run however
+many modules ask for it; a test asks for `wordpress_peer` by name.
 """
 
 from __future__ import annotations
