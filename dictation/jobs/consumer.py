@@ -12,6 +12,9 @@ from __future__ import annotations
 import importlib
 import logging
 import multiprocessing
+import multiprocessing.context
+import multiprocessing.process
+import multiprocessing.synchronize
 import os
 import signal
 import threading
@@ -23,6 +26,7 @@ from huey.consumer import Consumer, ConsumerStopped
 
 from dictation import housekeeping
 from dictation.errors import DictationError
+from dictation.jobs.context import StopFlag
 from dictation.jobs.options import JobOptions
 from dictation.jobs.queue import DEFAULT_QUEUE_NAME, database_for
 from dictation.jobs.recovery import recover_stale_jobs
@@ -97,7 +101,7 @@ def _housekeep(settings: Settings) -> None:
 
 
 def _supervise(consumer: Consumer, settings: Settings, options: WorkerOptions,
-               stop_event: threading.Event | None) -> None:
+               stop_event: StopFlag | None) -> None:
     """The consumer's main loop (worker health checks) with a recovery round now and then,
     and housekeeping less often."""
     next_recovery = next_housekeeping = 0.0
@@ -141,7 +145,8 @@ def _call_named(target: str) -> None:
     getattr(importlib.import_module(module), name)()
 
 
-def _worker_process(settings: Settings, options: WorkerOptions, stop_event) -> None:
+def _worker_process(settings: Settings, options: WorkerOptions,
+                    stop_event: multiprocessing.synchronize.Event) -> None:
     """A supervised worker's main: one job at a time, until the server asks it to stop."""
     # Ctrl+C reaches the whole process group; the server stops its workers itself, gracefully.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -170,11 +175,12 @@ class WorkerHandle:
     settings: Settings
     options: WorkerOptions
     count: int
-    processes: list = field(default_factory=list)
+    processes: list[multiprocessing.process.BaseProcess] = field(default_factory=list)
     restarts: int = 0  # worker processes started again after they died
     _stopping: threading.Event = field(default_factory=threading.Event)
-    _context: object = field(default_factory=lambda: multiprocessing.get_context("spawn"))
-    _child_stop: object = None
+    _context: multiprocessing.context.SpawnContext = field(
+        default_factory=lambda: multiprocessing.get_context("spawn"))
+    _child_stop: multiprocessing.synchronize.Event | None = None
     _thread: threading.Thread | None = None
 
     def start(self) -> WorkerHandle:
@@ -185,7 +191,7 @@ class WorkerHandle:
         self._thread.start()
         return self
 
-    def _spawn(self, index: int):
+    def _spawn(self, index: int) -> multiprocessing.process.BaseProcess:
         process = self._context.Process(target=_worker_process, args=(self.settings, self.options, self._child_stop),
                                         name=f"dictation-worker-{index}", daemon=True)
         process.start()
@@ -206,7 +212,7 @@ class WorkerHandle:
 
     @property
     def pids(self) -> list[int]:
-        return [p.pid for p in self.processes if p.is_alive()]
+        return [p.pid for p in self.processes if p.is_alive() and p.pid is not None]
 
     @property
     def alive(self) -> bool:
@@ -217,7 +223,8 @@ class WorkerHandle:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(5)
-        self._child_stop.set()
+        if self._child_stop is not None:
+            self._child_stop.set()
         deadline = time.monotonic() + timeout
         for process in self.processes:
             process.join(max(0.0, deadline - time.monotonic()))
