@@ -14,6 +14,7 @@ from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
 from dictation import audio
+from dictation.audio.sniff import MEDIA_TYPES as MEDIA_TYPES  # served as; mail-in uses the same table
 from dictation.errors import BadAudio, InvalidInput, TooLarge
 from dictation.storage import MediaStore, StoredFile
 
@@ -162,12 +163,6 @@ async def receive_upload(
 
 # --- sniffing -------------------------------------------------------------------------
 
-# What the API serves each container as; the sniffed bytes decide, not the client's claim.
-MEDIA_TYPES = {
-    "m4a": "audio/mp4", "mp4": "audio/mp4", "3gp": "audio/3gpp", "ogg": "audio/ogg",
-    "webm": "audio/webm", "matroska": "audio/x-matroska", "mp3": "audio/mpeg", "aac": "audio/aac",
-    "flac": "audio/flac", "wav": "audio/wav", "amr": "audio/amr",
-}
 
 
 def sniff_audio(head: bytes) -> str:

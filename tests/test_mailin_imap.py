@@ -24,16 +24,11 @@ from dictation.mailin.imap import Mailbox, fetch_once, poll
 from dictation.models import Memo
 from tests.conftest import need, shared_file
 from tests.support.mailin import DESK, EN, mail, memos, note, person, transcribe
+from tests.support.serve import free_port
 from tests.support.wer import word_error_rate
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 PASSWORD = "imap-pass-7f3k"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _users() -> tuple[str, str, int, int]:
@@ -56,7 +51,7 @@ def imap_server():
     for sub in ("run", "state", "home"):
         (root / sub).mkdir()
     os.chown(root / "home", uid, gid)
-    port = _free_port()
+    port = free_port()
     (root / "passwd").write_text(f"mail_desk:{{PLAIN}}{PASSWORD}\n")
     (root / "dovecot.conf").write_text(f"""
 base_dir = {root}/run
@@ -182,6 +177,7 @@ def test_fetch_forwarded_m4a_note_becomes_memo_with_its_words(mail_desk, mailbox
     assert (memo.author.id, memo.title, memo.content_type) == (author.id, "Customer letter", "audio/mp4")
     assert flags(mailbox) == [{r"\Seen"}]
     wer = word_error_rate(shared_file(f"{EN}.txt").read_text(), transcribe(mail_desk, memo.id))
+    print(f"IMAP m4a note: WER {wer:.1%}")
     assert wer <= 0.15, f"WER {wer:.1%}"
 
 

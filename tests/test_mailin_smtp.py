@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import smtplib
+import time
+from types import SimpleNamespace
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -16,6 +20,7 @@ from dictation.mailin.smtp import SmtpReceiver
 from dictation.models import Job, User
 from tests.conftest import shared_file
 from tests.support.mailin import DESK, EN, mail, memos, note, person, refusal, send, transcribe
+from tests.support.serve import free_port, serve
 from tests.support.wer import word_error_rate
 
 # How the apps forward a voice note (decided from their documented behaviour; README "Memos by e-mail").
@@ -39,6 +44,7 @@ def test_receive_forwarded_note_becomes_memo_with_its_words(mail_desk, mail_rece
     assert (memo.original_filename, memo.content_type) == (filename, "audio/ogg" if extension == "ogg" else "audio/mp4")
     body = transcribe(mail_desk, memo.id)
     wer = word_error_rate(shared_file(f"{EN}.txt").read_text(), body)
+    print(f"{forward}: WER {wer:.1%}")
     assert wer <= 0.15, f"WER {wer:.1%}"
 
 
@@ -251,51 +257,17 @@ def test_show_secret_address_once_and_receive_mail_there(mail_desk, mail_receive
 
 @pytest.mark.slow
 def test_serve_with_mail_in_turns_mail_into_draft(tmp_path):
-    import os
-    import re
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    import httpx
-
-    from tests.conftest import ROOT
-
-    def free_port() -> int:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return sock.getsockname()[1]
-
-    web, smtp = free_port(), free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DICTATION_DATA_DIR": str(tmp_path), "DICTATION_MODEL": "tiny.en",
-           "DICTATION_LANGUAGE": "en", "PYTHONUNBUFFERED": "1", "DICTATION_MAIL_IN_SERVE": "true",
-           "DICTATION_MAIL_IN_PORT": str(smtp), "DICTATION_MAIL_IN_ADDRESS": DESK}
-    env.pop("DICTATION_DATABASE_URL", None)
-    env.pop("DICTATION_QUEUE_URL", None)
-    with (tmp_path / "serve.log").open("w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "dictation", "serve", "--port", str(web)],
-                                  stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    base = f"http://127.0.0.1:{web}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        email, password = re.search(r"as (\S+) with password (\S+)", (tmp_path / "serve.log").read_text()).groups()
-        jfk = [(shared_file("audio/real/jfk.flac").read_bytes(), "audio/flac", "jfk.flac")]
-
-        class Port:  # what send() needs of a mail_receiver
-            port = smtp
-
-        reply = send(Port, mail(sender=email, subject="Fwd: Inaugural", attachments=jfk), envelope=email)
+    smtp = free_port()
+    jfk = [(shared_file("audio/real/jfk.flac").read_bytes(), "audio/flac", "jfk.flac")]
+    with serve(tmp_path, DICTATION_MAIL_IN_SERVE="true", DICTATION_MAIL_IN_PORT=str(smtp),
+               DICTATION_MAIL_IN_ADDRESS=DESK) as served:
+        listening = SimpleNamespace(port=smtp)  # what send() needs of a receiver
+        reply = send(listening, mail(sender=served.email, subject="Fwd: Inaugural", attachments=jfk),
+                     envelope=served.email)
         memo_id = int(re.search(r"memo (\d+)", reply).group(1))
-        with httpx.Client(base_url=base, timeout=30) as http:
-            assert http.post("/api/v1/session", json={"email": email, "password": password}).status_code == 200
+        with httpx.Client(base_url=served.base_url, timeout=30) as http:
+            signed_in = http.post("/api/v1/session", json={"email": served.email, "password": served.password})
+            assert signed_in.status_code == 200
             deadline = time.monotonic() + 180
             memo = http.get(f"/api/v1/memos/{memo_id}").json()
             while memo["status"] != "ready":
@@ -303,8 +275,5 @@ def test_serve_with_mail_in_turns_mail_into_draft(tmp_path):
                 time.sleep(0.5)
                 memo = http.get(f"/api/v1/memos/{memo_id}").json()
             draft = http.get(f"/api/v1/drafts/{memo['draft_id']}").json()
-        assert memo["title"] == "Inaugural"
-        assert "ask not what your country can do for you" in draft["body_markdown"].lower()
-    finally:
-        server.terminate()
-        server.wait(30)
+    assert memo["title"] == "Inaugural"
+    assert "ask not what your country can do for you" in draft["body_markdown"].lower()

@@ -11,6 +11,13 @@ _NOT_AUDIO = [  # (offset, signature, what it is)
     (0, b"PK\x03\x04", "a ZIP archive or office document"), (0, b"\x7fELF", "a program"), (0, b"MZ", "a program"),
 ] + [(8, brand, "a HEIC/AVIF photo") for brand in _IMAGE_BRANDS]
 _3GP_BRANDS = (b"3gp", b"3g2", b"3ge", b"3gg", b"3gs")
+# What a recording is served as, by the container sniffing names; the sniffed bytes decide,
+# not the client's claim (an upload's Content-Type, a mail attachment's label).
+MEDIA_TYPES = {
+    "m4a": "audio/mp4", "mp4": "audio/mp4", "3gp": "audio/3gpp", "ogg": "audio/ogg",
+    "webm": "audio/webm", "matroska": "audio/x-matroska", "mp3": "audio/mpeg", "aac": "audio/aac",
+    "flac": "audio/flac", "wav": "audio/wav", "amr": "audio/amr",
+}
 
 
 def sniff(head: bytes) -> str | None:

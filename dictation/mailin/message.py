@@ -22,14 +22,9 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 
 from dictation import audio
+from dictation.audio.sniff import MEDIA_TYPES
 from dictation.errors import BadAudio, InvalidInput
 
-# What a stored recording is served as, by the container sniffing found.
-MEDIA_TYPES = {
-    "m4a": "audio/mp4", "mp4": "audio/mp4", "3gp": "audio/3gpp", "ogg": "audio/ogg",
-    "webm": "audio/webm", "matroska": "audio/x-matroska", "mp3": "audio/mpeg", "aac": "audio/aac",
-    "flac": "audio/flac", "wav": "audio/wav", "amr": "audio/amr",
-}
 # Names that say "I am a recording": such an attachment that is not audio is refused, not skipped.
 AUDIO_EXTENSIONS = {
     "m4a", "mp4", "3gp", "3gpp", "ogg", "oga", "opus", "webm", "mka", "mp3", "aac", "flac", "wav", "amr", "caf",
