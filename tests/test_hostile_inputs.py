@@ -204,3 +204,39 @@ def test_refuse_cms_answer_that_is_not_json_with_a_sentence(web, api_app):
     memo = web.get(f"/api/v1/memos/{memo_id}", headers=assistant.auth).json()
     assert memo["status"] == "failed" and "not the JSON expected" in memo["error"]
     assert "/srv" not in json.dumps(memo) and "Login required" not in json.dumps(memo)
+
+
+def test_clean_upload_details_from_both_doors_once(web, api_app):
+    author = make_person(api_app, "author")
+    made = upload(web, sine_wav(0.5, freq=777), headers=author.auth, filename="../../x/memo.wav",
+                  title="Q3\x00 plan\r\nBcc: x@example.com", note="first\x07 line\nsecond")
+    assert made.status_code in (200, 201), made.text
+    memo = made.json()
+    memo = memo.get("memo", memo)
+    assert memo["title"] == "Q3 plan Bcc: x@example.com" and memo["note"] == "first line\nsecond"
+    assert memo["original_filename"] == "memo.wav"
+
+
+def test_throttle_guesser_without_locking_the_owner_and_ignore_spoofed_forwarding(api_app):
+    from review_ui.app import create_app
+
+    owner = make_person(api_app, "author")
+    app = create_app(api_app.state.settings.model_copy(update={"trusted_proxies": "10.9.0.0/16"}))
+    wrong = {"email": owner.email, "password": "not the password"}
+    with TestClient(app, base_url="http://127.0.0.1", client=("203.0.113.7", 5000)) as guesser:
+        for n in range(5):  # a different spoofed X-Forwarded-For each time changes nothing
+            answer = guesser.post("/api/v1/session", json=wrong, headers={"X-Forwarded-For": f"198.51.100.{n}"})
+            assert answer.status_code == 401
+        refused = guesser.post("/api/v1/session", json=wrong, headers={"X-Forwarded-For": "198.51.100.99"})
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+        assert "try again in" in refused.json()["message"]
+    with TestClient(app, base_url="http://127.0.0.1", client=("198.51.100.20", 5000)) as owner_elsewhere:
+        right = owner_elsewhere.post("/api/v1/session", json={"email": owner.email, "password": PASSWORD})
+        assert right.status_code == 200  # the account itself is not locked
+    with TestClient(app, base_url="http://127.0.0.1", client=("10.9.0.5", 5000)) as proxy:
+        # Behind our proxy, the client is the forwarded address: the guesser is still held up...
+        held = proxy.post("/api/v1/session", json=wrong, headers={"X-Forwarded-For": "1.2.3.4, 203.0.113.7"})
+        assert held.status_code == 429
+        # ...and another client behind the same proxy is not.
+        other = proxy.post("/api/v1/session", json=wrong, headers={"X-Forwarded-For": "192.0.2.44"})
+        assert other.status_code == 401

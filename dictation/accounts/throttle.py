@@ -27,7 +27,7 @@ class ThrottleOptions:
     # Failed sign-ins from one client address, over every e-mail, before any wait.
     free_per_client: int = 30
     # The first wait after the free attempts; it doubles with each further failure.
-    first_wait_s: float = 1.0
+    first_wait_s: float = 30.0
     # The longest wait one more failure can cost.
     max_wait_s: float = 900.0
     # A key with no failure for this long is forgotten (its count starts again).

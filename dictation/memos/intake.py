@@ -33,6 +33,7 @@ from dictation.memos.drafts import add_comment
 from dictation.memos.processing import enqueue_processing
 from dictation.models import Comment, Memo, Priority, State, User
 from dictation.storage import MediaStore, StoredFile
+from dictation.text import clean_line, clean_text, file_name
 
 MAX_TITLE = 300
 MAX_FILENAME = 300
@@ -77,7 +78,8 @@ class Intake:
 
 def parse_details(fields: Mapping[str, str]) -> MemoDetails:
     """The memo's details from form fields or tus metadata, or InvalidInput naming the bad one."""
-    title = fields.get("title", "").strip()
+    # Both doors (multipart fields, tus metadata) pass through here: clean once, like the JSON schemas.
+    title = clean_line(fields.get("title", ""), "title").strip()
     if len(title) > MAX_TITLE:
         raise InvalidInput(f"The title is longer than {MAX_TITLE} characters.")
     priority = fields.get("priority", "").strip() or Priority.normal.value
@@ -94,7 +96,7 @@ def parse_details(fields: Mapping[str, str]) -> MemoDetails:
     language = fields.get("language", "").strip().lower() or "auto"
     if not _LANGUAGE.match(language):
         raise InvalidInput(f"The language must be 'auto' or a language code like 'en', not {language!r}.")
-    note = fields.get("note", "").strip()
+    note = clean_text(fields.get("note", ""), "note").strip()
     return MemoDetails(
         title=title or None, priority=Priority(priority), due_at=due_at, language=language, note=note or None
     )
@@ -144,7 +146,7 @@ def _record(
             memo = Memo(
                 author_id=author.id, status=State.received.value, idempotency_key=key,
                 media_sha256=sha256, size_bytes=recording.stored.size,
-                original_filename=(recording.filename or "")[:MAX_FILENAME] or None,
+                original_filename=(file_name(recording.filename) or "")[:MAX_FILENAME] or None,
                 content_type=recording.media_type, **details.columns(),
             )
             session.add(memo)
