@@ -66,6 +66,7 @@ fuzz: install-dev
 bench: install-dev
 	$(PY) bench/transcribe.py
 	$(PY) bench/server.py
+	$(PY) bench/scale.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info test-output

@@ -133,3 +133,16 @@ def test_log_plain_text_on_terminal_json_elsewhere(data_dir):
 def test_redact_keeps_ordinary_words():
     redact = Redactor(["short", None, "a-long-secret-value"])
     assert redact("short words stay; a-long-secret-value goes") == "short words stay; *** goes"
+
+
+def test_log_job_id_on_queue_lines_around_the_job(captured, data_dir):
+    """Huey's own "Executing …" line comes before the job's context: the id is read off its task."""
+    from dictation import jobs
+
+    settings = Settings(data_dir=data_dir, log_format="json")
+    stream = captured(settings)
+    queue = jobs.make_queue(settings)
+    logging.getLogger("huey").info("Executing %s", queue.run_job_task.s(42))
+    logging.getLogger("huey").info("Scheduler runs every %s second(s).", 1)
+    first, second = lines(stream)
+    assert first["job_id"] == 42 and "job_id" not in second

@@ -57,6 +57,13 @@ class ContextFilter(logging.Filter):
                                ("job_id", context.job_id)):
             if getattr(record, name, None) is None:
                 setattr(record, name, variable.get())
+        if record.job_id is None and record.name.startswith("huey"):  # type: ignore[attr-defined]
+            # Huey's "Executing …" and "… executed in" lines come before and after our job
+            # context: the task it names carries the job id as its argument.
+            task = record.args[0] if isinstance(record.args, tuple) and record.args else None
+            arguments = getattr(task, "args", None)
+            if getattr(task, "name", "").endswith("run_job") and arguments:
+                record.job_id = arguments[0]
         return True
 
 
