@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import re
 import smtplib
 import time
@@ -95,18 +96,20 @@ def test_receive_same_message_twice_answers_first_memo(mail_desk, mail_receiver)
         assert session.scalar(select(func.count()).select_from(Job)) == 1
 
 
-def test_accept_secret_address_from_any_sender(mail_desk, mail_receiver):
+def test_accept_secret_address_from_any_sender(mail_desk, mail_receiver, caplog):
     author = person(mail_desk)
     with mail_desk.database.session() as session:
         address = new_secret_address(session, mail_desk.settings, session.get(User, author.id))
     note = [(shared_file(f"{EN}.ogg").read_bytes(), "audio/ogg", "note.ogg")]
 
-    send(mail_receiver, mail(sender="me@gmail.example", attachments=note), envelope="bounce-1@relay.example",
-         to=address)
+    with caplog.at_level(logging.DEBUG):
+        send(mail_receiver, mail(sender="me@gmail.example", attachments=note), envelope="bounce-1@relay.example",
+             to=address)
 
     [memo] = memos(mail_desk)
     assert memo.author.id == author.id
     secret = address.partition("+")[2].partition("@")[0]
+    assert "mail from bounce-1@relay.example" in caplog.text and secret not in caplog.text  # never logged
     with mail_desk.database.session() as session:
         stored = session.get(User, author.id).mail_token_hash
     assert stored == hashlib.sha256(secret.encode()).hexdigest()  # hashed, never in clear

@@ -13,9 +13,11 @@ def cmd_mail_in(args: argparse.Namespace) -> int:
     from dictation.mailin.imap import Mailbox, fetch_once
     from dictation.mailin.senders import memo_address
     from dictation.mailin.service import mail_desk, start_mail_in
+    from dictation.ops.logs import configure_logging
     from dictation.settings import get_settings
 
     settings = get_settings()
+    configure_logging(settings)  # refusals from the mailbox are only logged: they must show
     _database().dispose()  # migrated before the first message arrives
     if args.once:
         if not settings.imap_url:

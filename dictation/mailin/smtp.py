@@ -18,6 +18,9 @@ from dictation.errors import DictationError
 from dictation.mailin.deliver import Deliver
 
 log = logging.getLogger("dictation.mailin")
+# aiosmtpd logs every command at INFO, recipients included: a secret memo address
+# (memo+<secret>@…) must never reach a log.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 # Enhanced status codes (RFC 3463) by the kind of refusal.
 _CODES = {
