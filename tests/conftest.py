@@ -85,3 +85,15 @@ def settings(data_dir, monkeypatch, request, settings_changes):
         monkeypatch.setenv(f"DICTATION_{name.upper()}", str(value))
     get_settings.cache_clear()
     return get_settings()
+
+
+@pytest.fixture
+def queue(settings):
+    """The test's own job queue (SQLite in its data dir, or DICTATION_QUEUE_URL), with job
+    timings short enough for tests that run jobs in the test process."""
+    from dictation import jobs
+
+    fast = jobs.JobOptions(backoff_s=0.1, heartbeat_s=0.5, progress_every_s=0.2, stale_after_s=5, lost_after_s=0)
+    queue = jobs.make_queue(settings, options=fast)
+    yield queue
+    jobs.dispose_databases()

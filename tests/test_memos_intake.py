@@ -24,13 +24,6 @@ def store(settings) -> MediaStore:
     return MediaStore(settings.media_dir)
 
 
-@pytest.fixture
-def queue(settings):
-    queue = jobs.make_queue(settings)
-    yield queue
-    jobs.dispose_databases()
-
-
 def recording(store: MediaStore, data: bytes | None = None) -> intake.Recording:
     stored = store.save_stream(data if data is not None else shared_file(JFK).read_bytes())
     return intake.Recording(stored=stored, media_type="audio/flac", filename="jfk.flac")

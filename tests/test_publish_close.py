@@ -14,20 +14,12 @@ from dictation.publish.cms import PUBLISHERS, Destination, Publisher, get_publis
 from tests.support.dbfixtures import make_draft, make_memo, make_user
 from tests.support.webhook import SECRET, Receiver
 
-FAST = jobs.JobOptions(backoff_s=0.1, heartbeat_s=0.5, progress_every_s=0.2, stale_after_s=5, lost_after_s=0)
 GHOST_KEY = "6489b5c0d0a1a2b3c4d5e6f7:" + "ab" * 32  # an Admin API key's shape: id:hex secret
 
 
 @pytest.fixture
 def settings_changes():
     return {"publish_backoff_s": 0.05, "publish_max_attempts": 1}
-
-
-@pytest.fixture
-def queue(db, settings):
-    queue = jobs.make_queue(settings, options=FAST)
-    yield queue
-    jobs.dispose_databases()
 
 
 @pytest.fixture
