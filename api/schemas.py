@@ -109,6 +109,11 @@ class MemoOut(BaseModel):
     audio_short: bool = False  # under 90 % of the recording decoded: check before trusting the draft
     draft_id: int | None
     published_url: str | None = None  # the post's address once a destination has it
+    # When the retention policy (DICTATION_RETAIN_*_DAYS) removed the recording, the playback
+    # copy or the timed transcript: the draft stays, but these are gone for good.
+    audio_removed_at: dt.datetime | None = None
+    playback_removed_at: dt.datetime | None = None
+    transcript_removed_at: dt.datetime | None = None
     created_at: dt.datetime
     updated_at: dt.datetime
     links: MemoLinks
@@ -125,6 +130,8 @@ class MemoOut(BaseModel):
             duration_s=memo.duration_s, draft_id=draft.id if draft else None,
             stated_duration_s=memo.stated_duration_s, decode_gaps=[tuple(g) for g in memo.decode_gaps or []],
             audio_short=memo.audio_short,
+            audio_removed_at=memo.original_purged_at, playback_removed_at=memo.playback_purged_at,
+            transcript_removed_at=memo.transcript_purged_at,
             published_url=next((p.remote_url for p in (draft.publications if draft else ())
                                 if p.status == "published" and p.remote_url), None),
             created_at=memo.created_at, updated_at=memo.updated_at,
