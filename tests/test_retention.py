@@ -125,7 +125,7 @@ def test_show_storage_used_on_admin_page(db, data_dir):
     with app.state.database.session() as session:
         accounts.create_user(session, "ada@example.com", "admin", password=PASSWORD, name="Ada")
         accounts.create_user(session, "alice@example.com", "assistant", password=PASSWORD, name="Alice")
-        done_memo(session, settings, "published", 40, b"1")
+        memo_id = done_memo(session, settings, "published", 40, b"1")
     retention.purge(app.state.database, MediaStore(settings.media_dir), settings)
 
     def page(email: str, language: str = "en"):
@@ -142,4 +142,9 @@ def test_show_storage_used_on_admin_page(db, data_dir):
     assert f"{playback_kb:.1f} kB" in html or f"{playback_kb / 1024:.1f} MB" in html
     assert "removed 30 days after publication" in html and "Removed so far: 1 original recordings" in html
     assert "Espace libre" in page("ada@example.com", "fr").text
+    # The API says what retention removed, where a phone or a script looks.
+    client = TestClient(app)
+    client.post("/api/v1/session", json={"email": "alice@example.com", "password": PASSWORD})
+    memo = client.get(f"/api/v1/memos/{memo_id}").json()
+    assert memo["audio_removed_at"] and memo["playback_removed_at"] is None and memo["transcript_removed_at"] is None
     app.state.database.dispose()
