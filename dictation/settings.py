@@ -27,7 +27,9 @@ def secret_key_bits(key: str) -> int:
     if not key:
         return 0
     # A key that repeats itself ("secretsecret…") is only as strong as one period of it.
-    period = next(p for p in range(1, len(key) + 1) if (key[:p] * (len(key) // p + 1))[: len(key)] == key)
+    # Only a period that comes round at least twice counts ("abcXa" does not repeat itself).
+    period = next((p for p in range(1, len(key) // 2 + 1) if (key[:p] * (len(key) // p + 1))[: len(key)] == key),
+                  len(key))
     key = key[:period]
     if all(c in "0123456789abcdef" for c in key.lower()):
         per_char = 4.0

@@ -130,6 +130,15 @@ def test_accept_random_secret_key_in_production(key):
     assert Settings(environment="production", secret_key=key).secret_key == key
 
 
+def test_accept_every_generated_key_in_production():
+    # A key that starts and ends with the same character once counted as repeating itself.
+    from dictation.settings import MIN_SECRET_KEY_BITS, secret_key_bits
+
+    keys = [secrets.token_urlsafe(32) for _ in range(3000)] + [secrets.token_hex(32) for _ in range(3000)]
+    keys += [k[:-1] + k[0] for k in keys[:100]]
+    assert min(secret_key_bits(k) for k in keys) >= MIN_SECRET_KEY_BITS
+
+
 def test_allow_any_secret_key_in_development():
     assert Settings(environment="development", secret_key="dev").secret_key == "dev"
 
