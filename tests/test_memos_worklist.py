@@ -113,7 +113,7 @@ def test_load_sorts_by_title_and_age(any_db, people):
         with any_db.session() as session:
             return titles(work.load(session, people["assistant"], work.WorklistQuery(sort=sort), now=NOW))
 
-    assert load(work.Sort.title) == ["Apple", "banana", "cherry"]
+    assert load(work.Sort.alphabetical) == ["Apple", "banana", "cherry"]
     assert load(work.Sort.oldest) == ["banana", "Apple", "cherry"]
     assert load(work.Sort.newest) == ["cherry", "Apple", "banana"]
 

@@ -86,7 +86,7 @@ def save_draft(
         saved = drafts.save_draft(session, user, draft, version, body.model_dump(exclude_unset=True))
     except StaleVersion as stale:
         # The current text goes with the refusal, so the editor can show both versions.
-        current = session.get(Draft, draft_id)
+        current = session.get_one(Draft, draft_id)
         stale.detail.update(current=draft_out(current, user).model_dump(mode="json"), headers={"ETag": etag(current)})
         raise
     return _answer(saved, user)

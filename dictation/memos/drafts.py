@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from dictation import accounts, workflow
@@ -58,7 +60,7 @@ def check_may_edit(user: User, draft: Draft) -> None:
     if state in FROZEN:
         raise Conflict(f"This draft cannot be edited while its memo is {state.value.replace('_', ' ')}.")
     if user.role != Role.admin and draft.assignee_id not in (None, user.id):
-        holder = draft.assignee.name or draft.assignee.email
+        holder = (draft.assignee.name or draft.assignee.email) if draft.assignee is not None else "Someone else"
         raise Conflict(f"{holder} has claimed this draft; ask them to release it or an admin to reassign it.")
 
 
@@ -84,9 +86,9 @@ def save_draft(session: Session, user: User, draft: Draft, base_version: int, ch
         .values(version=base_version + 1, updated_at=utcnow(), **changes)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if cast("CursorResult[Any]", result).rowcount != 1:
         session.rollback()
-        raise stale(session.get(Draft, draft_id))
+        raise stale(session.get_one(Draft, draft_id))
     # Only the winner gets here. `draft` still holds the version it replaced (the UPDATE did not
     # touch the loaded object): keep that too if nobody recorded it, e.g. the machine's first text.
     if not session.scalar(
@@ -132,7 +134,7 @@ def revisions(session: Session, draft: Draft) -> list[Revision]:
     ).all()
     saver_ids = {r.saved_by_id for r in rows} - {None}
     people = {u.id: u for u in session.scalars(select(User).where(User.id.in_(saver_ids)))} if saver_ids else {}
-    found = [_as_revision(r, people.get(r.saved_by_id)) for r in rows]
+    found = [_as_revision(r, people.get(r.saved_by_id) if r.saved_by_id is not None else None) for r in rows]
     if not found:
         found = [_as_revision(draft, None)]
     return found

@@ -51,7 +51,7 @@ class MemoDetails:
     language: str = "auto"  # "auto" lets Whisper detect it; else a code like "en", "fr"
     note: str | None = None  # for the assistant, never published
 
-    def columns(self) -> dict:
+    def columns(self) -> dict[str, object]:
         return {
             "title": self.title, "priority": self.priority.value, "due_at": self.due_at,
             "language": self.language, "note": self.note,
@@ -180,7 +180,7 @@ def _answer_existing(session: Session, author: User, existing: tuple[int, bool],
     memo_id, by_key = existing
     if by_key:  # the same request again: its details are already there
         return Intake(_load(session, memo_id), created=False)
-    kept = keep_resent_details(session, session.get(Memo, memo_id), author, details)
+    kept = keep_resent_details(session, session.get_one(Memo, memo_id), author, details)
     return Intake(_load(session, memo_id), created=False, duplicate=True, kept=kept)
 
 

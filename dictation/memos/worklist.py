@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import case, func, literal, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -32,7 +33,7 @@ class Sort(StrEnum):
     priority = "priority"  # urgent › high › normal, then due date
     newest = "newest"
     oldest = "oldest"
-    title = "title"
+    alphabetical = "title"  # by the draft's title (else the memo's, else the file name)
 
 
 class Assignee(StrEnum):
@@ -120,21 +121,22 @@ def load(session: Session, user: User, wanted: WorklistQuery, now: dt.datetime |
     return Worklist(entries=entries, counts={s.value: found.get(s.value, 0) for s in State})
 
 
-def _order(sort: Sort, now: dt.datetime) -> list:
+def _order(sort: Sort, now: dt.datetime) -> list[Any]:
     overdue = case(
         (Memo.due_at.is_not(None) & (Memo.due_at < now) & Memo.status.not_in([s.value for s in DONE]), 0), else_=1
     )
     rank = case({p.value: n for p, n in PRIORITY_RANK.items()}, value=Memo.priority, else_=len(PRIORITY_RANK))
     due = [Memo.due_at.is_(None), Memo.due_at]  # memos with a due date first, nearest first
     title = func.lower(func.coalesce(func.nullif(Draft.title, ""), Memo.title, Memo.original_filename, literal("")))
-    return {
+    orders: dict[Sort, list[Any]] = {
         Sort.pressing: [overdue, rank, *due, Memo.created_at],
         Sort.due: [*due, rank, Memo.created_at],
         Sort.priority: [rank, *due, Memo.created_at],
         Sort.newest: [Memo.created_at.desc()],
         Sort.oldest: [Memo.created_at],
-        Sort.title: [title],
-    }[sort]
+        Sort.alphabetical: [title],
+    }
+    return orders[sort]
 
 
 def _running_jobs(session: Session, memo_ids: list[int]) -> dict[int, Job]:
@@ -143,7 +145,7 @@ def _running_jobs(session: Session, memo_ids: list[int]) -> dict[int, Job]:
     found = session.scalars(
         select(Job).where(Job.memo_id.in_(memo_ids), Job.status.in_([JobStatus.queued, JobStatus.running]))
     )
-    return {job.memo_id: job for job in found}
+    return {job.memo_id: job for job in found if job.memo_id is not None}
 
 
 def _publications(session: Session, draft_ids: list[int]) -> dict[int, list[Publication]]:
