@@ -115,52 +115,58 @@ def test_accept_secret_address_from_any_sender(mail_desk, mail_receiver, caplog)
     assert stored == hashlib.sha256(secret.encode()).hexdigest()  # hashed, never in clear
 
 
-def test_refuse_unknown_sender_with_reason(mail_desk, mail_receiver):
+def test_refuse_unknown_sender_before_message_is_sent(mail_desk, mail_receiver):
     person(mail_desk)
-    code, reason = refusal(mail_receiver, mail(sender="stranger@else.example", attachments=note()),
-                           envelope="stranger@else.example")
-    assert code == 550 and "stranger@else.example is not the address of anyone on this desk" in reason
+    code, reason, when = refusal(mail_receiver, mail(sender="stranger@else.example", attachments=note()),
+                                 envelope="stranger@else.example")
+    assert (code, when) == (550, "RCPT")  # a stranger's attachment never travels
+    assert "stranger@else.example is not the address of anyone on this desk" in reason
     assert memos(mail_desk) == []
 
 
 def test_refuse_from_header_that_envelope_does_not_match(mail_desk, mail_receiver):
     person(mail_desk)
-    code, reason = refusal(mail_receiver, mail(attachments=note()), envelope="spoofer@else.example")
-    assert code == 550 and "are not the same person" in reason
+    person(mail_desk, email="cfo@corp.example")
+    code, reason, when = refusal(mail_receiver, mail(attachments=note()), envelope="cfo@corp.example")
+    assert (code, when) == (550, "DATA") and "are not the same person" in reason
+    code, reason, when = refusal(mail_receiver, mail(attachments=note()), envelope="spoofer@else.example")
+    assert (code, when) == (550, "RCPT") and "spoofer@else.example is not the address of anyone" in reason
     assert memos(mail_desk) == []
 
 
 def test_refuse_deactivated_sender(mail_desk, mail_receiver):
     person(mail_desk, is_active=False)
-    code, reason = refusal(mail_receiver, mail(attachments=note()))
+    code, reason, _ = refusal(mail_receiver, mail(attachments=note()))
     assert code == 550 and "deactivated" in reason
 
 
 def test_refuse_unknown_secret_address(mail_desk, mail_receiver):
     person(mail_desk)
-    code, reason = refusal(mail_receiver, mail(attachments=note()), to="memo+notarealsecret@desk.example")
+    code, reason, _ = refusal(mail_receiver, mail(attachments=note()), to="memo+notarealsecret@desk.example")
     assert code == 550 and "is not (or no longer) anyone's memo address" in reason
     assert "notarealsecret" not in reason  # the secret is not echoed into bounces
 
 
-def test_refuse_sender_address_in_secret_only_mode(mail_desk):
+@pytest.mark.parametrize("screened", [True, False], ids=["at-rcpt", "at-data"])
+def test_refuse_sender_address_in_secret_only_mode(mail_desk, screened):
     person(mail_desk)
     strict_settings = mail_desk.settings.model_copy(update={"mail_in_secret_only": True})
     strict = dataclasses.replace(mail_desk, settings=strict_settings)
-    mail_receiver = SmtpReceiver(strict.deliver, "127.0.0.1", 0, max_mb=6).start()
+    receiver = SmtpReceiver(strict.deliver, "127.0.0.1", 0, max_mb=6, screen=strict.screen if screened else None)
+    receiver.start()
     try:
-        code, reason = refusal(mail_receiver, mail(attachments=note()))
+        code, reason, when = refusal(receiver, mail(attachments=note()))
     finally:
-        mail_receiver.stop()
-    assert code == 550 and "only at your personal memo address" in reason
+        receiver.stop()
+    assert (code, when) == (550, "RCPT" if screened else "DATA") and "only at your personal memo address" in reason
 
 
 def test_refuse_message_without_audio_with_reason(mail_desk, mail_receiver):
     person(mail_desk)
     pdf = (b"%PDF-1.7\n" + b"x" * 200, "application/pdf", "minutes.pdf")
-    code, reason = refusal(mail_receiver, mail(attachments=[pdf]))
+    code, reason, _ = refusal(mail_receiver, mail(attachments=[pdf]))
     assert code == 554 and "no audio attachment (attached: minutes.pdf)" in reason
-    code, reason = refusal(mail_receiver, mail(text="I'll send the note later."))
+    code, reason, _ = refusal(mail_receiver, mail(text="I'll send the note later."))
     assert code == 554 and "no audio attachment" in reason
     assert memos(mail_desk) == []
 
@@ -168,7 +174,7 @@ def test_refuse_message_without_audio_with_reason(mail_desk, mail_receiver):
 def test_refuse_attachment_named_as_audio_that_is_not(mail_desk, mail_receiver):
     person(mail_desk)
     fake = (b"<html>you need to log in to download</html>", "application/octet-stream", "note.m4a")
-    code, reason = refusal(mail_receiver, mail(attachments=[*note(), fake]))
+    code, reason, _ = refusal(mail_receiver, mail(attachments=[*note(), fake]))
     assert code == 554 and "'note.m4a' is not audio we can read: it looks like a web page" in reason
     assert memos(mail_desk) == []  # the good note is not half-taken either: the sender resends the message
 
@@ -176,7 +182,7 @@ def test_refuse_attachment_named_as_audio_that_is_not(mail_desk, mail_receiver):
 def test_refuse_oversize_message_with_limit(mail_desk, mail_receiver):
     person(mail_desk)
     big = [(b"OggS" + b"\0" * (5 * 1024 * 1024), "audio/ogg", "long.ogg")]
-    code, reason = refusal(mail_receiver, mail(attachments=big))
+    code, reason, _ = refusal(mail_receiver, mail(attachments=big))
     assert code == 552 and "larger than this desk's limit of 6 MB" in reason
     assert memos(mail_desk) == []
 
@@ -185,7 +191,7 @@ def test_refuse_recording_over_upload_limit(mail_desk, mail_receiver):
     person(mail_desk)
     # Under the mail limit (6 MB) but over one memo's (DICTATION_MAX_UPLOAD_MB=3).
     big = [(b"OggS" + b"\0" * (int(3.2 * 1024 * 1024)), "audio/ogg", "long.ogg")]
-    code, reason = refusal(mail_receiver, mail(attachments=big))
+    code, reason, _ = refusal(mail_receiver, mail(attachments=big))
     assert code == 552 and "'long.ogg' is larger than the limit of 3 MB for one memo" in reason
 
 
@@ -201,18 +207,18 @@ def test_refuse_malformed_mail_and_keep_listening(mail_desk, mail_receiver):
     assert len(memos(mail_desk)) == 1
 
 
-def test_answer_try_later_when_intake_fails(mail_desk, mail_receiver, monkeypatch):
+def test_answer_try_later_when_database_or_disk_fails(mail_desk, mail_receiver, monkeypatch):
     person(mail_desk)
 
-    def broken():  # injected fault: the database is gone
+    def broken(*_args, **_kwargs):  # injected faults: the database is gone, the disk fails
         raise OSError("connection refused")
 
-    with monkeypatch.context() as patch:
-        patch.setattr(mail_desk.database, "session", broken)
-        with pytest.raises(smtplib.SMTPDataError) as refused:
-            send(mail_receiver, mail(attachments=note()))
-    assert refused.value.smtp_code == 451 and b"will try again" in refused.value.smtp_error
-    send(mail_receiver, mail(attachments=note()))
+    for target, name, stage in ((mail_desk.database, "session", "RCPT"), (mail_desk.store, "save_stream", "DATA")):
+        with monkeypatch.context() as patch:
+            patch.setattr(target, name, broken)
+            code, reason, when = refusal(mail_receiver, mail(attachments=note()))
+        assert (code, when) == (451, stage) and "will try again" in reason
+    send(mail_receiver, mail(attachments=note()))  # the sender's retry, once all is well
     assert len(memos(mail_desk)) == 1
 
 
@@ -252,7 +258,7 @@ def test_show_secret_address_once_and_receive_mail_there(mail_desk, mail_receive
     assert memo.author.email == "ceo@corp.example"
     # A new address retires the old one.
     client.post("/tokens/mail-address", data={"csrf_token": csrf})
-    code, reason = refusal(mail_receiver, mail(sender="ceo.private@gmail.example", attachments=note()),
+    code, reason, _ = refusal(mail_receiver, mail(sender="ceo.private@gmail.example", attachments=note()),
                            envelope="ceo.private@gmail.example", to=address)
     assert code == 550 and "no longer" in reason
     app.state.database.dispose()

@@ -17,7 +17,7 @@ import huey
 from dictation.db import Database
 from dictation.errors import InvalidInput, TooLarge
 from dictation.mailin.message import Attachment, MemoMail, parse_mail
-from dictation.mailin.senders import find_author
+from dictation.mailin.senders import find_author, screen_recipient
 from dictation.memos.intake import MAX_TITLE, Intake, Recording, receive_memo
 from dictation.settings import Settings
 from dictation.storage import MediaStore
@@ -36,6 +36,8 @@ class Delivery:
 
 # What the SMTP receiver and the IMAP poller call with each message: raw bytes, envelope sender, recipients.
 Deliver = Callable[[bytes, str | None, list[str]], Delivery]
+# What the SMTP receiver calls at each RCPT, before the message is sent: envelope sender, recipient.
+Screen = Callable[[str | None, str], None]
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,11 @@ class MailDesk:
     store: MediaStore  # where recordings are kept
     queue: huey.Huey  # where transcription jobs are sent
     settings: Settings  # limits, the desk's address, secret-only mode
+
+    def screen(self, envelope_from: str | None, recipient: str) -> None:
+        """Forbidden, before the message is sent, when this recipient or sender cannot make a memo."""
+        with self.database.session() as session:
+            screen_recipient(session, self.settings, envelope_from, recipient)
 
     def deliver(self, raw: bytes, envelope_from: str | None, recipients: list[str] | tuple[str, ...]) -> Delivery:
         """The memos this message becomes, or a DictationError whose message tells the sender why not."""

@@ -56,6 +56,29 @@ def find_author(
     session: Session, settings: Settings, envelope_from: str | None, senders: Iterable[str], recipients: Iterable[str]
 ) -> User:
     """The active user this message is from, or Forbidden with a sentence for the sender."""
+    by_secret = _by_secret_address(session, settings, recipients)
+    if by_secret is not None:
+        return by_secret
+    by_envelope = _by_envelope(session, settings, envelope_from)
+    by_header = next((u for u in (_user_by_email(session, a) for a in senders) if u is not None), None)
+    if by_header is None or by_header.id != by_envelope.id:
+        raise Forbidden(
+            f"The envelope sender ({envelope_from}) and the From header ({', '.join(senders)}) are not the same "
+            "person on this desk; a memo is taken only when both are yours. Your personal memo address works "
+            "from anywhere."
+        )
+    return by_envelope
+
+
+def screen_recipient(session: Session, settings: Settings, envelope_from: str | None, recipient: str) -> None:
+    """What can be checked before the message itself is sent (SMTP RCPT): the secret address, or
+    else the envelope sender. A stranger's 100 MB is refused before it travels; the From header
+    is checked once the message is there (`find_author`)."""
+    if _by_secret_address(session, settings, [recipient]) is None:
+        _by_envelope(session, settings, envelope_from)
+
+
+def _by_secret_address(session: Session, settings: Settings, recipients: Iterable[str]) -> User | None:
     for recipient in recipients:
         secret = _plus_tag(recipient, memo_address(settings))
         if secret is None:
@@ -67,6 +90,10 @@ def find_author(
                 "your current one is on your Tokens page in the desk."
             )
         return _active(user)
+    return None
+
+
+def _by_envelope(session: Session, settings: Settings, envelope_from: str | None) -> User:
     if settings.mail_in_secret_only:
         raise Forbidden(
             "This desk takes memos only at your personal memo address (memo+...); "
@@ -75,20 +102,13 @@ def find_author(
     envelope = (envelope_from or "").strip().lower()
     if not envelope:
         raise Forbidden("This message has no envelope sender (as bounces have); memos must come from a person.")
-    by_envelope = _user_by_email(session, envelope)
-    by_header = next((u for u in (_user_by_email(session, a) for a in senders) if u is not None), None)
-    if by_envelope is None and by_header is None:
+    user = _user_by_email(session, envelope)
+    if user is None:
         raise Forbidden(
             f"{envelope} is not the address of anyone on this desk: send from the address you sign in "
             "with, or to your personal memo address."
         )
-    if by_envelope is None or by_header is None or by_envelope.id != by_header.id:
-        header = ", ".join(senders)
-        raise Forbidden(
-            f"The envelope sender ({envelope}) and the From header ({header}) are not the same person on "
-            "this desk; a memo is taken only when both are yours. Your personal memo address works from anywhere."
-        )
-    return _active(by_envelope)
+    return _active(user)
 
 
 def _plus_tag(address: str, desk_address: str) -> str | None:

@@ -43,7 +43,8 @@ def start_mail_in(settings: Settings, smtp: bool = True, imap: bool = True, port
     receiver = None
     if smtp:
         receiver = SmtpReceiver(desk.deliver, host or settings.mail_in_host,
-                                settings.mail_in_port if port is None else port, settings.mail_in_max_mb).start()
+                                settings.mail_in_port if port is None else port, settings.mail_in_max_mb,
+                                screen=desk.screen).start()
     poller = None
     if imap and settings.imap_url:
         mailbox = Mailbox.from_url(settings.imap_url)

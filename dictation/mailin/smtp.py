@@ -15,7 +15,7 @@ import threading
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from dictation.errors import DictationError
-from dictation.mailin.deliver import Deliver
+from dictation.mailin.deliver import Deliver, Screen
 
 log = logging.getLogger("dictation.mailin")
 # aiosmtpd logs every command at INFO, recipients included: a secret memo address
@@ -43,8 +43,23 @@ class MailInHandler:
     """aiosmtpd handler: each message goes to `deliver` on a worker thread (intake writes to
     the database and the media store, which must not block the event loop)."""
 
-    def __init__(self, deliver: Deliver) -> None:
+    def __init__(self, deliver: Deliver, screen: Screen | None = None) -> None:
         self.deliver = deliver
+        self.screen = screen
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if self.screen is not None:
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self.screen, envelope.mail_from, address)
+            except DictationError as exc:
+                log.info("mail from %s refused before its data: %s", envelope.mail_from, exc.message)
+                return _refusal(exc)
+            except Exception:
+                log.exception("mail from %s could not be screened", envelope.mail_from)
+                return TRY_LATER
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or envelope.content or b""
@@ -56,12 +71,16 @@ class MailInHandler:
                 None, self.deliver, raw, envelope.mail_from, list(envelope.rcpt_tos))
         except DictationError as exc:
             log.info("mail from %s refused: %s", envelope.mail_from, exc.message)
-            return smtp_reply(_CODES.get(exc.status, "554 5.0.0" if exc.status < 500 else "451 4.3.0"), exc.message)
+            return _refusal(exc)
         except Exception:
             log.exception("mail from %s could not be taken", envelope.mail_from)
             return TRY_LATER
         log.info("mail from %s: %s", envelope.mail_from, delivery.summary())
         return smtp_reply("250 2.0.0", f"Received: {delivery.summary()}.")
+
+
+def _refusal(exc: DictationError) -> str:
+    return smtp_reply(_CODES.get(exc.status, "554 5.0.0" if exc.status < 500 else "451 4.3.0"), exc.message)
 
 
 class _DeskSMTP(SMTP):
@@ -82,8 +101,9 @@ class _DeskSMTP(SMTP):
 class SmtpReceiver:
     """A listening SMTP server on `host:port` (port 0: a free one, see `.port`)."""
 
-    def __init__(self, deliver: Deliver, host: str, port: int, max_mb: int, hostname: str | None = None) -> None:
-        self.handler = MailInHandler(deliver)
+    def __init__(self, deliver: Deliver, host: str, port: int, max_mb: int, hostname: str | None = None,
+                 screen: Screen | None = None) -> None:
+        self.handler = MailInHandler(deliver, screen)
         self.host, self.port, self.max_mb, self.hostname = host, port, max_mb, hostname
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None

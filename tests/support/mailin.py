@@ -42,7 +42,7 @@ def mail_desk(request, monkeypatch, data_dir):
 
 @pytest.fixture
 def mail_receiver(mail_desk):
-    smtp = SmtpReceiver(mail_desk.deliver, "127.0.0.1", 0, max_mb=6).start()
+    smtp = SmtpReceiver(mail_desk.deliver, "127.0.0.1", 0, max_mb=6, screen=mail_desk.screen).start()
     yield smtp
     smtp.stop()
 
@@ -74,7 +74,8 @@ def send(mail_receiver, message, envelope="ceo@corp.example", to=DESK) -> str:
         client.ehlo()
         client.mail(envelope)
         code, reply = client.rcpt(to)
-        assert code == 250, reply
+        if code != 250:
+            raise smtplib.SMTPRecipientsRefused({to: (code, reply)})
         code, reply = client.data(message.as_bytes(policy=email.policy.SMTP))  # CRLF lines, as on the wire
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)
@@ -100,10 +101,15 @@ def transcribe(mail_desk, memo_id: int) -> str:
         return memo.draft.body_markdown
 
 
-def refusal(mail_receiver, message, **envelope) -> tuple[int, str]:
-    with pytest.raises(smtplib.SMTPDataError) as refused:
+def refusal(mail_receiver, message, **envelope) -> tuple[int, str, str]:
+    """The code, the sentence and when the receiver refused: "RCPT" (before the message was
+    sent) or "DATA" (once it was there)."""
+    with pytest.raises((smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError)) as refused:
         send(mail_receiver, message, **envelope)
-    return refused.value.smtp_code, refused.value.smtp_error.decode()
+    if isinstance(refused.value, smtplib.SMTPRecipientsRefused):
+        [(code, reply)] = refused.value.recipients.values()
+        return code, reply.decode(), "RCPT"
+    return refused.value.smtp_code, refused.value.smtp_error.decode(), "DATA"
 
 
 def note() -> list[tuple[bytes, str, str]]:
