@@ -173,7 +173,8 @@ async def current_caller(
         supplied = request.headers.get(CSRF_HEADER)
         if supplied is None and _is_form(request):
             # Starlette caches the parsed form: the handler can still read it.
-            supplied = (await request.form()).get(CSRF_FIELD)
+            form_value = (await request.form()).get(CSRF_FIELD)
+            supplied = form_value if isinstance(form_value, str) else None
         check_csrf(cookies, caller, supplied if isinstance(supplied, str) else None)
     request.state.user = caller.user
     return caller

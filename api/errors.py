@@ -88,7 +88,7 @@ def install_error_handlers(app: FastAPI) -> None:
         # `detail` may carry an extra header (ETag of the current draft on 412).
         detail = dict(exc.detail)
         extra_headers = detail.pop("headers", None)
-        if extra_headers:
+        if isinstance(extra_headers, dict) and extra_headers:
             headers = {**(headers or {}), **extra_headers}
         return error_response(exc.status, exc.code, exc.message, headers=headers, detail=detail)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import python_multipart
 from python_multipart.exceptions import FormParserError
@@ -17,6 +18,9 @@ from dictation import audio
 from dictation.audio.sniff import MEDIA_TYPES as MEDIA_TYPES  # served as; mail-in uses the same table
 from dictation.errors import BadAudio, InvalidInput, TooLarge
 from dictation.storage import MediaStore, StoredFile
+
+if TYPE_CHECKING:  # python-multipart declares its callback table for type checkers only
+    from python_multipart.multipart import MultipartCallbacks
 
 FILE_FIELD = "file"
 SNIFF_BYTES = 4096  # enough for every container's signature (mp4's ftyp box, RIFF, EBML)
@@ -99,13 +103,11 @@ class _Parser:
         else:
             self.fields[self.part.name] = self.part.data.decode("utf-8", "replace")
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> MultipartCallbacks:
         return {
-            name: getattr(self, name)
-            for name in (
-                "on_part_begin", "on_part_data", "on_part_end", "on_header_field",
-                "on_header_value", "on_header_end", "on_headers_finished",
-            )
+            "on_part_begin": self.on_part_begin, "on_part_data": self.on_part_data, "on_part_end": self.on_part_end,
+            "on_header_field": self.on_header_field, "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end, "on_headers_finished": self.on_headers_finished,
         }
 
 
