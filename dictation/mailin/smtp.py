@@ -11,6 +11,8 @@ import asyncio
 import logging
 import textwrap
 import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -18,6 +20,7 @@ from dictation.errors import DictationError
 from dictation.mailin.deliver import Deliver, Screen
 
 log = logging.getLogger("dictation.mailin")
+T = TypeVar("T")
 # aiosmtpd logs every command at INFO, recipients included: a secret memo address
 # (memo+<secret>@…) must never reach a log.
 logging.getLogger("mail.log").setLevel(logging.WARNING)
@@ -50,14 +53,9 @@ class MailInHandler:
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
         if self.screen is not None:
-            try:
-                await asyncio.get_running_loop().run_in_executor(None, self.screen, envelope.mail_from, address)
-            except DictationError as exc:
-                log.info("mail from %s refused before its data: %s", envelope.mail_from, exc.message)
-                return _refusal(exc)
-            except Exception:
-                log.exception("mail from %s could not be screened", envelope.mail_from)
-                return TRY_LATER
+            _, refused = await _off_loop(envelope, "before its data", self.screen, envelope.mail_from, address)
+            if refused:
+                return refused
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -65,18 +63,25 @@ class MailInHandler:
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
-        loop = asyncio.get_running_loop()
-        try:
-            delivery = await loop.run_in_executor(
-                None, self.deliver, raw, envelope.mail_from, list(envelope.rcpt_tos))
-        except DictationError as exc:
-            log.info("mail from %s refused: %s", envelope.mail_from, exc.message)
-            return _refusal(exc)
-        except Exception:
-            log.exception("mail from %s could not be taken", envelope.mail_from)
-            return TRY_LATER
+        delivery, refused = await _off_loop(envelope, "", self.deliver, raw, envelope.mail_from,
+                                            list(envelope.rcpt_tos))
+        if refused or delivery is None:
+            return refused or TRY_LATER
         log.info("mail from %s: %s", envelope.mail_from, delivery.summary())
         return smtp_reply("250 2.0.0", f"Received: {delivery.summary()}.")
+
+
+async def _off_loop(envelope: Envelope, stage: str, call: Callable[..., T], *args: Any) -> tuple[T | None, str]:
+    """`call(*args)` on a worker thread: its result, or the SMTP reply that refuses (a
+    DictationError's sentence) or defers (451, for a fault of ours) the message."""
+    try:
+        return await asyncio.get_running_loop().run_in_executor(None, call, *args), ""
+    except DictationError as exc:
+        log.info("mail from %s refused%s: %s", envelope.mail_from, f" {stage}" if stage else "", exc.message)
+        return None, _refusal(exc)
+    except Exception:
+        log.exception("mail from %s could not be taken", envelope.mail_from)
+        return None, TRY_LATER
 
 
 def _refusal(exc: DictationError) -> str:
