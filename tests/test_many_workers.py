@@ -6,43 +6,23 @@ finishes or goes back to the queue, and nothing is lost."""
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
 import sys
 import time
-import wave
 
 import httpx
-import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from dictation import audio
 from dictation.db import make_engine
 from dictation.models import AuditEntry, Job, Memo
-from tests.conftest import ROOT, need, shared_file
+from tests.conftest import ROOT, need
 from tests.support.servers import free_port
+from tests.support.speech import jfk_clips
 
 MEMOS = 20
-
-
-def variants(count: int) -> list[bytes]:
-    """JFK's last 4 s ("…ask what you can do for your country"), each at a slightly different
-    gain: distinct recordings, short enough for 20 on two shared cores."""
-    clip = audio.decode(shared_file("audio/real/jfk.flac"))[7 * audio.SAMPLE_RATE:]
-    out = []
-    for i in range(count):
-        pcm = (np.clip(clip * (0.9 - 0.01 * i), -1, 1) * 32767).astype("<i2")
-        buffer = io.BytesIO()
-        with wave.open(buffer, "wb") as wav:
-            wav.setnchannels(1)
-            wav.setsampwidth(2)
-            wav.setframerate(audio.SAMPLE_RATE)
-            wav.writeframes(pcm.tobytes())
-        out.append(buffer.getvalue())
-    return out
 
 
 @pytest.fixture
@@ -117,7 +97,7 @@ def test_two_worker_processes_share_the_queue_and_stop_gracefully(pg_url, privat
 
         memo_ids = []
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
-            for i, data in enumerate(variants(MEMOS)):
+            for i, data in enumerate(jfk_clips(MEMOS, last_seconds=4)):
                 answer = client.post("/api/v1/memos", files={"file": (f"memo-{i}.wav", data, "audio/wav")})
                 assert answer.status_code == 201, answer.text
                 memo_ids.append(answer.json()["id"])
