@@ -143,5 +143,5 @@ def test_run_housekeeping_from_worker_supervision(desk, monkeypatch):
 
     rounds = []
     monkeypatch.setattr(housekeeping, "sweep", lambda settings, database: rounds.append(settings))
-    consumer._housekeep(desk.state.settings)
+    consumer.housekeep(desk.state.settings)
     assert rounds == [desk.state.settings]

@@ -93,7 +93,8 @@ def _recover(settings: Settings, queue: huey.Huey) -> None:
         log.warning("recovery round failed", exc_info=True)
 
 
-def _housekeep(settings: Settings) -> None:
+def housekeep(settings: Settings) -> None:
+    """One housekeeping round, as the worker's supervision loop runs it now and then."""
     try:
         housekeeping.sweep(settings, database_for(settings))
     except Exception:  # noqa: BLE001 - never let cleaning stop the worker
@@ -114,7 +115,7 @@ def _supervise(consumer: Consumer, settings: Settings, options: WorkerOptions,
             _recover(settings, consumer.huey)
             next_recovery = time.monotonic() + options.recover_every_s
         if time.monotonic() >= next_housekeeping:
-            _housekeep(settings)
+            housekeep(settings)
             next_housekeeping = time.monotonic() + options.housekeeping_every_s
         try:
             health = consumer.loop(health)
