@@ -7,6 +7,7 @@ worker (Huey consumer threads) to cancel a transcription while it runs.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 import socket
 import subprocess
@@ -31,6 +32,8 @@ from tests.support.wer import word_error_rate
 
 EN_MEMO = "audio/memos/en_mb-us1.m4a"
 EN_TEXT = "audio/memos/en_mb-us1.txt"
+# The module, not the function dictation.audio re-exports under the same name.
+prepare = importlib.import_module("dictation.audio.prepare")
 JFK = "audio/real/jfk.flac"
 FAST = jobs.JobOptions(backoff_s=0.5, heartbeat_s=0.5, progress_every_s=0.2, stale_after_s=5, lost_after_s=0)
 
@@ -196,15 +199,16 @@ def test_run_job_fails_corrupt_file_with_reason_then_retry_succeeds(db, settings
 
 def test_run_job_retries_transient_error_with_backoff(db, settings, queue, monkeypatch):
     calls = []
-    real = audio.make_playback_copy
+    real = prepare.make_playback_copy
 
-    def flaky_disk(source, dest):  # the one fake: a full disk the first time
+    def flaky_disk(source, dest, **options):  # the one fake: a full disk the first time
         calls.append(dest)
         if len(calls) == 1:
             raise OSError(28, "No space left on device")
-        return real(source, dest)
+        return real(source, dest, **options)
 
-    monkeypatch.setattr(audio, "make_playback_copy", flaky_disk)
+    # Where the processing job's one decoding pass writes the playback copy.
+    monkeypatch.setattr(prepare, "make_playback_copy", flaky_disk)
     memo_id = received_memo(db, settings, JFK)
     job_id = queue_memo(db, memo_id, queue)
     queue.flush()
@@ -223,10 +227,10 @@ def test_run_job_retries_transient_error_with_backoff(db, settings, queue, monke
 
 
 def test_run_job_fails_after_max_attempts_of_transient_errors(db, settings, queue, monkeypatch):
-    def broken_disk(source, dest):
+    def broken_disk(source, dest, **options):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(audio, "make_playback_copy", broken_disk)
+    monkeypatch.setattr(prepare, "make_playback_copy", broken_disk)
     memo_id = received_memo(db, settings, JFK)
     job_id = queue_memo(db, memo_id, queue)
     outcomes = [jobs.run_job(job_id, settings, queue) for _ in range(FAST.max_attempts)]
