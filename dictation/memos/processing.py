@@ -17,12 +17,14 @@ import functools
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 import huey
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dictation import audio, workflow
+from dictation.compose import Draft as ComposedDraft
 from dictation.compose import compose
 from dictation.db import utcnow
 from dictation.errors import Conflict, NotFound, TransitionRefused
@@ -85,7 +87,8 @@ def _process_cancelled(session: Session, job: Job) -> None:
 
 def _process_run(ctx: JobContext) -> Callable[[Session], None]:
     with ctx.database.session() as session:
-        memo = session.get(Memo, ctx.memo_id)
+        memo = session.get_one(Memo, ctx.memo_id)
+        memo_id = memo.id
         sha, playback, have_peaks = memo.media_sha256, memo.playback_sha256, memo.peaks is not None
         language, stored_transcript = memo.language, memo.transcript
     store = MediaStore(ctx.settings.media_dir)
@@ -102,7 +105,7 @@ def _process_run(ctx: JobContext) -> Callable[[Session], None]:
         temp = store.root / f".playback-{ctx.job_id}-{os.getpid()}.webm"
     try:
         prepared = audio.prepare(source, temp, max_seconds=ctx.settings.max_memo_minutes * 60)
-        found: dict = {
+        found: dict[str, Any] = {
             "duration_s": prepared.duration, "decode_gaps": prepared.report.rounded_gaps(),
             "stated_duration_s": prepared.report.stated,
         }
@@ -136,15 +139,15 @@ def _process_run(ctx: JobContext) -> Callable[[Session], None]:
 
     ctx.stage("compose")
     ctx.check()
-    return functools.partial(_save_draft, memo_id=ctx.memo_id, job_id=ctx.job_id, composed=compose(transcript),
+    return functools.partial(_save_draft, memo_id=memo_id, job_id=ctx.job_id, composed=compose(transcript),
                              settings=ctx.settings)
 
 
-def _save_draft(session: Session, memo_id: int, job_id: int, composed, settings: Settings) -> None:
+def _save_draft(session: Session, memo_id: int, job_id: int, composed: ComposedDraft, settings: Settings) -> None:
     """The machine's draft, version 1, and the memo ready for review (one transaction with the
     job's `done`)."""
-    memo = session.get(Memo, memo_id)
-    paragraphs = [dataclasses.asdict(p) if dataclasses.is_dataclass(p) else dict(p) for p in composed.paragraphs]
+    memo = session.get_one(Memo, memo_id)
+    paragraphs = [dataclasses.asdict(p) for p in composed.paragraphs]
     title = memo.title or composed.title
     draft = session.scalar(select(Draft).where(Draft.memo_id == memo_id))
     if draft is None:
