@@ -3,7 +3,7 @@ cancel and delete."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
@@ -49,7 +49,11 @@ _UPLOAD_BODY = {
                     "type": "object",
                     "required": ["file"],
                     "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "The recording (m4a, mp3, ogg, webm, 3gp, wav, flac)."},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The recording (m4a, mp3, ogg, webm, 3gp, wav, flac).",
+                        },
                         "title": {"type": "string", "maxLength": 300},
                         "priority": {"type": "string", "enum": [p.value for p in Priority]},
                         "due_at": {"type": "string", "format": "date-time"},
@@ -156,12 +160,19 @@ def list_memos(
     return MemoPage(items=[MemoOut.of(m) for m in rows], total=total, limit=limit, offset=offset)
 
 
-@router.get("/{memo_id}", response_model=MemoOut, responses=errors_doc(401, 404), summary="One memo: status, progress, error, draft_id")
+@router.get(
+    "/{memo_id}",
+    response_model=MemoOut,
+    responses=errors_doc(401, 404),
+    summary="One memo: status, progress, error, draft_id",
+)
 def get_memo(memo_id: Id, user: CurrentUser, session: SessionDep) -> MemoOut:
     return MemoOut.of(visible_memo(session, user, memo_id))
 
 
-def _file(store: MediaStore, sha256: str | None, what: str, media_type: str | None, filename: str | None) -> FileResponse:
+def _file(
+    store: MediaStore, sha256: str | None, what: str, media_type: str | None, filename: str | None
+) -> FileResponse:
     if not sha256 or not store.exists(sha256):
         raise NotFound(f"The {what} is not available.")
     # FileResponse answers Range requests (206), which the editor's player needs to seek.
@@ -172,16 +183,28 @@ def _file(store: MediaStore, sha256: str | None, what: str, media_type: str | No
     )
 
 
-_AUDIO_DOC = {200: {"content": {"audio/*": {}}, "description": "The bytes; Range requests answer 206."}}
+_AUDIO_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"audio/*": {}}, "description": "The bytes; Range requests answer 206."}
+}
 
 
-@router.get("/{memo_id}/audio", response_class=FileResponse, responses={**_AUDIO_DOC, **errors_doc(401, 404)}, summary="The original recording (HTTP Range)")
+@router.get(
+    "/{memo_id}/audio",
+    response_class=FileResponse,
+    responses={**_AUDIO_DOC, **errors_doc(401, 404)},
+    summary="The original recording (HTTP Range)",
+)
 def get_audio(memo_id: Id, user: CurrentUser, session: SessionDep, store: StoreDep) -> FileResponse:
     memo = visible_memo(session, user, memo_id)
     return _file(store, memo.media_sha256, "recording", memo.content_type, memo.original_filename)
 
 
-@router.get("/{memo_id}/playback", response_class=FileResponse, responses={**_AUDIO_DOC, **errors_doc(401, 404)}, summary="The copy every browser plays (HTTP Range)")
+@router.get(
+    "/{memo_id}/playback",
+    response_class=FileResponse,
+    responses={**_AUDIO_DOC, **errors_doc(401, 404)},
+    summary="The copy every browser plays (HTTP Range)",
+)
 def get_playback(memo_id: Id, user: CurrentUser, session: SessionDep, store: StoreDep) -> FileResponse:
     memo = visible_memo(session, user, memo_id)
     media_type = None
@@ -202,13 +225,18 @@ def _may_manage(user: User, memo: Memo, doing: str) -> None:
         raise Forbidden(f"Only the memo's author, an assistant or an admin may {doing} it.")
 
 
-@router.post("/{memo_id}/retry", response_model=MemoOut, responses=errors_doc(401, 404, 409), summary="Run the memo's failed or cancelled job again (transcription or publication)")
+@router.post(
+    "/{memo_id}/retry",
+    response_model=MemoOut,
+    responses=errors_doc(401, 404, 409),
+    summary="Run the memo's failed or cancelled job again (transcription or publication)",
+)
 def retry_memo(memo_id: Id, user: CurrentUser, session: SessionDep, queue: QueueDep) -> MemoOut:
     memo = visible_memo(session, user, memo_id)
     _may_manage(user, memo, "retry")
     last = jobs.latest_job(session, memo)
     if last is not None and last.kind == publishing.PUBLISH and memo.status == State.failed:
-        
+
         publishing.retry_publication(session, memo, user, queue=queue)
     else:
         processing.retry(session, memo, queue, actor=user)
@@ -217,7 +245,12 @@ def retry_memo(memo_id: Id, user: CurrentUser, session: SessionDep, queue: Queue
     return MemoOut.of(memo)
 
 
-@router.post("/{memo_id}/cancel", response_model=MemoOut, responses=errors_doc(401, 404, 409), summary="Stop a queued or running transcription")
+@router.post(
+    "/{memo_id}/cancel",
+    response_model=MemoOut,
+    responses=errors_doc(401, 404, 409),
+    summary="Stop a queued or running transcription",
+)
 def cancel_memo(memo_id: Id, user: CurrentUser, session: SessionDep) -> MemoOut:
     memo = visible_memo(session, user, memo_id)
     _may_manage(user, memo, "cancel")
@@ -228,7 +261,12 @@ def cancel_memo(memo_id: Id, user: CurrentUser, session: SessionDep) -> MemoOut:
     return MemoOut.of(memo)
 
 
-@router.delete("/{memo_id}", status_code=204, responses=errors_doc(401, 403, 404, 409), summary="Delete a memo before publication (its author or an admin)")
+@router.delete(
+    "/{memo_id}",
+    status_code=204,
+    responses=errors_doc(401, 403, 404, 409),
+    summary="Delete a memo before publication (its author or an admin)",
+)
 def delete_memo(memo_id: Id, user: CurrentUser, database: DatabaseDep, store: StoreDep) -> Response:
     with database.session() as session:
         memo = visible_memo(session, user, memo_id)
@@ -242,7 +280,7 @@ def delete_memo(memo_id: Id, user: CurrentUser, database: DatabaseDep, store: St
         if State(memo.status) in _NOT_DELETABLE or ever_published is not None:
             raise Conflict("This memo has been published; archive it instead of deleting it.", status=memo.status)
         jobs.cancel(session, memo)
-        shas = {memo.media_sha256, memo.playback_sha256} - {None}
+        shas = {sha for sha in (memo.media_sha256, memo.playback_sha256) if sha is not None}
         # Core DELETE: the database cascades to the draft, revisions, comments, jobs, audit.
         session.execute(delete(Memo).where(Memo.id == memo_id))
     for sha in shas:

@@ -99,7 +99,8 @@ async def sign_in(request: Request, session: SessionDep, settings: SettingsDep, 
         raise NotAuthenticated("The e-mail address or the password is wrong.")
     throttle.succeeded(*keys)
     value = cookies.issue(session, user, request.headers.get("user-agent"))
-    target = accounts.safe_next(raw.get("next")) if is_form else None
+    next_field = raw.get("next") if is_form else None
+    target = accounts.safe_next(next_field) if isinstance(next_field, str) else None
     if target:
         response: Response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
     else:

@@ -30,9 +30,10 @@ def create_token(body: TokenIn, user: CurrentUser, session: SessionDep, response
     owner = user
     if body.user_id is not None and body.user_id != user.id:
         accounts.require_role(user, Role.admin, doing="make tokens for someone else")
-        owner = session.get(User, body.user_id)
-        if owner is None or not owner.is_active:
+        someone = session.get(User, body.user_id)
+        if someone is None or not someone.is_active:
             raise NotFound(f"There is no active user {body.user_id}.")
+        owner = someone
     row, token = accounts.create_token(session, owner, body.name)
     response.headers["Cache-Control"] = "no-store"
     return TokenCreated(**TokenOut.of(row).model_dump(), token=token)

@@ -89,7 +89,13 @@ def list_users(admin: AdminUser, session: SessionDep) -> list[UserOut]:
     return [UserOut.of(u) for u in session.scalars(select(User).order_by(User.id))]
 
 
-@router.post("", status_code=201, response_model=UserOut, responses=errors_doc(401, 403, 409, 422), summary="Create an account (admin)")
+@router.post(
+    "",
+    status_code=201,
+    response_model=UserOut,
+    responses=errors_doc(401, 403, 409, 422),
+    summary="Create an account (admin)",
+)
 def create_user(body: UserIn, admin: AdminUser, session: SessionDep) -> UserOut:
     user = accounts.create_user(session, body.email, body.role, body.password, body.name, body.language)
     return UserOut.of(user)
