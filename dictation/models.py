@@ -187,6 +187,8 @@ class Draft(Base):
     excerpt: Mapped[str] = mapped_column(Text, default="")
     slug: Mapped[str] = mapped_column(String(200), default="")
     version: Mapped[int] = mapped_column(Integer, default=1)  # the ETag; bumped by every save
+    # The version the author signed off; None when nobody has (or an edit since undid it).
+    approved_version: Mapped[int | None] = mapped_column(Integer)
     # What compose() made of the transcript: kept for the diff, never overwritten.
     machine_markdown: Mapped[str] = mapped_column(Text, default="")
     paragraphs: Mapped[list] = mapped_column(JSON, default=list)  # [{text, start, end}] time ranges
