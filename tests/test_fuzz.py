@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 from tests.conftest import need
 from tests.support.api import make_person
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
 
