@@ -7,6 +7,7 @@ named. Imports under `if TYPE_CHECKING:` do not count: they never run.
 
 from __future__ import annotations
 
+import ast
 import sys
 import textwrap
 from pathlib import Path
@@ -16,6 +17,9 @@ import grimp
 from tests.conftest import ROOT
 
 PACKAGES = ("dictation", "api", "review_ui")
+# Where the process starts: the only places that read settings from the environment. Everything
+# below them takes `settings` as an argument (a test or a second app can then pass its own).
+COMPOSITION_ROOTS = ("dictation/cli/", "api/app.py", "review_ui/app.py")
 
 
 def import_circles(*packages: str, root: Path) -> list[list[str]]:
@@ -120,3 +124,36 @@ def test_find_import_circles_function_level_counts_type_checking_not(tmp_path, m
     monkeypatch.delitem(sys.modules, "circ", raising=False)
 
     assert import_circles("circ", root=tmp_path) == [["circ.a", "circ.b", "circ.c"]]
+
+
+def modules_fetching_settings(root: Path) -> list[str]:
+    """Files that import `get_settings` from dictation.settings, function-level imports included."""
+    found = []
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            if any(
+                isinstance(node, ast.ImportFrom) and node.module == "dictation.settings"
+                and any(alias.name == "get_settings" for alias in node.names)
+                for node in ast.walk(tree)
+            ):
+                found.append(path.relative_to(root).as_posix())
+    return sorted(found)
+
+
+def test_fetch_settings_only_in_composition_roots():
+    elsewhere = [name for name in modules_fetching_settings(ROOT) if not name.startswith(COMPOSITION_ROOTS)]
+    assert elsewhere == [], "these modules read the global settings instead of taking them as an argument"
+
+
+def test_find_settings_fetch_inside_function(tmp_path):
+    _write_package(tmp_path, {
+        "dictation/settings.py": "def get_settings(): ...\n",
+        "dictation/store.py": """
+            def open_store(settings=None):
+                from dictation.settings import get_settings
+                return settings or get_settings()
+            """,
+        "api/app.py": "from dictation.settings import get_settings\n",
+    })
+    assert modules_fetching_settings(tmp_path) == ["api/app.py", "dictation/store.py"]
