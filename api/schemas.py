@@ -228,7 +228,9 @@ class RevisionOut(BaseModel):
 
 
 class TransitionIn(Input):
-    action: Literal["claim", "release", "submit_for_approval", "approve", "request_changes", "archive", "reassign"]
+    action: Literal[
+        "claim", "release", "submit_for_approval", "withdraw", "approve", "request_changes", "archive", "reassign",
+    ]
     comment: str | None = Field(None, max_length=10_000)  # required to request changes
     to_user_id: Id | None = None  # reassign (admins): the assistant who takes the draft over
 
