@@ -21,6 +21,7 @@ EXPECTED = {
     ("release", "in_review"): "ready",
     ("release", "changes_requested"): "changes_requested",
     ("submit_for_approval", "in_review"): "awaiting_approval",
+    ("withdraw", "awaiting_approval"): "in_review",  # the assistant takes the request back to edit
     ("approve", "awaiting_approval"): "approved",
     ("request_changes", "awaiting_approval"): "changes_requested",
     **{
@@ -28,7 +29,7 @@ EXPECTED = {
         for s in ("ready", "in_review", "awaiting_approval", "approved", "changes_requested", "published", "failed")
     },
 }
-ALL_ACTIONS = ["claim", "release", "submit_for_approval", "approve", "request_changes", "archive"]
+ALL_ACTIONS = ["claim", "release", "submit_for_approval", "withdraw", "approve", "request_changes", "archive"]
 REFUSED = [(a, s.value) for a in ALL_ACTIONS for s in State if (a, s.value) not in EXPECTED]
 SIGN_OFF = {"approve", "request_changes"}
 
@@ -265,7 +266,7 @@ def test_allowed_actions_per_person(db, people):
         assert allowed(ready, "author") == []
         assert allowed(waiting, "author") == ["approve", "request_changes"]
         assert allowed(waiting, "other_author") == []
-        assert allowed(waiting, "assistant") == ["archive"]
+        assert allowed(waiting, "assistant") == ["withdraw", "archive"]  # the text is frozen until withdrawn
         assert allowed(held, "assistant") == ["release", "submit_for_approval", "archive"]
         assert allowed(held, "assistant2") == []
         assert allowed(held, "admin") == ["claim", "release", "submit_for_approval", "archive", "reassign"]

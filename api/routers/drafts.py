@@ -72,6 +72,7 @@ def get_draft(
 def save_draft(
     draft_id: Id, body: DraftPatch, user: CurrentUser, session: SessionDep,
     if_match: Annotated[str | None, Header(description='The ETag from GET, e.g. "3".')] = None,
+    accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
     draft = visible_draft(session, user, draft_id)
     if not if_match:
@@ -83,7 +84,8 @@ def save_draft(
     if version is None:
         raise PreconditionRequired(f'If-Match must be the draft\'s ETag, like "{draft.version}", not {if_match}.')
     try:
-        saved = drafts.save_draft(session, user, draft, version, body.model_dump(exclude_unset=True))
+        saved = drafts.save_draft(session, user, draft, version, body.model_dump(exclude_unset=True),
+                                  messages.preferred_language(user.language, accept_language))
     except StaleVersion as stale:
         # The current text goes with the refusal, so the editor can show both versions.
         current = session.get_one(Draft, draft_id)
@@ -105,16 +107,20 @@ def list_revisions(draft_id: Id, user: CurrentUser, session: SessionDep) -> list
 
 @router.post(
     "/{draft_id}/transitions", response_model=TransitionOut, responses=errors_doc(401, 404, 409, 422),
-    summary="Claim, release, send for sign-off, sign off, request changes, archive (409 says why not)",
+    summary="Claim, release, send for sign-off, withdraw it, sign off, request changes, archive (409 says why not)",
 )
 def transition(draft_id: Id, body: TransitionIn, user: CurrentUser, session: SessionDep,
                settings: SettingsDep, background: BackgroundTasks,
-               accept_language: Annotated[str | None, Header()] = None) -> Response:
+               accept_language: Annotated[str | None, Header()] = None,
+               if_match: Annotated[str | None, Header(
+                   description='For a sign-off: the ETag of the draft the author read; refused if it changed since.',
+               )] = None) -> Response:
     draft = visible_draft(session, user, draft_id)
     # The review desk shows a refusal in a toast: in the page's language (the person's setting,
     # else Accept-Language), English by default; `reason` stays for programs.
     language = messages.preferred_language(user.language, accept_language)
-    entry = drafts.transition(session, user, draft, body.action, body.comment, body.to_user_id, language)
+    version = _version_of(if_match) if if_match else None
+    entry = drafts.transition(session, user, draft, body.action, body.comment, body.to_user_id, language, version)
     if entry.to_state == State.awaiting_approval:
         # After the response: a slow mail server must not hold the assistant's click.
         author = draft.memo.author

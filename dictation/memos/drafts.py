@@ -64,10 +64,15 @@ def check_may_edit(user: User, draft: Draft) -> None:
         raise Conflict(f"{holder} has claimed this draft; ask them to release it or an admin to reassign it.")
 
 
-def save_draft(session: Session, user: User, draft: Draft, base_version: int, changes: Mapping[str, object]) -> Draft:
+def save_draft(
+    session: Session, user: User, draft: Draft, base_version: int, changes: Mapping[str, object],
+    language: str | None = None,
+) -> Draft:
     """Write `changes` (some of EDITABLE) over `base_version` and keep the new version as a
     revision. StaleVersion when the draft is no longer at `base_version`: nothing is written,
-    and the caller's session holds the current draft (`session.get(Draft, draft.id)`)."""
+    and the caller's session holds the current draft (`session.get(Draft, draft.id)`).
+    TransitionRefused (409, in `language`) while the text is frozen for sign-off; a save over a
+    signed-off version sends the draft back to review, so the author signs the new text."""
     check_may_edit(user, draft)
     unknown = [name for name in changes if name not in EDITABLE]
     if unknown:
@@ -77,7 +82,17 @@ def save_draft(session: Session, user: User, draft: Draft, base_version: int, ch
         raise InvalidInput(f"The field '{nulls[0]}' cannot be empty (null); send \"\" instead.")
     if base_version != draft.version:
         raise stale(draft)
+    try:
+        # Held until commit: a sign-off cannot slip between this check and the save.
+        workflow.hold_for_edit(session, draft.memo)
+    except TransitionRefused as refused:
+        _say_in(refused, user, language)
+        raise
+    session.refresh(draft)
+    if base_version != draft.version:
+        raise stale(draft)
     draft_id = draft.id
+    signed = draft.approved_version
     # Conditional: of two writers holding the same version only one UPDATE matches; the other
     # waits for the row lock (PostgreSQL) or the write lock (SQLite) and then matches nothing.
     result = session.execute(
@@ -96,9 +111,16 @@ def save_draft(session: Session, user: User, draft: Draft, base_version: int, ch
     ):
         session.add(_revision(draft, {}, base_version, None))
     session.add(_revision(draft, changes, base_version + 1, user.id))
+    if signed is not None:
+        workflow.edited_after_signoff(session, draft.memo, user, signed, base_version + 1)
     session.flush()
     session.refresh(draft)
     return draft
+
+
+def _say_in(refused: TransitionRefused, user: User, language: str | None) -> None:
+    """A refusal in the page's language; without one, the person's own setting, else English."""
+    refused.message = workflow.refused_message(refused, language or messages.preferred_language(user.language, None))
 
 
 def stale(current: Draft) -> StaleVersion:
@@ -148,9 +170,11 @@ def _as_revision(source: Draft | DraftRevision, saved_by: User | None) -> Revisi
 
 def transition(
     session: Session, user: User, draft: Draft, action: str, comment: str | None = None,
-    to_user_id: int | None = None, language: str | None = None,
+    to_user_id: int | None = None, language: str | None = None, version: int | None = None,
 ) -> AuditEntry:
-    """Claim, release, send for sign-off, sign off, request changes, archive or reassign.
+    """Claim, release, send for sign-off, withdraw it, sign off, request changes, archive or reassign.
+    A sign-off binds the draft's current version; with `version` (what the author read) it is
+    refused when the text has changed since.
     A refusal (TransitionRefused, 409) carries its sentence in `language` (the page's language;
     without one, the person's own setting, else English).
     The reason given for a sign-off or a change request goes into the conversation too."""
@@ -161,10 +185,9 @@ def transition(
                 raise InvalidInput("Say who takes the draft over: to_user_id must name an assistant.")
             entry = workflow.reassign(session, draft.memo, to_user, user)
         else:
-            entry = workflow.apply(session, draft.memo, action, user, comment)
+            entry = workflow.apply(session, draft.memo, action, user, comment, expected_version=version)
     except TransitionRefused as refused:
-        language = language or messages.preferred_language(user.language, None)
-        refused.message = workflow.refused_message(refused, language)
+        _say_in(refused, user, language)
         raise
     if entry.detail and action != "reassign":
         session.add(Comment(draft_id=draft.id, user_id=user.id, body=entry.detail))

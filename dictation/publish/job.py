@@ -23,7 +23,7 @@ from dictation.ops import metrics
 from dictation.publish import destinations
 from dictation.publish.cms import get_publisher
 from dictation.publish.idempotent import RetryPolicy, publish_with_retries
-from dictation.publish.service import post_for
+from dictation.publish.service import post_for, published_version
 from dictation.settings import Settings
 
 log = logging.getLogger("dictation.publish")
@@ -102,7 +102,7 @@ def _finish(session: Session, publication_id: int, settings: Settings) -> None:
     publication = session.get_one(Publication, publication_id)
     draft = session.get_one(Draft, publication.draft_id)
     publication.status, publication.error = PublicationStatus.published.value, None
-    publication.published_version = draft.version
+    publication.published_version = published_version(draft)
     workflow.system(session, draft.memo, State.published,
                     f"on {publication.destination.name}: {publication.remote_url or publication.remote_id}")
     Mailer(settings).published(draft.memo.author.email, draft.title, publication.remote_url or "",

@@ -23,7 +23,19 @@ from dictation.compose import slugify
 from dictation.db import utcnow
 from dictation.errors import Conflict, Forbidden, NotFound, TransitionRefused
 from dictation.jobs import active_job, latest_job, send_after_commit
-from dictation.models import Draft, Job, JobStatus, Memo, Publication, PublicationStatus, Role, State, User
+from dictation.models import (
+    AuditEntry,
+    Draft,
+    DraftRevision,
+    Job,
+    JobStatus,
+    Memo,
+    Publication,
+    PublicationStatus,
+    Role,
+    State,
+    User,
+)
 from dictation.publish import destinations
 from dictation.publish.cms import Post, get_publisher
 from dictation.settings import Settings
@@ -57,6 +69,10 @@ def request_publication(
         raise TransitionRefused(
             f"This draft is {state.value.replace('_', ' ')}; it can be published once it is ready, "
             "in review, approved or already published.", state=state.value)
+    if state in (State.ready, State.in_review) and draft.approved_version is None and _signoff_asked(session, memo):
+        # Once the author has been asked, only the text they sign goes out (an edit after
+        # their sign-off sent the draft back here).
+        workflow.refuse("signoff_needed", state=state.value)
     if state is State.failed and _last_job_kind(session, memo) != PUBLISH:
         raise TransitionRefused("This memo failed before its draft was ready; retry its transcription first.")
     if active_job(session, memo) is not None:
@@ -92,6 +108,28 @@ def retry_publication(session: Session, memo: Memo, actor: User, *, queue: huey.
     return request_publication(session, memo.draft, publication.destination_id, actor, queue=queue)
 
 
+def _signoff_asked(session: Session, memo: Memo) -> bool:
+    asked = session.scalar(select(AuditEntry.id).where(
+        AuditEntry.memo_id == memo.id, AuditEntry.action == "submit_for_approval").limit(1))
+    return asked is not None
+
+
+def live_on(session: Session, draft: Draft | None) -> list[str]:
+    """The destinations where this draft's post may be up: published there and not taken down
+    (a failed update leaves the earlier post up)."""
+    if draft is None:
+        return []
+    rows = session.scalars(select(Publication).where(
+        Publication.draft_id == draft.id, Publication.remote_id.is_not(None),
+        Publication.status != PublicationStatus.unpublished.value))
+    return [row.destination.name for row in rows]
+
+
+def published_version(draft: Draft) -> int:
+    """The version a publication sends: the signed-off one where the author signed."""
+    return draft.approved_version if draft.approved_version is not None else draft.version
+
+
 def _last_job_kind(session: Session, memo: Memo) -> str | None:
     job = latest_job(session, memo)
     return job.kind if job is not None else None
@@ -102,7 +140,12 @@ def post_for(session: Session, settings: Settings, publication: Publication) -> 
 
     draft = session.get_one(Draft, publication.draft_id)
     memo = draft.memo
-    title = draft.title or memo.title or "Untitled memo"
+    text: Draft | DraftRevision = draft
+    if published_version(draft) != draft.version:
+        # Exactly what the author signed, whatever was saved since.
+        text = session.scalars(select(DraftRevision).where(
+            DraftRevision.draft_id == draft.id, DraftRevision.version == published_version(draft))).one()
+    title = text.title or memo.title or "Untitled memo"
     audio_path = None
     if publication.destination.options.get("attach_audio") and memo.playback_sha256:
         audio_path = MediaStore(settings.media_dir).path(memo.playback_sha256)
@@ -110,10 +153,10 @@ def post_for(session: Session, settings: Settings, publication: Publication) -> 
     return Post(
         draft_id=publication.marker,  # unique across installations, unlike the draft id
         title=title,
-        slug=slugify(draft.slug or title) or f"memo-{memo.id}",
-        body_markdown=draft.body_markdown,
-        excerpt=draft.excerpt,
-        tags=tuple(draft.tags or ()),
+        slug=slugify(text.slug or title) or f"memo-{memo.id}",
+        body_markdown=text.body_markdown,
+        excerpt=text.excerpt,
+        tags=tuple(text.tags or ()),
         status="publish",
         audio_path=audio_path,
         audio_mime="audio/webm",

@@ -9,14 +9,17 @@ from dictation.workflow.machine import (
     Action,
     allowed_actions,
     apply,
+    edited_after_signoff,
+    hold_for_edit,
     reassign,
     refusal,
     refusal_reason,
+    refuse,
     refused_message,
     system,
 )
 
 __all__ = [
-    "ACTIONS", "REASSIGNABLE", "SYSTEM_MOVES", "Action", "allowed_actions", "apply", "messages", "reassign",
-    "refusal", "refusal_reason", "refused_message", "system",
+    "ACTIONS", "REASSIGNABLE", "SYSTEM_MOVES", "Action", "allowed_actions", "apply", "edited_after_signoff",
+    "hold_for_edit", "messages", "reassign", "refuse", "refusal", "refusal_reason", "refused_message", "system",
 ]

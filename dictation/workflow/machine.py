@@ -60,6 +60,14 @@ ACTIONS: dict[str, Action] = {
             _STAFF,
             holder_only=True,
         ),
+        Action(
+            # The assistant takes back a request for sign-off, to edit the frozen text again.
+            "withdraw",
+            "Withdraw sign-off request",
+            {S.awaiting_approval: S.in_review},
+            _STAFF,
+            holder_only=True,
+        ),
         Action("approve", "Sign off", {S.awaiting_approval: S.approved}, _SIGNERS, holder_only=False),
         Action(
             "request_changes",
@@ -185,7 +193,10 @@ def allowed_actions(memo: Memo, draft: Draft | None, user: User | None) -> list[
     return names
 
 
-def apply(session: Session, memo: Memo, action: str, actor: User | None, comment: str | None = None) -> AuditEntry:
+def apply(
+    session: Session, memo: Memo, action: str, actor: User | None, comment: str | None = None,
+    expected_version: int | None = None,  # approve: the draft version the author read
+) -> AuditEntry:
     """Do a person's action on a memo, or raise `TransitionRefused` saying why not."""
     if action not in ACTIONS:
         raise InvalidInput(f"There is no action called {action!r}.", actions=sorted(ACTIONS))
@@ -203,9 +214,48 @@ def apply(session: Session, memo: Memo, action: str, actor: User | None, comment
         draft.assignee = actor
     elif action in ("release", "archive"):
         draft.assignee = None
+    if action == "approve":
+        # The signature binds the text as it is now, read under the memo's row lock: the text
+        # is frozen while awaiting sign-off, so this is the version the author was shown.
+        if expected_version is not None and expected_version != draft.version:
+            _refuse("signoff_version_changed", action=action, state=from_state.value,
+                    version=expected_version, current=draft.version)
+        draft.approved_version = draft.version
     memo.status = to_state.value
     detail = comment.strip() if comment and comment.strip() else None
     return _audit(session, memo, actor, action, from_state, to_state, detail)
+
+
+def hold_for_edit(session: Session, memo: Memo) -> None:
+    """Take the memo row before a draft save, so that a save and a sign-off never cross.
+
+    Refused while the text is frozen for sign-off, or while a signed-off text waits to go out.
+    """
+    state = State(memo.status)
+    if state is S.awaiting_approval:
+        _refuse("frozen_awaiting_signoff", state=state.value)
+    draft = memo.draft
+    if state is S.scheduled and draft is not None and draft.approved_version is not None:
+        _refuse("signed_text_queued", state=state.value)
+    _lock(session, memo, state)
+
+
+def edited_after_signoff(session: Session, memo: Memo, actor: User, signed: int, saved: int) -> AuditEntry:
+    """An edit of a signed-off draft undoes the signature: back to review, the author signs again.
+
+    Called by the save, which holds the memo row (`hold_for_edit`). A memo whose publication
+    failed goes back to review too: its retry would otherwise send text nobody signed.
+    """
+    draft = memo.draft
+    assert draft is not None
+    draft.approved_version = None
+    state = State(memo.status)
+    to_state = S.in_review if state in (S.approved, S.failed) else state
+    if state is S.failed:
+        memo.error = None  # the reason stays in the audit trail
+    memo.status = to_state.value
+    detail = f"version {signed} was signed off; version {saved} needs signing again"
+    return _audit(session, memo, actor, "edited_after_signoff", state, to_state, detail)
 
 
 def reassign(session: Session, memo: Memo, to_user: User, actor: User | None) -> AuditEntry:
@@ -273,6 +323,9 @@ def _refuse_if(why: tuple[str, dict[str, object]] | None, action: str, memo: Mem
 def _refuse(reason: str, **values: object) -> NoReturn:
     # The id and raw values travel in the detail so that a client can say it in its language.
     raise TransitionRefused(messages.say(reason, messages.DEFAULT_LANGUAGE, **values), **values, reason=reason)
+
+
+refuse = _refuse  # for the services that enforce the workflow's rules outside this module
 
 
 def _lock(session: Session, memo: Memo, expected: State) -> None:

@@ -35,6 +35,20 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "reassign_admin_only": "Only an admin can reassign a draft.",
         "reassign_not_staff": "{person} is not an active assistant or admin.",
         "cannot_reassign": "A memo that is {state} cannot be reassigned.",
+        "frozen_awaiting_signoff": (
+            "This draft is awaiting sign-off, so its text cannot change; withdraw the sign-off request to edit it."
+        ),
+        "signed_text_queued": (
+            "The signed-off text is scheduled for publishing; cancel the publication before editing it."
+        ),
+        "signoff_needed": (
+            "The author was asked to sign this draft off; it can be published once they have signed "
+            "this version off."
+        ),
+        "signoff_version_changed": (
+            "The draft changed since you read it (it is now version {current}, you read version {version}); "
+            "reload it and read it again before signing off."
+        ),
     },
     "fr": {
         "no_such_action": "Il n’existe pas d’action « {action} ».",
@@ -54,6 +68,21 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "reassign_admin_only": "Seul un admin peut réattribuer un brouillon.",
         "reassign_not_staff": "{person} n’est pas un compte assistant·e ou admin actif.",
         "cannot_reassign": "Un mémo {state} ne peut pas être réattribué.",
+        "frozen_awaiting_signoff": (
+            "Ce brouillon attend une validation : son texte ne peut pas changer ; retirez la demande de "
+            "validation pour le modifier."
+        ),
+        "signed_text_queued": (
+            "Le texte validé est programmé pour publication ; annulez la publication avant de le modifier."
+        ),
+        "signoff_needed": (
+            "L’auteur a été sollicité pour valider ce brouillon ; il pourra être publié une fois cette "
+            "version validée."
+        ),
+        "signoff_version_changed": (
+            "Le brouillon a changé depuis votre lecture (il est maintenant en version {current}, vous avez lu "
+            "la version {version}) ; rechargez-le et relisez-le avant de le valider."
+        ),
     },
 }
 
@@ -80,6 +109,7 @@ ACTIONS: dict[str, dict[str, tuple[str, str]]] = {
         "claim": ("claim", "claimed"), "release": ("release", "released"),
         "submit_for_approval": ("send for sign-off", "sent for sign-off"), "approve": ("sign off", "signed off"),
         "request_changes": ("request changes", "sent back with changes"), "archive": ("archive", "archived"),
+        "withdraw": ("withdraw the sign-off request for", "withdrawn from sign-off"),
     },
     "fr": {
         "claim": ("Prendre en charge", "pris en charge"), "release": ("Libérer", "libéré"),
@@ -87,6 +117,7 @@ ACTIONS: dict[str, dict[str, tuple[str, str]]] = {
         "approve": ("Valider", "validé"),
         "request_changes": ("Demander des modifications", "renvoyé pour modifications"),
         "archive": ("Archiver", "archivé"),
+        "withdraw": ("Retirer la demande de validation", "retiré de la validation"),
     },
 }
 
@@ -119,6 +150,8 @@ def say(reason: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
         "roles": _roles(cast(Iterable[str], values.get("roles") or ()), lang),
         "holder": values.get("holder") or _SOMEONE[lang],
         "person": values.get("person") or "",
+        "version": values.get("version") or "",
+        "current": values.get("current") or "",
     }
     return TEMPLATES[lang][reason].format(**filled)
 
