@@ -8,7 +8,6 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dictation import audio
@@ -16,8 +15,8 @@ from dictation.models import Job, Memo
 from dictation.transcribe import Transcript
 from dictation.transcribe.coverage import with_decode_gaps
 from tests.conftest import shared_file
+from tests.support.desk import ALICE, ERIN, desk_app, signed_in
 
-PASSWORD = "correct horse battery"
 SPEECH = "audio/real/jfk.flac"  # 11 s, speech to the end
 
 
@@ -123,25 +122,10 @@ def test_count_decode_gaps_as_sparse_spans():
 
 
 @pytest.fixture
-def app(data_dir, monkeypatch):
-    from dictation import accounts
-    from dictation.settings import Settings
-    from review_ui.app import create_app
-
-    settings = Settings(data_dir=data_dir, workers=0, model="tiny.en", language="en", beam_size=1)
-    app = create_app(settings)
-    with app.state.database.session() as session:
-        accounts.create_user(session, "alice@example.com", "assistant", password=PASSWORD, name="Alice")
-        accounts.create_user(session, "erin@example.com", "author", password=PASSWORD, name="Erin")
+def app(data_dir):
+    app = desk_app(data_dir, (ERIN, ALICE), model="tiny.en", language="en", beam_size=1)
     yield app
     app.state.database.dispose()
-
-
-def signed_in(app, email: str) -> tuple[TestClient, str]:
-    client = TestClient(app)
-    answer = client.post("/api/v1/session", json={"email": email, "password": PASSWORD})
-    assert answer.status_code == 200, answer.text
-    return client, answer.json()["csrf_token"]
 
 
 def test_process_cut_memo_shows_gap_everywhere(app, memo_m4a, tmp_path):

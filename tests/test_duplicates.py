@@ -6,26 +6,17 @@ from __future__ import annotations
 import base64
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dictation.models import Comment, Draft, Memo
 from tests.conftest import shared_file
 from tests.support.dbfixtures import make_draft
-
-PASSWORD = "correct horse battery"
+from tests.support.desk import ERIN, FRED, desk_app, signed_in
 
 
 @pytest.fixture
 def app(data_dir):
-    from dictation import accounts
-    from dictation.settings import Settings
-    from review_ui.app import create_app
-
-    app = create_app(Settings(data_dir=data_dir, workers=0))
-    with app.state.database.session() as session:
-        accounts.create_user(session, "erin@example.com", "author", password=PASSWORD, name="Erin")
-        accounts.create_user(session, "fred@example.com", "author", password=PASSWORD, name="Fred")
+    app = desk_app(data_dir, (ERIN, FRED))
     yield app
     app.state.database.dispose()
 
@@ -33,13 +24,6 @@ def app(data_dir):
 @pytest.fixture(scope="module")
 def recording() -> bytes:
     return shared_file("audio/real/jfk.flac").read_bytes()
-
-
-def signed_in(app, email: str) -> tuple[TestClient, str]:
-    client = TestClient(app)
-    answer = client.post("/api/v1/session", json={"email": email, "password": PASSWORD})
-    assert answer.status_code == 200, answer.text
-    return client, answer.json()["csrf_token"]
 
 
 def send(client, csrf, data: bytes, key: str | None = None, **fields: str):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from dictation import audio, jobs
@@ -14,22 +13,13 @@ from dictation.errors import TooLarge
 from dictation.models import Job, Memo
 from tests.conftest import shared_file
 from tests.support.amr_notes import dtx_note
+from tests.support.desk import ERIN, desk_app, signed_in
 
-PASSWORD = "correct horse battery"
 SPEECH = "audio/real/jfk.flac"  # 11 s
 
 
 def make_app(data_dir, max_memo_minutes: float):
-    from dictation import accounts
-    from dictation.settings import Settings
-    from review_ui.app import create_app
-
-    settings = Settings(data_dir=data_dir, workers=0, max_memo_minutes=max_memo_minutes, model="tiny.en",
-                        language="en", beam_size=1)
-    app = create_app(settings)
-    with app.state.database.session() as session:
-        accounts.create_user(session, "erin@example.com", "author", password=PASSWORD, name="Erin")
-    return app
+    return desk_app(data_dir, max_memo_minutes=max_memo_minutes, model="tiny.en", language="en", beam_size=1)
 
 
 @pytest.fixture
@@ -37,12 +27,6 @@ def short_limit_app(data_dir):
     app = make_app(data_dir, 0.1)  # 6 s: jfk.flac (11 s) is over it
     yield app
     app.state.database.dispose()
-
-
-def signed_in(app) -> tuple[TestClient, str]:
-    client = TestClient(app)
-    answer = client.post("/api/v1/session", json={"email": "erin@example.com", "password": PASSWORD})
-    return client, answer.json()["csrf_token"]
 
 
 def nothing_kept(app) -> bool:
@@ -53,7 +37,7 @@ def nothing_kept(app) -> bool:
 
 
 def test_refuse_long_memo_at_multipart_upload(short_limit_app):
-    client, csrf = signed_in(short_limit_app)
+    client, csrf = signed_in(short_limit_app, ERIN[0])
     data = shared_file(SPEECH).read_bytes()
     answer = client.post("/api/v1/memos", files={"file": ("jfk.flac", data, "audio/flac")},
                          headers={"X-CSRF-Token": csrf})
@@ -63,7 +47,7 @@ def test_refuse_long_memo_at_multipart_upload(short_limit_app):
 
 
 def test_refuse_long_memo_at_tus_upload(short_limit_app):
-    client, csrf = signed_in(short_limit_app)
+    client, csrf = signed_in(short_limit_app, ERIN[0])
     data = shared_file(SPEECH).read_bytes()
     name = base64.b64encode(b"jfk.flac").decode()
     created = client.post("/api/v1/uploads/", headers={
@@ -95,7 +79,7 @@ def test_worker_refuses_memo_whose_header_understates_length(data_dir, tmp_path)
     assert guessed < real - 2
     app = make_app(data_dir, (guessed + real) / 2 / 60)
     try:
-        client, csrf = signed_in(app)
+        client, csrf = signed_in(app, ERIN[0])
         sent = client.post("/api/v1/memos", files={"file": ("note.amr", note.read_bytes(), "audio/amr")},
                            headers={"X-CSRF-Token": csrf})
         assert sent.status_code == 201, sent.text

@@ -49,6 +49,11 @@ from dictation.transcribe.device import resolve_device
 
 PROCESS = "process"
 
+# A worker transcribes long memos in pieces this long: faster-whisper grows ~0.6 MB per second
+# of audio it holds, and 5-minute pieces took a worker with the base model to 729 MB on a
+# 1-hour memo (bench/memory.py); 2-minute pieces keep it under 500 MB.
+WORKER_CHUNK_SECONDS = 120.0
+
 # Shares of the progress bar: decoding and the playback copy are quick, composing is instant.
 PREPARE_SHARE, TRANSCRIBE_SHARE = 0.05, 0.93
 
@@ -124,7 +129,7 @@ def _process_run(ctx: JobContext) -> Callable[[Session], None]:
     ctx.stage("transcribe")
     if stored_transcript is None:
         overrides = {"language": language} if language and language != "auto" else {}
-        options = TranscribeOptions.from_settings(ctx.settings, **overrides)
+        options = TranscribeOptions.from_settings(ctx.settings, chunk_seconds=WORKER_CHUNK_SECONDS, **overrides)
         started = time.perf_counter()
         # From the file, decoded again piece by piece: the same timeline as the playback copy.
         transcript = transcribe(source, options, lambda f: ctx.progress(PREPARE_SHARE + TRANSCRIBE_SHARE * f))
