@@ -29,7 +29,8 @@ def _awaiting_signoff(client, api_app):
     author, assistant = make_person(api_app, "author"), make_person(api_app, "assistant")
     draft_id = make_ready_draft(api_app, author)
     assert _act(client, assistant, draft_id, "claim").status_code == 200
-    assert _save(client, assistant, draft_id, 1, title="We ship Friday", body_markdown="We ship on Friday.").status_code == 200
+    saved = _save(client, assistant, draft_id, 1, title="We ship Friday", body_markdown="We ship on Friday.")
+    assert saved.status_code == 200
     assert _act(client, assistant, draft_id, "submit_for_approval").status_code == 200
     return author, assistant, draft_id
 

@@ -31,14 +31,11 @@ from api.upload import MEDIA_TYPES, receive_upload, sniff_audio
 from dictation import accounts, jobs, text
 from dictation.errors import Conflict, Forbidden, NotFound
 from dictation.memos import intake, processing
-from dictation.models import Memo, Priority, Publication, Role, State, User
+from dictation.models import Memo, Priority, Role, State, User
 from dictation.publish import service as publishing
 from dictation.storage import MediaStore
 
 router = APIRouter(prefix="/memos", tags=["memos"])
-
-# Past these a memo is on its way to (or on) the blog: archive it instead of deleting it.
-_NOT_DELETABLE = frozenset({State.publishing, State.published})
 
 _UPLOAD_BODY = {
     "requestBody": {
@@ -272,13 +269,9 @@ def delete_memo(memo_id: Id, user: CurrentUser, database: DatabaseDep, store: St
         memo = visible_memo(session, user, memo_id)
         if user.role != Role.admin and memo.author_id != user.id:
             raise Forbidden("Only the memo's author or an admin may delete it.")
-        ever_published = session.scalar(
-            select(Publication.id).where(
-                Publication.draft_id == (memo.draft.id if memo.draft else -1), Publication.remote_id.is_not(None)
-            ).limit(1)
-        )
-        if State(memo.status) in _NOT_DELETABLE or ever_published is not None:
-            raise Conflict("This memo has been published; archive it instead of deleting it.", status=memo.status)
+        refused = publishing.why_not_deletable(session, memo)
+        if refused:
+            raise Conflict(refused, status=memo.status)
         jobs.cancel(session, memo)
         shas = {sha for sha in (memo.media_sha256, memo.playback_sha256) if sha is not None}
         # Core DELETE: the database cascades to the draft, revisions, comments, jobs, audit.

@@ -114,15 +114,23 @@ def _signoff_asked(session: Session, memo: Memo) -> bool:
     return asked is not None
 
 
-def live_on(session: Session, draft: Draft | None) -> list[str]:
-    """The destinations where this draft's post may be up: published there and not taken down
-    (a failed update leaves the earlier post up)."""
-    if draft is None:
-        return []
-    rows = session.scalars(select(Publication).where(
-        Publication.draft_id == draft.id, Publication.remote_id.is_not(None),
-        Publication.status != PublicationStatus.unpublished.value))
-    return [row.destination.name for row in rows]
+def why_not_deletable(session: Session, memo: Memo) -> str | None:
+    """Why this memo may not be deleted (its post is or may be public), or None when it may.
+
+    Once its posts are taken down (unpublished) everywhere, the memo and its audio can go.
+    """
+    if State(memo.status) is State.publishing:
+        return "This memo is being published; archive it instead of deleting it."
+    rows = list(session.scalars(select(Publication).where(
+        Publication.draft_id == (memo.draft.id if memo.draft else -1), Publication.remote_id.is_not(None))))
+    # A failed update leaves the earlier post up: only "unpublished" means taken down.
+    live = [row.destination.name for row in rows if row.status != PublicationStatus.unpublished.value]
+    if live:
+        return (f"This memo's post is live on {', '.join(live)}; unpublish it before deleting the memo, "
+                "or archive it instead.")
+    if State(memo.status) is State.published and not rows:
+        return "This memo has been published; archive it instead of deleting it."
+    return None
 
 
 def published_version(draft: Draft) -> int:

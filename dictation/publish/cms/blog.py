@@ -276,9 +276,14 @@ class BlogPublisher:
         entry = self.blog.load(remote_id)
         if entry is None:
             return  # already gone: unpublishing twice is not an error
+        audio, entry.audio, entry.audio_mime = entry.audio, "", ""
         entry.status = "draft"
         entry.updated = _now().isoformat()
         self.blog.save(entry)
+        if audio:
+            # /blog/media/ serves whatever file is there: a withdrawn post's recording goes too
+            # (publishing again copies it back from the memo).
+            (self.blog.media_dir / audio).unlink(missing_ok=True)
 
     def find(self, post: Post, remote_id: str | None = None) -> RemotePost | None:
         if remote_id and (entry := self.blog.load(remote_id)) is not None:
