@@ -145,3 +145,17 @@ def test_publish_sends_exactly_signed_version(client, api_app):
     assert post.status_code == 200 and "We ship on Friday." in post.text and "nobody signed" not in post.text
     with api_app.state.database.session() as session:
         assert session.scalar(select(Publication.published_version).where(Publication.draft_id == draft_id)) == 2
+
+
+def test_send_for_signoff_again_after_changes_requested_by_holder_only(client, api_app):
+    author, assistant, draft_id = _awaiting_signoff(client, api_app)
+    asked = _act(client, author, draft_id, "request_changes", "Say which Friday.")
+    assert asked.json()["to_state"] == "changes_requested"
+    assert _save(client, assistant, draft_id, 2, body_markdown="We ship on Friday the 4th.").status_code == 200
+    other = make_person(api_app, "assistant")
+    assert "has claimed this draft" in _act(client, other, draft_id, "submit_for_approval").json()["message"]
+    shown = client.get(f"{API}/drafts/{draft_id}", headers=assistant.auth).json()
+    assert "submit_for_approval" in shown["actions"]  # no need to claim a draft one already holds
+    again = _act(client, assistant, draft_id, "submit_for_approval")
+    assert again.status_code == 200 and again.json()["to_state"] == "awaiting_approval"
+    assert _act(client, author, draft_id, "approve", **{"If-Match": '"3"'}).status_code == 200

@@ -21,6 +21,7 @@ EXPECTED = {
     ("release", "in_review"): "ready",
     ("release", "changes_requested"): "changes_requested",
     ("submit_for_approval", "in_review"): "awaiting_approval",
+    ("submit_for_approval", "changes_requested"): "awaiting_approval",  # sent again without re-claiming
     ("withdraw", "awaiting_approval"): "in_review",  # the assistant takes the request back to edit
     ("approve", "awaiting_approval"): "approved",
     ("request_changes", "awaiting_approval"): "changes_requested",

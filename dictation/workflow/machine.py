@@ -56,7 +56,8 @@ ACTIONS: dict[str, Action] = {
         Action(
             "submit_for_approval",
             "Send for sign-off",
-            {S.in_review: S.awaiting_approval},
+            # From "changes requested" too: the holder sends the changed text back in one step.
+            {S.in_review: S.awaiting_approval, S.changes_requested: S.awaiting_approval},
             _STAFF,
             holder_only=True,
         ),
