@@ -362,7 +362,8 @@ def _words_with_breaks(paragraphs: list[str]) -> tuple[list[str], list[int]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("name, model, language", [("en_mb-us1", "tiny.en", "en"), ("fr_mb-fr1", "base", "fr")])
 def test_paragraph_real_memo_like_its_reference(tmp_path, name, model, language):
-    from dictation.transcribe import TranscribeOptions, models, transcribe
+    from dictation.transcribe import TranscribeOptions, transcribe
+    from dictation.transcribe import weights as models
 
     need(models.installed_model_dir(model, tmp_path) is not None, f"the {model} model package is not installed")
     audio, reference = shared_file(f"audio/memos/{name}.m4a"), shared_file(f"audio/memos/{name}.txt")

@@ -22,6 +22,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dictation.compose.options import ComposeOptions
+from dictation.compose.paragraphs import paced
+
 # Re-exported: callers and tests import the language tables from here.
 from dictation.compose.tables import (
     LanguageTable,
@@ -45,42 +48,6 @@ from dictation.transcribe.result import Segment, Transcript, Word
 
 _OPENERS = "([{«“‘¿¡"
 _CLOSING = ".,;:!?…%" + CLOSERS
-
-
-@dataclass(frozen=True)
-class ComposeOptions:
-    # A silence this long after a sentence starts a paragraph, whoever speaks.
-    pause_for_paragraph: float = 2.0
-    # People mark paragraphs with far shorter pauses than that (0.64-1.0 s in our memos,
-    # against 0.32-0.6 s between sentences), so a sentence-end pause this many times the
-    # speaker's short sentence gap starts a paragraph too (tuned on an English and a French
-    # memo: 1.7 leaves a 10 % margin to their longest sentence gap and shortest paragraph one)...
-    paragraph_pause_ratio: float = 1.7
-    # ...that short gap being this quantile of the memo's sentence-end pauses: paragraph
-    # breaks are up to 40 % of them and pull the median into their range...
-    typical_pause_quantile: float = 0.1
-    # ...never a pause shorter than this: a fast talker's sentence gap is not a paragraph...
-    min_paragraph_pause: float = 0.5
-    # ...and only with this many measured sentence-end pauses: fewer tell nothing of a pace.
-    min_pauses_to_adapt: int = 6
-    # A paragraph cut at a short pause or for length keeps this many words each side: a closing
-    # "Thanks." stays with the sentences before it.
-    min_paragraph_words: int = 8
-    # Longer paragraphs are hard to read on a blog: cut at the longest sentence-end pause.
-    max_paragraph_words: int = 120
-    # An author who dictates "new paragraph" has chosen their paragraphs: short pauses then
-    # start none (the long pause and the length rules still apply).
-    pauses_beside_commands: bool = False
-    # A silence this long ends a spoken title even when Whisper put no full stop after it.
-    pause_ends_title: float = 1.0
-    # A silence this long beside a phrase sets it off as a comma would (commands, fillers).
-    pause_sets_off: float = 0.7
-    # Blog themes cut long titles badly; we cut at a word boundary first.
-    title_max_chars: int = 70
-    # Feeds and link previews show about this much.
-    excerpt_max_chars: int = 160
-    # Overrides the detected language when the model got it wrong ("fr", "en"); None = detected.
-    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -296,69 +263,6 @@ class _Composer:
             para.pop()
 
 
-# A sentence end with (almost) no silence is where the model cut two segments or guessed
-# the timings, not a measure of the speaker: it is left out of their typical pause.
-_UNMEASURED = 0.1
-
-
-def _word_count(items: list) -> int:
-    return sum(item is not LINE_BREAK for item in items)
-
-
-def _sentence_ends(items: list, opts: ComposeOptions) -> list[int]:
-    """Where a paragraph may be cut: after a sentence, with enough words on both sides."""
-    ends, seen, total = [], 0, _word_count(items)
-    for k, item in enumerate(items):
-        if item is LINE_BREAK:
-            continue
-        seen += 1
-        if ends_sentence(item) and min(seen, total - seen) >= opts.min_paragraph_words:
-            ends.append(k)
-    return ends
-
-
-def _cut(items: list, at: list[int]) -> list[list]:
-    pieces, start = [], 0
-    for k in at + [len(items) - 1]:
-        piece = items[start:k + 1]
-        while piece and piece[0] is LINE_BREAK:
-            piece.pop(0)
-        pieces.append(piece)
-        start = k + 1
-    return [piece for piece in pieces if piece]
-
-
-def _shortened(items: list, opts: ComposeOptions) -> list[list]:
-    """An over-long paragraph cut at its longest sentence-end pause (nearest the middle on a tie)."""
-    ends = _sentence_ends(items, opts)
-    if _word_count(items) <= opts.max_paragraph_words or not ends:
-        return [items]
-    k = max(ends, key=lambda k: (items[k].pause_after or 0.0, -abs(2 * k - len(items))))
-    head, tail = _cut(items, [k])
-    return _shortened(head, opts) + _shortened(tail, opts)
-
-
-def _paced(paragraphs: list[list], opts: ComposeOptions, dictated: bool) -> list[list]:
-    """Paragraphs cut where this speaker paused clearly longer than between sentences."""
-    pauses = sorted(x.pause_after for items in paragraphs for x in items if x is not LINE_BREAK
-                    and ends_sentence(x) and (x.pause_after or 0.0) > _UNMEASURED)
-    threshold = float("inf")
-    if len(pauses) >= opts.min_pauses_to_adapt and (opts.pauses_beside_commands or not dictated):
-        position = opts.typical_pause_quantile * (len(pauses) - 1)
-        low, high = pauses[int(position)], pauses[min(int(position) + 1, len(pauses) - 1)]
-        typical = low + (high - low) * (position - int(position))
-        threshold = max(opts.min_paragraph_pause, opts.paragraph_pause_ratio * typical)
-    out = []
-    for items in paragraphs:
-        at: list[int] = []
-        for k in _sentence_ends(items, opts):
-            if items[k].pause_after is not None and items[k].pause_after >= threshold \
-                    and _word_count(items[at[-1] + 1 if at else 0:k + 1]) >= opts.min_paragraph_words:
-                at.append(k)
-        out += [short for piece in _cut(items, at) for short in _shortened(piece, opts)]
-    return out
-
-
 def compose(transcript: Transcript, options: ComposeOptions | None = None) -> Draft:
     opts = options or ComposeOptions()
     language = lang_code(opts.language or transcript.language or "en")
@@ -372,7 +276,7 @@ def compose(transcript: Transcript, options: ComposeOptions | None = None) -> Dr
     paragraphs: list[Paragraph] = []
     blocks: list[str] = []
     first_sentence: list[_Token] = []
-    for items in _paced(composer.paragraphs, opts, composer.dictated_paragraphs):
+    for items in paced(composer.paragraphs, opts, composer.dictated_paragraphs):
         while items and items[-1] is LINE_BREAK:
             items.pop()
         words = [item for item in items if item is not LINE_BREAK]
