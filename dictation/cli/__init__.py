@@ -88,16 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_transcribe)
 
-    from dictation.cli import ops as cli_ops
-    from dictation.cli import server as cli_server
+    from dictation.cli import accounts, mailin, ops, publishing, server
 
-    cli_ops.add_commands(sub)
-
-    cli_server.add_commands(sub)
-    from dictation.cli import mailin as cli_mailin
-
-    cli_mailin.add_commands(sub)
-    cli_server.add_publishing_commands(sub)
+    for group in (ops, server, accounts, mailin, publishing):  # one module per command group
+        group.add_commands(sub)
     return parser
 
 

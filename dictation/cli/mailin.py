@@ -8,7 +8,7 @@ import threading
 
 
 def cmd_mail_in(args: argparse.Namespace) -> int:
-    from dictation.cli.server import _database
+    from dictation.cli.common import open_database
     from dictation.errors import InvalidInput
     from dictation.mailin.imap import Mailbox, fetch_once
     from dictation.mailin.senders import memo_address
@@ -18,7 +18,7 @@ def cmd_mail_in(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     configure_logging(settings)  # refusals from the mailbox are only logged: they must show
-    _database().dispose()  # migrated before the first message arrives
+    open_database().dispose()  # migrated before the first message arrives
     if args.once:
         if not settings.imap_url:
             raise InvalidInput("--once fetches the IMAP mailbox once: set DICTATION_IMAP_URL first.")
