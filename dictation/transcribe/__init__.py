@@ -84,13 +84,19 @@ def _quietest_cut(piece: np.ndarray) -> int:
 
 
 def _pieces(blocks: Iterable[np.ndarray], chunk_seconds: float) -> Iterator[tuple[int, np.ndarray]]:
-    """(offset in samples, piece) covering the blocks, each at most `chunk_seconds` long."""
+    """(offset in samples, piece) covering the blocks, each at most `chunk_seconds` long, but
+    the last, which may run a quarter longer.
+
+    A cut costs the model its context and moves segment ends (a 128 s memo cut at 120 s lost a
+    paragraph break), so audio is held back until the rest is clearly longer than one piece:
+    a memo up to 1.25 × `chunk_seconds` is transcribed whole."""
     limit = int(chunk_seconds * SAMPLE_RATE)
+    hold = limit + int(limit * _CUT_SEARCH_FRACTION)
     offset = 0
     buffer = np.zeros(0, dtype=np.float32)
     for block in blocks:
         buffer = np.concatenate([buffer, block]) if len(buffer) else block
-        while len(buffer) > limit:
+        while len(buffer) > hold:
             cut = _quietest_cut(buffer[:limit])
             yield offset, buffer[:cut]
             offset, buffer = offset + cut, buffer[cut:]
