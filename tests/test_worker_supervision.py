@@ -13,36 +13,27 @@ from sqlalchemy import select
 
 from dictation.models import Job, Memo
 from tests.conftest import shared_file
+from tests.support.desk import PASSWORD, desk_app, wait_for
 from tests.support.servers import serve
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "correct horse battery"
 SPEECH = "audio/memos/en_mb-us1.m4a"  # 128 s: long enough to be caught transcribing
-
-
-def wait_for(check, timeout: float = 180.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.fixture
 def app(data_dir):
-    from dictation import accounts
-    from dictation.settings import Settings
-    from review_ui.app import create_app
-
-    settings = Settings(data_dir=data_dir, workers=1, model="tiny.en", language="en", beam_size=1, cpu_threads=1)
-    app = create_app(settings, worker=True)
-    with app.state.database.session() as session:
-        accounts.create_user(session, "erin@example.com", "author", password=PASSWORD, name="Erin")
+    app = desk_app(data_dir, worker=True, model="tiny.en", language="en", beam_size=1, cpu_threads=1)
     yield app
     app.state.database.dispose()
+
+
+def process_lives(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
 
 
 def job_row(app, memo_id: int) -> Job | None:
@@ -78,3 +69,6 @@ def test_kill_worker_child_api_answers_and_job_finishes(app):
         assert job.status == "done" and job.attempts == 2
         with app.state.database.session() as session:
             assert session.get(Memo, memo_id).draft is not None
+        successor = int(job.worker.split(":")[1]) if job.worker else None
+    if successor is not None:  # the server stopped: its worker processes stop with it
+        wait_for(lambda: not process_lives(successor), timeout=60, what="the worker process to end")

@@ -56,6 +56,8 @@ class WorkerOptions:
     setup: str = "dictation.startup:register_job_kinds"
     # Pause before starting a dead worker process again (a worker dying at once must not spin).
     restart_delay_s: float = 1.0
+    # Longest a worker process takes to stop once asked (or orphaned) before it ends regardless.
+    stop_grace_s: float = 30.0
 
 
 class _InProcessConsumer(Consumer):  # type: ignore[misc]  # huey ships no type information
@@ -151,22 +153,32 @@ def _worker_process(settings: Settings, options: WorkerOptions,
     """A supervised worker's main: one job at a time, until the server asks it to stop."""
     # Ctrl+C reaches the whole process group; the server stops its workers itself, gracefully.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
+    # Only a flag here: setting the multiprocessing Event from a signal handler deadlocks when the
+    # main thread holds its lock (seen in is_set); the watchdog thread passes it on.
+    terminated: list[bool] = []
+    signal.signal(signal.SIGTERM, lambda *_: terminated.append(True))
     _call_named(options.setup)
     parent = os.getppid()
     consumer = _consumer(settings, 1, options, in_process=True)
     consumer.start()
 
-    def orphaned() -> None:  # the server died without stopping us: do not run on alone
-        while not stop_event.wait(2.0):
-            if os.getppid() != parent:
-                stop_event.set()
+    def watchdog() -> None:
+        # Stop when asked, when sent SIGTERM, or when the server died without stopping us.
+        while not (stop_event.wait(0.5) or terminated or os.getppid() != parent):
+            pass
+        stop_event.set()
+        # A graceful stop (the running job back in the queue) gets this long; then the process
+        # ends whatever thread still waits, rather than linger as an orphan.
+        time.sleep(options.stop_grace_s)
+        os._exit(0)
 
-    threading.Thread(target=orphaned, daemon=True).start()
+    threading.Thread(target=watchdog, daemon=True).start()
     _supervise(consumer, settings, options, stop_event)
     deadline = time.monotonic() + 10
     for _, worker in consumer.worker_threads:
         worker.join(max(0.0, deadline - time.monotonic()))
+    logging.shutdown()
+    os._exit(0)  # everything is in the database; do not wait on threads a library left behind
 
 
 @dataclass
@@ -181,19 +193,22 @@ class WorkerHandle:
     _stopping: threading.Event = field(default_factory=threading.Event)
     _context: multiprocessing.context.SpawnContext = field(
         default_factory=lambda: multiprocessing.get_context("spawn"))
-    _child_stop: multiprocessing.synchronize.Event | None = None
+    # One stop Event per process, never shared: a process killed while it holds an Event's
+    # lock (SIGKILL, OOM) leaves it locked for good, and every sharer would hang on it.
+    _child_stops: list = field(default_factory=list)
     _thread: threading.Thread | None = None
 
     def start(self) -> WorkerHandle:
         # spawn, not fork: the server has threads (and database connections) a fork would copy.
-        self._child_stop = self._context.Event()
+        self._child_stops = [None] * self.count
         self.processes = [self._spawn(i) for i in range(self.count)]
         self._thread = threading.Thread(target=self._watch, name="dictation-worker-supervisor", daemon=True)
         self._thread.start()
         return self
 
     def _spawn(self, index: int) -> multiprocessing.process.BaseProcess:
-        process = self._context.Process(target=_worker_process, args=(self.settings, self.options, self._child_stop),
+        self._child_stops[index] = stop = self._context.Event()
+        process = self._context.Process(target=_worker_process, args=(self.settings, self.options, stop),
                                         name=f"dictation-worker-{index}", daemon=True)
         process.start()
         log.info("worker process %s started (pid %s)", index, process.pid)
@@ -224,8 +239,9 @@ class WorkerHandle:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(5)
-        if self._child_stop is not None:
-            self._child_stop.set()
+        for stop in self._child_stops:
+            if stop is not None:
+                stop.set()
         deadline = time.monotonic() + timeout
         for process in self.processes:
             process.join(max(0.0, deadline - time.monotonic()))
