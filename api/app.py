@@ -85,9 +85,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, worker
     app.state.sign_in_throttle = accounts.SignInThrottle()
     errors.install_error_handlers(app)
     observability.install(app)  # request ids, latency by route, /metrics
+    middleware.install(app, settings)  # body limit, no method overrides
     # Outermost: every answer gets the browser defences, errors and static files included.
     app.add_middleware(SecurityHeaders, docs_path=f"{API_PREFIX}/docs")
-    middleware.install(app, settings)  # body limit, no method overrides
     for module in (session, tokens, users, memos, drafts, publications, destinations, worklist, health):
         app.include_router(module.router, prefix=API_PREFIX)
     # Probes at the root as well, where load balancers and orchestrators look for them.

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dictation import text
 from dictation.memos.drafts import Revision
-from dictation.models import ApiToken, Comment, Draft, Memo, User
+from dictation.models import ApiToken, Comment, Draft, Memo, PublicationStatus, User
 
 API = "/api/v1"
 
@@ -133,7 +133,7 @@ class MemoOut(BaseModel):
             audio_removed_at=memo.original_purged_at, playback_removed_at=memo.playback_purged_at,
             transcript_removed_at=memo.transcript_purged_at,
             published_url=next((p.remote_url for p in (draft.publications if draft else ())
-                                if p.status == "published" and p.remote_url), None),
+                                if p.status == PublicationStatus.published and p.remote_url), None),
             created_at=memo.created_at, updated_at=memo.updated_at,
             links=MemoLinks(
                 self=base,
