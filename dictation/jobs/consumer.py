@@ -195,7 +195,7 @@ class WorkerHandle:
         default_factory=lambda: multiprocessing.get_context("spawn"))
     # One stop Event per process, never shared: a process killed while it holds an Event's
     # lock (SIGKILL, OOM) leaves it locked for good, and every sharer would hang on it.
-    _child_stops: list = field(default_factory=list)
+    _child_stops: list[multiprocessing.synchronize.Event | None] = field(default_factory=list)
     _thread: threading.Thread | None = None
 
     def start(self) -> WorkerHandle:
