@@ -28,6 +28,7 @@ from dictation.models import AuditEntry, DraftRevision, Job, Memo, State
 from dictation.storage import MediaStore
 from tests.conftest import need, shared_file
 from tests.support.dbfixtures import make_memo, make_user
+from tests.support.desk import wait_for
 from tests.support.wer import word_error_rate
 
 EN_MEMO = "audio/memos/en_mb-us1.m4a"
@@ -66,16 +67,6 @@ def load(db, memo_id: int, job_id: int | None = None) -> tuple[Memo, Job | None]
         memo = session.get(Memo, memo_id, options=[undefer(Memo.peaks), undefer(Memo.transcript)])
         memo.draft  # noqa: B018  (loaded while the session is open)
         return memo, session.get(Job, job_id) if job_id else None
-
-
-def wait_for(check, timeout: float = 120.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 # --- the queue ---------------------------------------------------------------------------
