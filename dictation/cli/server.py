@@ -32,9 +32,12 @@ def ensure_first_admin(database) -> tuple[str, str] | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from dictation.cli.common import limit_native_threads
     from dictation.cli.ops import book_retention, start_observability
     from dictation.settings import get_settings
 
+    # The supervised worker processes inherit it when they are spawned.
+    limit_native_threads(get_settings().cpu_threads)
     start_observability(worker_processes=False, database_gauges=True)
     database = open_database()
     if get_settings().workers > 0:
@@ -68,13 +71,15 @@ def _start_mail_in() -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from dictation.cli.common import limit_native_threads
     from dictation.cli.ops import start_observability
+    from dictation.settings import get_settings
 
+    limit_native_threads(get_settings().cpu_threads)
     # Before the job modules count anything: forked worker processes then count in shared files.
     start_observability(worker_processes=args.workers > 1)
     from dictation.cli.ops import book_retention
     from dictation.jobs import run_worker
-    from dictation.settings import get_settings
     from dictation.startup import register_job_kinds
 
     register_job_kinds()
