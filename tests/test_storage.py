@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import io
 import os
@@ -17,6 +18,13 @@ from dictation.errors import InvalidInput, TooLarge
 from dictation.storage import MediaStore, StoredFile
 
 MB = 1024 * 1024
+
+
+def run_in_own_loop(coroutine):
+    """asyncio.run on a thread of its own: the browser tests' sync Playwright leaves an event
+    loop running on the main thread, where asyncio.run refuses to start."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def chunks(total: int, size: int = MB, seed: bytes = b"memo"):
@@ -177,7 +185,7 @@ def test_asave_stream_streams_async_source(store):
             await asyncio.sleep(0)
             yield piece
 
-    stored = asyncio.run(store.asave_stream(body(), max_bytes=10 * MB))
+    stored = run_in_own_loop(store.asave_stream(body(), max_bytes=10 * MB))
     assert stored.sha256 == sha_of(3 * MB, size=256 * 1024)
     assert stored.path.stat().st_size == 3 * MB
 
@@ -188,7 +196,7 @@ def test_asave_stream_too_large_deletes_temp_file(store):
             yield piece
 
     with pytest.raises(TooLarge):
-        asyncio.run(store.asave_stream(body(), max_bytes=MB))
+        run_in_own_loop(store.asave_stream(body(), max_bytes=MB))
     assert files_under(store.root) == []
 
 
