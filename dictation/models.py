@@ -189,6 +189,12 @@ class Draft(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)  # the ETag; bumped by every save
     # The version the author signed off; None when nobody has (or an edit since undid it).
     approved_version: Mapped[int | None] = mapped_column(Integer)
+    # Of slug, excerpt and tags, those set by hand; the others follow the title and body.
+    manual_fields: Mapped[list | None] = mapped_column(JSON, default=list)
+    # Indexes (in transcript order) of the low-confidence words someone clicked to hear.
+    looked_at: Mapped[list | None] = mapped_column(JSON, default=list)
+    featured_image_sha256: Mapped[str | None] = mapped_column(String(64))  # in the media store
+    featured_image_mime: Mapped[str | None] = mapped_column(String(50))
     # What compose() made of the transcript: kept for the diff, never overwritten.
     machine_markdown: Mapped[str] = mapped_column(Text, default="")
     paragraphs: Mapped[list] = mapped_column(JSON, default=list)  # [{text, start, end}] time ranges
