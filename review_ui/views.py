@@ -44,6 +44,9 @@ class WordView:
     end: float
     text: str
     probability: float
+    # Whisper starts a word with a space unless it continues the one before: French elisions
+    # come as " l" + "'équipe", so "l'équipe" must be written back without a space between.
+    spaced: bool = True
 
     @property
     def low(self) -> bool:
@@ -91,7 +94,8 @@ def segments_of(transcript: dict | None) -> list[SegmentView]:
     segments = []
     for seg in (transcript or {}).get("segments", []):
         words = [
-            WordView(float(w["start"]), float(w["end"]), str(w["word"]).strip(), float(w.get("probability", 1.0)))
+            WordView(float(w["start"]), float(w["end"]), str(w["word"]).strip(), float(w.get("probability", 1.0)),
+                     spaced=str(w["word"])[:1].isspace())
             for w in seg.get("words", [])
             if str(w.get("word", "")).strip()
         ]
