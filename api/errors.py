@@ -11,11 +11,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dictation.errors import DictationError
+from dictation.db import unavailable
+from dictation.errors import DISK_FULL_MESSAGE, DictationError, is_disk_full
 
 log = logging.getLogger(__name__)
+# Handled by ExceptionMiddleware (inside the app) rather than only by the last-resort handler.
+_PASSING_FAULTS: tuple[type[Exception], ...] = (sa_exc.OperationalError, sa_exc.InterfaceError,
+                                                 sa_exc.TimeoutError, sa_exc.DisconnectionError, OSError)
 
 _HTTP_CODES = {
     400: ("bad_request", "The request could not be understood."),
@@ -59,6 +64,7 @@ def _describe(status: int) -> str:
         412: "The draft changed since you read it; the body holds the current version.",
         413: "The upload is over DICTATION_MAX_UPLOAD_MB.",
         415: "The file is not audio.",
+        507: "The server's disk is full; nothing was kept. Send it again later.",
         422: "A field is missing or malformed.",
         428: "The request must carry If-Match with the draft's ETag.",
         429: "Too many failed sign-ins; the message says when to try again.",
@@ -109,5 +115,33 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Also reached from middleware outside the routers, hence the checks here too.
+        passing = _passing_fault(request, exc)
+        if passing is not None:
+            return passing
         log.exception("%s %s failed", request.method, request.url.path)
         return error_response(500, "internal", "Something went wrong on the server; it has been logged.")
+
+    async def _passing(request: Request, exc: Exception) -> JSONResponse:
+        answer = _passing_fault(request, exc)
+        if answer is None:
+            raise exc  # not a passing fault: the last-resort handler above logs it
+        return answer
+
+    for passing_class in _PASSING_FAULTS:
+        app.add_exception_handler(passing_class, _passing)
+
+
+def _passing_fault(request: Request, exc: BaseException) -> JSONResponse | None:
+    """A database that is restarting or a full disk: a sentence and a status a client can act
+    on (retry later), not a 500 with a traceback."""
+    if unavailable(exc):
+        log.warning("%s %s -> 503: the database is unavailable (%s)", request.method, request.url.path,
+                    type(exc).__name__)
+        return error_response(503, "database_unavailable",
+                              "The database is not answering for a moment; nothing was changed. "
+                              "Please try again in a few seconds.", headers={"Retry-After": "5"})
+    if is_disk_full(exc):
+        log.error("%s %s -> 507: the disk is full", request.method, request.url.path)
+        return error_response(507, "storage_full", DISK_FULL_MESSAGE)
+    return None

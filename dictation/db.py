@@ -48,6 +48,17 @@ class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime}
 
 
+def unavailable(exc: BaseException) -> bool:
+    """Whether a database error means the server is away for now (restarting, unreachable,
+    out of connections), not that the statement was wrong: the same request works later."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
+                            sa_exc.DisconnectionError))
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})

@@ -6,6 +6,8 @@ the CLI turns them into a message and exit code 2.
 
 from __future__ import annotations
 
+import errno
+
 
 class DictationError(Exception):
     """Base class: `message` is a sentence a person understands."""
@@ -87,6 +89,30 @@ class DecoderUnavailable(DictationError):
 
     status = 503
     code = "decoder_unavailable"
+
+
+class StorageFull(DictationError):
+    """The disk that holds recordings is full: nothing partial was kept, and the same request
+    (or the job's next attempt) works once space is freed."""
+
+    status = 507
+    code = "storage_full"
+
+
+class ServiceUnavailable(DictationError):
+    """A service the server needs (its database) does not answer for now; try again shortly."""
+
+    status = 503
+    code = "unavailable"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether an error is the disk (or the user's quota on it) running out of space."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+DISK_FULL_MESSAGE = ("The server has no disk space left to store this recording, so nothing was kept; "
+                     "send it again once an administrator has freed space.")
 
 
 class PublishError(DictationError):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from dictation.errors import InvalidInput, TooLarge
+from dictation.errors import DISK_FULL_MESSAGE, InvalidInput, StorageFull, TooLarge, is_disk_full
 from dictation.settings import Settings
 
 # Big enough to keep syscalls few, small enough that memory stays flat.
@@ -60,7 +60,12 @@ class _Writer:
                 max_bytes=self.max_bytes,
             )
         self.hash.update(chunk)
-        self.file.write(chunk)
+        try:
+            self.file.write(chunk)
+        except OSError as exc:
+            self.abort()
+            _raise_if_disk_full(exc)
+            raise
 
     def finish(self) -> StoredFile:
         try:
@@ -79,14 +84,28 @@ class _Writer:
                 # reader sees either the old complete file or the new complete one.
                 os.replace(self.temp, final)
             return StoredFile(sha256=sha, size=self.size, path=final)
+        except OSError as exc:
+            # On most disks a full one shows at flush or fsync, not at write.
+            self.abort()
+            _raise_if_disk_full(exc)
+            raise
         except BaseException:
             self.abort()
             raise
 
     def abort(self) -> None:
         if not self.file.closed:
-            self.file.close()
+            try:
+                self.file.close()
+            except OSError:
+                pass  # closing flushes, which fails again on a full disk; the file goes anyway
         self.temp.unlink(missing_ok=True)
+
+
+def _raise_if_disk_full(exc: OSError) -> None:
+    """A full disk becomes the sentence a person gets (507); other errors go on as they were."""
+    if is_disk_full(exc):
+        raise StorageFull(DISK_FULL_MESSAGE) from exc
 
 
 class MediaStore:

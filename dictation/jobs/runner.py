@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dictation.db import Database, rows_changed, utcnow
-from dictation.errors import DictationError, InvalidInput, TransitionRefused
+from dictation.errors import DictationError, InvalidInput, StorageFull, TransitionRefused, is_disk_full
 from dictation.jobs.context import (
     Heartbeat,
     JobCancelled,
@@ -68,6 +68,11 @@ def _describe(exc: BaseException, attempts: int) -> tuple[str, bool]:
     import av
     from sqlalchemy import exc as sa_exc
 
+    if isinstance(exc, StorageFull) or is_disk_full(exc):
+        # Before FFmpegError: PyAV's OSError for a write that found no space is one too, and a
+        # full disk is no reason to call the recording damaged or to give up on it.
+        return ("The server's disk was full while processing this memo (nothing partial was kept); it is "
+                f"tried again, and Retry works once space is freed (attempt {attempts})."), True
     if isinstance(exc, DictationError):
         return exc.message, False
     if isinstance(exc, av.error.FFmpegError):
@@ -175,6 +180,8 @@ def _execute(job_id: int, settings: Settings, queue: huey.Huey | None) -> str:
             if _settle(session, job_id, me, status=JobStatus.queued.value, worker=None, run_at=utcnow(),
                        attempts=Job.attempts - 1):
                 send_after_commit(session, job_id, queue)
+                # An operator stopping a worker wants to see that nothing was dropped.
+                log.info("job %s handed back to the queue: this worker is stopping", job_id)
         return JobStatus.queued.value
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
         return _failed(database, job_id, me, exc, options, kind, queue)

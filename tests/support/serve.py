@@ -33,18 +33,22 @@ class Served:
     password: str
     env: dict[str, str]  # what it ran with, for later commands on the same data dir
     log: Path  # everything it printed
+    process: subprocess.Popen | None = None  # for tests that kill it
 
 
 @contextlib.contextmanager
-def serve(data_dir: Path, **settings: str) -> Iterator[Served]:
-    """`dictation serve` on `data_dir` with tiny.en and the given DICTATION_* settings."""
-    port = free_port()
+def serve(data_dir: Path, port: int | None = None, **settings: str) -> Iterator[Served]:
+    """`dictation serve` on `data_dir` with tiny.en and the given DICTATION_* settings (a
+    database or queue URL among them, else the data dir's own SQLite). Started again on a data
+    dir that has its admin, it prints no login: `email` and `password` are empty then."""
+    port = port or free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DICTATION_DATA_DIR": str(data_dir),
            "DICTATION_MODEL": "tiny.en", "DICTATION_LANGUAGE": "en", "PYTHONUNBUFFERED": "1", **settings}
     for name in ("DICTATION_DATABASE_URL", "DICTATION_QUEUE_URL"):  # the data dir's own SQLite
-        env.pop(name, None)
+        if name not in settings:
+            env.pop(name, None)
     log = data_dir / "serve.log"
-    with log.open("w") as out:
+    with log.open("a") as out:
         server = subprocess.Popen([sys.executable, "-m", "dictation", "serve", "--port", str(port)],
                                   stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
@@ -57,8 +61,10 @@ def serve(data_dir: Path, **settings: str) -> Iterator[Served]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.3)
-        email, password = re.search(r"as (\S+) with password (\S+)", log.read_text()).groups()
-        yield Served(base_url=base, email=email, password=password, env=env, log=log)
+        login = re.search(r"as (\S+) with password (\S+)", log.read_text())
+        email, password = login.groups() if login else ("", "")
+        yield Served(base_url=base, email=email, password=password, env=env, log=log, process=server)
     finally:
-        server.terminate()
+        if server.poll() is None:
+            server.terminate()
         server.wait(30)
