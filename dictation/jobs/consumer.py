@@ -135,8 +135,11 @@ def run_worker(settings: Settings, workers: int = 1, stop_event: threading.Event
     consumer.start()
     try:
         _supervise(consumer, settings, options, stop_event)
-        # Even on a fast stop, give running jobs a moment to put themselves back in the queue.
-        deadline = time.monotonic() + 10
+        # Even on a fast stop (SIGTERM), give running jobs time to put themselves back in the
+        # queue: they do at their next progress report, one window of audio later, which took a
+        # 1-thread worker on a busy 2-core machine 8 s, once 25 s. The 10 s allowed here before
+        # cut such jobs off: they then wait for recovery and count an extra attempt.
+        deadline = time.monotonic() + options.stop_grace_s
         for _, worker in consumer.worker_threads:
             worker.join(max(0.0, deadline - time.monotonic()))
     finally:
