@@ -225,6 +225,30 @@ class DraftRevision(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class MemoAddition(Base):
+    """A follow-up the author recorded onto a memo (the dictaphone's append mode): its own
+    recording, transcribed alone and joined after the memo's, so nothing already edited moves."""
+
+    __tablename__ = "memo_additions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    memo_id: Mapped[int] = mapped_column(ForeignKey("memos.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    media_sha256: Mapped[str] = mapped_column(String(64), index=True)  # the added part alone
+    # The memo's recording before this part was joined on: kept, so nothing recorded is lost.
+    previous_sha256: Mapped[str | None] = mapped_column(String(64))
+    original_filename: Mapped[str | None] = mapped_column(String(300))
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(_enum(JobStatus), default=JobStatus.queued)
+    offset_s: Mapped[float | None] = mapped_column(Float)  # where the part starts in the joined memo
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class Comment(Base):
     __tablename__ = "comments"
 

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from api.schemas import MAX_DRAFT_CHARS, Id, Input
 from dictation import accounts
+from dictation.memos import additions
 from dictation.models import Memo, State, User
 from review_ui import diff, views
 from review_ui import worklist as worklist_model
@@ -197,8 +198,10 @@ def signoff_page(request: Request, memo_id: Id) -> Response:
             post = preview_html(request.app.state.settings, draft.title, draft.body_markdown,
                                 memo.author.name or memo.author.email,
                                 (memo.transcript or {}).get("language", "en"), draft.tags)
+        language = language_for(request, user)
         return render(request, "signoff.html", user, memo=memo, draft=draft, post=post,
-                      actions=views.actions_for(memo, draft, user, language_for(request, user)))
+                      actions=views.actions_for(memo, draft, user, language),
+                      add_refusal=additions.refusal(session, memo, user, language))
 
 
 @router.post("/language")

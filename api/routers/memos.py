@@ -30,7 +30,7 @@ from api.schemas import API, MAX_ID, Id, MemoOut, MemoPage, UploadOut
 from api.upload import MEDIA_TYPES, receive_upload, sniff_audio
 from dictation import accounts, jobs, text
 from dictation.errors import Conflict, Forbidden, NotFound
-from dictation.memos import intake, processing
+from dictation.memos import additions, intake, processing
 from dictation.models import Memo, Priority, Role, State, User
 from dictation.publish import service as publishing
 from dictation.storage import MediaStore
@@ -274,6 +274,7 @@ def delete_memo(memo_id: Id, user: CurrentUser, database: DatabaseDep, store: St
             raise Conflict(refused, status=memo.status)
         jobs.cancel(session, memo)
         shas = {sha for sha in (memo.media_sha256, memo.playback_sha256) if sha is not None}
+        shas |= additions.recordings(session, memo)  # the parts added to it, and the recording before each
         # Core DELETE: the database cascades to the draft, revisions, comments, jobs, audit.
         session.execute(delete(Memo).where(Memo.id == memo_id))
     for sha in shas:
