@@ -19,6 +19,7 @@ from api.routers import (
     session,
     tokens,
     users,
+    vocabulary,
     worklist,
 )
 from api.security import SecurityHeaders
@@ -89,7 +90,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, worker
     middleware.install(app, settings)  # body limit, no method overrides
     # Outermost: every answer gets the browser defences, errors and static files included.
     app.add_middleware(SecurityHeaders, docs_path=f"{API_PREFIX}/docs")
-    for module in (session, tokens, users, memos, additions, drafts, publications, destinations, worklist, health):
+    for module in (session, tokens, users, memos, additions, drafts, publications, destinations, worklist,
+                   vocabulary, health):
         app.include_router(module.router, prefix=API_PREFIX)
     # Probes at the root as well, where load balancers and orchestrators look for them.
     app.include_router(health.router, include_in_schema=False)

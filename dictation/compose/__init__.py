@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dictation.compose.learned import Learned, substitute
 from dictation.compose.options import ComposeOptions
 from dictation.compose.paragraphs import paced
 
@@ -65,6 +66,7 @@ class Draft:
     body_markdown: str
     paragraphs: list[Paragraph]
     language: str
+    learned: tuple[Learned, ...] = ()  # words written from the vocabulary, for the editor to mark
 
 
 @dataclass
@@ -263,13 +265,28 @@ class _Composer:
             para.pop()
 
 
+def _table(language: str) -> LanguageTable:
+    try:
+        return load_language_table(language)
+    except NotFound:
+        return load_language_table("en")
+
+
+def spoken_words(transcript: Transcript, options: ComposeOptions | None = None) -> list[tuple[str, float, float]]:
+    """The model's words compose keeps as text, with their times: spoken commands and fillers
+    left out. Learning compares these with the published text."""
+    opts = options or ComposeOptions()
+    table = _table(lang_code(opts.language or transcript.language or "en"))
+    tokens = [] if transcript.no_speech else _tokens(transcript)
+    return [(tokens[i].core, tokens[i].start, tokens[i].end)
+            for i, _, rule in _events(tokens, table, opts) if rule is None]
+
+
 def compose(transcript: Transcript, options: ComposeOptions | None = None) -> Draft:
     opts = options or ComposeOptions()
     language = lang_code(opts.language or transcript.language or "en")
-    try:
-        table = load_language_table(language)
-    except NotFound:
-        table = load_language_table("en")
+    table = _table(language)
+    transcript, learned = substitute(transcript, opts.substitutions)
     composer = _Composer(table, opts)
     composer.feed([] if transcript.no_speech else _tokens(transcript))
 
@@ -297,4 +314,5 @@ def compose(transcript: Transcript, options: ComposeOptions | None = None) -> Dr
     title = title_from_text(" ".join(render_lines(composer.title or first_sentence, table)), opts.title_max_chars)
     plain = " ".join(p.text.replace("\n", " ") for p in paragraphs)
     excerpt = shorten(plain, opts.excerpt_max_chars, "…")
-    return Draft(title, slugify(title), excerpt, "\n\n".join(blocks), paragraphs, language or table.code)
+    return Draft(title, slugify(title), excerpt, "\n\n".join(blocks), paragraphs, language or table.code,
+                 tuple(learned))

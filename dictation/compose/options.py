@@ -39,3 +39,6 @@ class ComposeOptions:
     excerpt_max_chars: int = 160
     # Overrides the detected language when the model got it wrong ("fr", "en"); None = detected.
     language: str | None = None
+    # Accepted vocabulary, (heard, written): written where the model still hears the old form
+    # (compose/learned.py); each replacement is reported in Draft.learned.
+    substitutions: tuple[tuple[str, str], ...] = ()

@@ -24,11 +24,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dictation import audio, workflow
+from dictation.compose import ComposeOptions, compose
 from dictation.compose import Draft as ComposedDraft
-from dictation.compose import compose
 from dictation.db import utcnow
 from dictation.errors import Conflict, NotFound, TransitionRefused
 from dictation.jobs import JobContext, JobKind, active_job, send_after_commit
+from dictation.learning.service import terms_for
+from dictation.learning.tables import LearnedWord
 from dictation.models import (
     Draft,
     DraftRevision,
@@ -95,7 +97,9 @@ def _process_run(ctx: JobContext) -> Callable[[Session], None]:
         memo = session.get_one(Memo, ctx.memo_id)
         memo_id = memo.id
         sha, playback, have_peaks = memo.media_sha256, memo.playback_sha256, memo.peaks is not None
-        language, stored_transcript = memo.language, memo.transcript
+        language, stored_transcript, author_id = memo.language, memo.transcript, memo.author_id
+        # What the desk learned from this author's published drafts (and everyone's).
+        learned = terms_for(session, author_id, language)
     store = MediaStore(ctx.settings.media_dir)
     source = store.path(sha)
     if not source.is_file():
@@ -129,7 +133,8 @@ def _process_run(ctx: JobContext) -> Callable[[Session], None]:
     ctx.stage("transcribe")
     if stored_transcript is None:
         overrides = {"language": language} if language and language != "auto" else {}
-        options = TranscribeOptions.from_settings(ctx.settings, chunk_seconds=WORKER_CHUNK_SECONDS, **overrides)
+        options = TranscribeOptions.from_settings(ctx.settings, chunk_seconds=WORKER_CHUNK_SECONDS,
+                                                  vocabulary=learned.vocabulary, **overrides)
         started = time.perf_counter()
         # From the file, decoded again piece by piece: the same timeline as the playback copy.
         transcript = transcribe(source, options, lambda f: ctx.progress(PREPARE_SHARE + TRANSCRIBE_SHARE * f))
@@ -144,7 +149,11 @@ def _process_run(ctx: JobContext) -> Callable[[Session], None]:
 
     ctx.stage("compose")
     ctx.check()
-    return functools.partial(_save_draft, memo_id=memo_id, job_id=ctx.job_id, composed=compose(transcript),
+    if language in (None, "auto") and learned.substitutions:  # now the language is known
+        with ctx.database.session() as session:
+            learned = terms_for(session, author_id, transcript.language)
+    composed = compose(transcript, ComposeOptions(substitutions=learned.substitutions))
+    return functools.partial(_save_draft, memo_id=memo_id, job_id=ctx.job_id, composed=composed,
                              settings=ctx.settings)
 
 
@@ -162,6 +171,9 @@ def _save_draft(session: Session, memo_id: int, job_id: int, composed: ComposedD
         session.flush()
         session.add(DraftRevision(draft_id=draft.id, version=1, title=title, body_markdown=composed.body_markdown,
                                   excerpt=composed.excerpt, slug=composed.slug, saved_by_id=None))
+        # Marked in the editor, where the assistant can put the heard form back.
+        session.add_all(LearnedWord(draft_id=draft.id, heard=w.heard[:200], written=w.written[:200],
+                                    occurrence=w.occurrence, start=w.start, end=w.end) for w in composed.learned)
     else:  # a memo transcribed again: people's edits stay, the machine's text is refreshed
         draft.machine_markdown, draft.paragraphs = composed.body_markdown, paragraphs
     memo.progress = 1.0

@@ -17,13 +17,14 @@ from sqlalchemy.orm import Session
 from dictation import workflow
 from dictation.errors import PublishError, TransitionRefused
 from dictation.jobs import JobContext, JobKind
+from dictation.learning import service as learning
 from dictation.models import Draft, Job, Memo, Publication, PublicationStatus, State
 from dictation.notify import Mailer
 from dictation.ops import metrics
 from dictation.publish import destinations
 from dictation.publish.cms import get_publisher
 from dictation.publish.idempotent import RetryPolicy, publish_with_retries
-from dictation.publish.service import post_for, published_version
+from dictation.publish.service import post_for, published_text, published_version
 from dictation.settings import Settings
 
 log = logging.getLogger("dictation.publish")
@@ -105,8 +106,19 @@ def _finish(session: Session, publication_id: int, settings: Settings) -> None:
     publication.published_version = published_version(draft)
     workflow.system(session, draft.memo, State.published,
                     f"on {publication.destination.name}: {publication.remote_url or publication.remote_id}")
+    _learn(session, draft)
     Mailer(settings).published(draft.memo.author.email, draft.title, publication.remote_url or "",
                                publication.destination.name)
+
+
+def _learn(session: Session, draft: Draft) -> None:
+    """What the assistant corrected teaches the next transcriptions. In a savepoint: the post
+    is out, and a fault here must not turn its publication into a failure (it is logged)."""
+    try:
+        with session.begin_nested():
+            learning.mine(session, draft, published_text(session, draft).body_markdown)
+    except Exception:
+        log.exception("Could not learn from the corrections of memo %s", draft.memo_id)
 
 
 def _failed(session: Session, job: Job, reason: str) -> None:

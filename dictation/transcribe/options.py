@@ -13,6 +13,15 @@ if TYPE_CHECKING:
 
 ENGINES = ("faster-whisper", "openai-whisper")
 LANGUAGES = ("auto", "en", "fr")
+# Whisper keeps at most 223 tokens of prompt (half its 448-token context); past that the
+# model drops the start, which would be the seed list and the most frequent terms.
+PROMPT_BUDGET_TOKENS = 223
+
+
+def estimated_tokens(text: str) -> int:
+    """Tokens Whisper's BPE spends on `text`, from above: names and jargon split into short
+    pieces (~2.5 characters a token, against ~4 for common English), plus the ", " between."""
+    return -(-len(text) * 2 // 5) + 1
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,9 @@ class TranscribeOptions:
     vad: bool = True
     # Names and jargon the model should spell as the company does; becomes the initial prompt.
     glossary: tuple[str, ...] = ()
+    # Terms the desk learned from corrections, most frequent first (dictation/learning): after
+    # the glossary in the prompt, and faster-whisper's hotwords, while the budget lasts.
+    vocabulary: tuple[str, ...] = ()
     # A free-text prompt; when set it wins over the glossary.
     initial_prompt: str | None = None
     # int8 keeps the default model fast and under 500 MB on two cores (faster-whisper only);
@@ -75,8 +87,31 @@ class TranscribeOptions:
         """The initial prompt given to the model: explicit text, else the glossary as a list."""
         if self.initial_prompt:
             return self.initial_prompt
-        names = [name.strip() for name in self.glossary if name.strip()]
+        names = self.terms
         return ", ".join(names) + "." if names else None
+
+    @property
+    def terms(self) -> list[str]:
+        """The glossary, then the learned terms, without repeats, within the prompt budget."""
+        names: list[str] = []
+        spent = 0
+        for name in (*self.glossary, *self.vocabulary):
+            name = name.strip()
+            if not name or name in names:
+                continue
+            cost = estimated_tokens(name)
+            if spent + cost > PROMPT_BUDGET_TOKENS:
+                break
+            names.append(name)
+            spent += cost
+        return names
+
+    @property
+    def hotwords(self) -> str | None:
+        """faster-whisper's hotwords: the learned terms, given before every 30 s window (the
+        initial prompt only reaches the first one); None without learned terms."""
+        learned = [name for name in self.terms if name in self.vocabulary]
+        return ", ".join(learned) if learned else None
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> TranscribeOptions:

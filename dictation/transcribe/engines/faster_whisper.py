@@ -74,6 +74,7 @@ class FasterWhisperEngine:
             word_timestamps=options.word_timestamps,
             clip_timestamps=speech_clips or "0",
             initial_prompt=options.prompt,
+            hotwords=options.hotwords,
         )
         segments: list[Segment] = []
         for raw in segments_iter:  # a generator: decoding happens while we iterate
