@@ -48,6 +48,9 @@ def desk_policy(nonce: str, style_hashes: tuple[str, ...]) -> str:
         "media-src 'self' blob:",
         "connect-src 'self'",
         "frame-src 'self'",
+        # The phone page's service worker and its web app manifest, from this site only.
+        "worker-src 'self'",
+        "manifest-src 'self'",
         "object-src 'none'",
         "base-uri 'self'",
         "form-action 'self'",

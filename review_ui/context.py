@@ -117,15 +117,17 @@ def to_login(request: Request) -> RedirectResponse:
 
 
 def render(
-    request: Request, template: str, user: User | None, status_code: int = 200, **context: object
+    request: Request, template: str, user: User | None, status_code: int = 200, *, with_csrf: bool = True,
+    **context: object,
 ) -> HTMLResponse:
+    """with_csrf=False: a page kept outside the server (the phone's offline shell) carries no token."""
     lang = language_for(request, user)
     context.update(
         user=user,
         lang=lang,
         t=i18n.translator(lang),
         js_strings=i18n.js_strings(lang),
-        csrf=csrf_token(request) if user else "",
+        csrf=csrf_token(request) if user and with_csrf else "",
         is_staff=is_staff(user),
         is_admin=is_admin(user),
         day=lambda value: local_day(value, lang),

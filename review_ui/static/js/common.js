@@ -90,6 +90,10 @@ localizeTimes();
 
 document.getElementById("sign-out")?.addEventListener("click", async () => {
   await request("DELETE", api("/session"));
+  // The phone's offline shell (review_ui/offline.py) shows who was signed in: not for the next person.
+  for (const name of (await globalThis.caches?.keys().catch(() => [])) || []) {
+    if (name.startsWith("phone-shell-")) await caches.delete(name);
+  }
   window.location.assign("/login");
 });
 

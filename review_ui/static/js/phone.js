@@ -1,6 +1,9 @@
 // The phone page: record or pick a recording, add the details, send it resumably, and
-// watch "my memos" move on.
+// watch "my memos" move on. Every second recorded is kept on the phone (phonestore.js) until
+// the server has it; what a reload or a lost network left behind is listed and sent (pending.js).
 import { api, clock, pageData, request, t, toast } from "./common.js";
+import { Outbox } from "./pending.js";
+import * as store from "./phonestore.js";
 import { Recorder, recordingType } from "./recorder.js";
 import { ResumableUpload } from "./upload.js";
 
@@ -8,12 +11,41 @@ const $ = (id) => document.getElementById(id);
 const settings = pageData("phone-data");
 let chosen = null; // the File to send: a recording or a picked file
 let recorder = null;
+let recordingId = null; // the kept copy of the recording in the form (or being recorded)
+let saving = Promise.resolve(); // chunk writes, in order; awaited before the recording is used
+
+const outbox = new Outbox({
+  userId: settings.userId,
+  hidden: () => (recordingId ? [recordingId] : []),
+  onSent: (done, record) => {
+    if (done.duplicateOf) alreadySent(done.memoId, done.duplicateOf);
+    else {
+      toast(t("phone.sent"));
+      addMemo(done.memoId, record.metadata?.title || record.name || t("editor.untitled"));
+    }
+  },
+});
+outbox.drain(); // what an earlier visit left: listed now, sent if the author had pressed Send
+
+// The page opens without a network once it has been opened with one (an installable app).
+if ("serviceWorker" in navigator && settings.worker) {
+  navigator.serviceWorker.register(settings.worker, { scope: settings.scope }).catch(() => {});
+}
+
+/** The recording in the form is given up for another one: it stays on the phone, listed. */
+function release() {
+  if (!recordingId) return;
+  recordingId = null;
+  outbox.render();
+}
 
 function show(...visible) {
   for (const id of ["rec-start", "rec-pause", "rec-resume", "rec-stop", "rec-discard"]) $(id).hidden = !visible.includes(id);
 }
 
-function choose(file, label) {
+function choose(file, label, keptId = null) {
+  if (keptId !== recordingId) release();
+  recordingId = keptId;
   chosen = file;
   $("send").disabled = !file;
   $("picked").textContent = label || "";
@@ -41,13 +73,27 @@ if (recordingType() === null || !navigator.mediaDevices?.getUserMedia) {
 let ticker = null;
 $("rec-start").addEventListener("click", async () => {
   choose(null);
-  recorder = new Recorder({ onLevel: level, onTick: () => {} });
+  let keptId = null;
+  try {
+    keptId = await store.create(settings.userId, recordingType());
+  } catch (err) {
+    keptId = null; // no IndexedDB here (a private window): the recording lives in the page only
+  }
+  recorder = new Recorder({
+    onLevel: level,
+    onTick: () => {},
+    onChunk: (blob) => {
+      if (keptId) saving = saving.then(() => store.append(keptId, blob)).catch(() => {});
+    },
+  });
   try {
     await recorder.start();
   } catch (err) {
+    if (keptId) store.remove(keptId).catch(() => {});
     toast(t("phone.mic_refused"), "error");
     return;
   }
+  recordingId = keptId;
   show("rec-pause", "rec-stop");
   $("rec-state").textContent = t("phone.recording");
   ticker = setInterval(() => { $("rec-time").textContent = clock(recorder.elapsed); }, 200);
@@ -63,14 +109,24 @@ $("rec-resume").addEventListener("click", () => {
   $("rec-state").textContent = t("phone.recording");
 });
 $("rec-stop").addEventListener("click", async () => {
-  const file = await recorder.stop();
+  let file = await recorder.stop();
+  const keptId = recordingId;
+  if (keptId) {
+    // Send what the phone kept, so the bytes on the server are the bytes saved here.
+    await saving;
+    try {
+      await store.finish(keptId, file.name);
+      const kept = await store.file(keptId);
+      if (kept && kept.size === file.size) file = kept;
+    } catch (err) { /* the copy in the page is sent instead */ }
+  }
   clearInterval(ticker);
   $("rec-time").textContent = clock(recorder.elapsed);
   level(0);
   show("rec-start", "rec-discard");
   $("rec-start").lastChild.textContent = ` ${t("phone.record_again")}`;
   $("rec-state").textContent = t("phone.recorded", { time: clock(recorder.elapsed) });
-  choose(file, "");
+  choose(file, "", keptId);
   $("m-title").focus();
 });
 function resetRecorder() {
@@ -81,7 +137,12 @@ function resetRecorder() {
   $("rec-state").textContent = t("phone.ready_to_record");
   $("pick-file").value = "";
 }
-$("rec-discard").addEventListener("click", resetRecorder);
+$("rec-discard").addEventListener("click", () => {
+  const keptId = recordingId;
+  recordingId = null; // discarded on purpose: not kept
+  if (keptId) store.remove(keptId).catch(() => {});
+  resetRecorder();
+});
 $("pick-file").addEventListener("change", (event) => {
   const file = event.target.files[0];
   if (!file) return;
@@ -115,8 +176,15 @@ $("memo-form").addEventListener("submit", async (event) => {
   };
   $("send").disabled = true;
   try {
-    const upload = new ResumableUpload(chosen, { metadata, onProgress: progress, onStatus: status });
-    const done = await upload.start();
+    let done;
+    if (recordingId) {
+      // Kept with its details first: if the page dies now, it is still sent later.
+      await store.queue(recordingId, metadata);
+      done = await outbox.send(recordingId, { onProgress: progress, onStatus: status });
+      recordingId = null;
+    } else {
+      done = await new ResumableUpload(chosen, { metadata, onProgress: progress, onStatus: status }).start();
+    }
     if (done.duplicateOf) {
       alreadySent(done.memoId, done.duplicateOf);
     } else {
@@ -127,6 +195,14 @@ $("memo-form").addEventListener("submit", async (event) => {
     form.reset();
     resetRecorder();
   } catch (err) {
+    if (recordingId) {
+      // Kept on the phone with its details: listed, and sent again when the network is back.
+      release();
+      resetRecorder();
+      $("upload-status").textContent = `${t("phone.failed", { reason: err.message })} ${t("phone.kept_on_phone")}`;
+      outbox.drain();
+      return;
+    }
     $("upload-status").textContent = t("phone.failed", { reason: err.message });
     $("send").disabled = false;
   }

@@ -9,8 +9,9 @@ export function recordingType() {
 }
 
 export class Recorder {
-  constructor({ onLevel, onTick }) {
-    Object.assign(this, { onLevel, onTick });
+  /** onChunk(blob) gets each second of the recording as it arrives (phone.js keeps it). */
+  constructor({ onLevel, onTick, onChunk }) {
+    Object.assign(this, { onLevel, onTick, onChunk });
     this.state = "idle"; // idle, recording, paused, stopped
     this.elapsedBefore = 0; // seconds recorded before the last resume
     this.since = 0;
@@ -27,7 +28,11 @@ export class Recorder {
     const type = recordingType();
     this.recorder = new MediaRecorder(this.stream, type ? { mimeType: type, audioBitsPerSecond: 64000 } : undefined);
     this.chunks = [];
-    this.recorder.addEventListener("dataavailable", (event) => { if (event.data.size) this.chunks.push(event.data); });
+    this.recorder.addEventListener("dataavailable", (event) => {
+      if (!event.data.size) return;
+      this.chunks.push(event.data);
+      this.onChunk?.(event.data);
+    });
     this.recorder.start(1000); // a chunk a second: little is lost if the page dies
     this.elapsedBefore = 0;
     this.since = performance.now();

@@ -93,7 +93,7 @@ export class ResumableUpload {
       } else {
         const reply = await this.create();
         if (reply.status === 0 || reply.status >= 500) { await this.wait("The server cannot be reached."); continue; }
-        if (reply.status !== 201) throw new Error(errorText(reply));
+        if (reply.status !== 201) throw failure(reply);
       }
       const finished = await this.sendChunks();
       if (finished) {
@@ -128,10 +128,15 @@ export class ResumableUpload {
         return false;
       }
       if (reply.status === 404) return false;
-      throw new Error(errorText(reply));
+      throw failure(reply);
     }
     return true;
   }
+}
+
+/** The server's sentence, with its status so a caller can tell a refusal from a bad moment. */
+function failure(reply) {
+  return Object.assign(new Error(errorText(reply)), { status: reply.status });
 }
 
 function errorText(reply) {
