@@ -16,6 +16,7 @@ from api.app import API_PREFIX
 from api.deps import SESSION_COOKIE
 from api.security import csp_nonce
 from dictation.models import Role, User
+from dictation.ops.retention import removals
 from review_ui import i18n
 
 HERE = Path(__file__).parent
@@ -77,6 +78,7 @@ templates.env.globals["static"] = static_url
 templates.env.globals["import_map"] = import_map
 templates.env.globals["csp_nonce"] = csp_nonce  # the page policy allows its import map by nonce
 templates.env.globals["api_base"] = API_PREFIX
+templates.env.globals["retention_removals"] = removals  # _retention_note.html: what a memo lost, and when
 templates.env.filters["iso_utc"] = iso_utc
 templates.env.filters["web_link"] = web_link
 templates.env.filters["clock"] = clock

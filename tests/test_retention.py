@@ -148,3 +148,46 @@ def test_show_storage_used_on_admin_page(db, data_dir):
     memo = client.get(f"/api/v1/memos/{memo_id}").json()
     assert memo["audio_removed_at"] and memo["playback_removed_at"] is None and memo["transcript_removed_at"] is None
     app.state.database.dispose()
+
+
+def test_show_retention_removal_on_editor_phone_page_and_api(db, data_dir):
+    """Where the recording was, the pages say what retention removed and when, in the reader's
+    language, instead of a player that cannot play; the API carries the same."""
+    from review_ui.app import create_app
+
+    settings = Settings(data_dir=data_dir, workers=0, retain_audio_days=30, retain_playback_days=30)
+    app = create_app(settings)
+    with app.state.database.session() as session:
+        accounts.create_user(session, "alice@example.com", "assistant", password=PASSWORD, name="Alice")
+        author = accounts.create_user(session, "bob@example.com", "author", password=PASSWORD, name="Bob")
+        memo_id = done_memo(session, settings, "published", 40, b"1", author=author)
+        kept_id = done_memo(session, settings, "published", 2, b"2", author=author)
+    retention.purge(app.state.database, MediaStore(settings.media_dir), settings)
+
+    def client(email: str, language: str = "en") -> TestClient:
+        signed_in = TestClient(app, headers={"Accept-Language": language})
+        assert signed_in.post("/api/v1/session", json={"email": email, "password": PASSWORD}).status_code == 200
+        return signed_in
+
+    alice = client("alice@example.com")
+    memo = alice.get(f"/api/v1/memos/{memo_id}").json()
+    assert [(r["what"], r["days_after"], r["after"]) for r in memo["retention"]] == [
+        ("original", 40, "published"), ("playback", 40, "published")]
+    assert memo["links"]["playback"] is None and memo["playback_removed_at"]
+    assert alice.get(memo["links"]["audio"]).status_code == 404
+    kept = alice.get(f"/api/v1/memos/{kept_id}").json()
+    assert kept["retention"] == [] and kept["links"]["playback"]
+
+    editor = alice.get(f"/memos/{memo_id}").text
+    assert "The original recording was removed on" in editor and "(40 days after publication)" in editor
+    assert " hidden" in next(line for line in editor.splitlines() if 'id="player"' in line)
+    assert f"/memos/{memo_id}/playback" not in editor  # no player pointing at a file that is gone
+    assert "retention-note" not in alice.get(f"/memos/{kept_id}").text
+
+    phone = client("bob@example.com").get(f"/phone/memos/{memo_id}").text
+    assert "The original recording was removed on" in phone and "<audio" not in phone
+    phone_fr = client("bob@example.com", "fr").get(f"/phone/memos/{memo_id}").text
+    assert "L’enregistrement original a été supprimé le" in phone_fr and "(40 jours après la publication)" in phone_fr
+    kept_phone = client("bob@example.com").get(f"/phone/memos/{kept_id}").text
+    assert f"/memos/{kept_id}/playback" in kept_phone and "retention-note" not in kept_phone
+    app.state.database.dispose()

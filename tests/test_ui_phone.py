@@ -153,3 +153,33 @@ def test_sign_off_draft_from_phone(page, live_server):
     with live_server.api("alice") as alice:
         comments = alice.get(f"/api/v1/drafts/{memo['draft_id']}/comments").json()
     assert any("Quilter" in c["body"] for c in comments)
+
+
+def test_show_retention_note_instead_of_player_on_phone(page, live_server):
+    """A memo whose recording retention removed: the phone says so where the player was."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from dictation.db import utcnow
+    from dictation.models import AuditEntry, User
+    from dictation.ops import retention
+    from dictation.storage import MediaStore
+    from tests.support.dbfixtures import make_memo
+
+    store = MediaStore(live_server.settings.media_dir)
+    # Bytes of this test's own: a file another memo shares would stay.
+    original = store.save_stream(shared_file("audio/real/jfk.flac").read_bytes() + b"retention")
+    with live_server.app.state.database.session() as session:
+        erin = session.scalar(select(User).where(User.email == "erin@example.com"))
+        memo = make_memo(session, erin, status="published", title="Long gone", media_sha256=original.sha256)
+        session.add(AuditEntry(memo_id=memo.id, action="published", from_state="publishing", to_state="published",
+                               created_at=utcnow() - dt.timedelta(days=45)))
+        memo_id = memo.id
+    # Only memos published 30 days ago or more: the other tests' memos on this server stay.
+    policy = live_server.settings.model_copy(update={"retain_audio_days": 30})
+    assert retention.purge(live_server.app.state.database, store, policy).originals == 1
+    live_server.sign_in(page, "erin")
+    page.goto(f"{live_server.url}/phone/memos/{memo_id}")
+    expect(page.locator("#retention-note")).to_contain_text("(45 days after publication)")
+    expect(page.locator("audio")).to_have_count(0)

@@ -84,9 +84,8 @@ def save_draft(
     if version is None:
         raise PreconditionRequired(f'If-Match must be the draft\'s ETag, like "{draft.version}", not {if_match}.')
     try:
-        changes = body.model_dump(exclude_unset=True, exclude={"automatic"})
-        saved = drafts.save_draft(session, user, draft, version, changes,
-                                  messages.preferred_language(user.language, accept_language), body.automatic)
+        saved = drafts.save_draft(session, user, draft, version, body.model_dump(exclude_unset=True),
+                                  messages.preferred_language(user.language, accept_language))
     except StaleVersion as stale:
         # The current text goes with the refusal, so the editor can show both versions.
         current = session.get_one(Draft, draft_id)

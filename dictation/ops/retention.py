@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from dictation.db import Database, utcnow
 from dictation.jobs import JobContext, JobKind
@@ -113,6 +113,38 @@ def purge(database: Database, store: MediaStore, settings: Settings, now: dt.dat
     if report.originals or report.playback or report.transcripts:
         log.info(report.summary())
     return report
+
+
+# --- what a memo lost -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Removal:
+    what: str  # "original", "playback" or "transcript"
+    removed_at: dt.datetime
+    days_after: int  # days from the memo's publication (or archiving) to the removal
+    after: str  # "published" or "archived": the state that started the retention clock
+
+
+def removals(memo: Memo, session: Session | None = None) -> list[Removal]:
+    """What retention removed from `memo`, and when: so a page shows a sentence, not a player
+    that cannot play. Days are counted as the purge did, from the memo's history: the
+    settings may have changed since."""
+    gone = [(what, at) for what, at in (("original", memo.original_purged_at), ("playback", memo.playback_purged_at),
+                                        ("transcript", memo.transcript_purged_at)) if at is not None]
+    if not gone:
+        return []
+    session = session or object_session(memo)
+    first = None if session is None else session.execute(
+        select(AuditEntry.to_state, AuditEntry.created_at)
+        .where(AuditEntry.memo_id == memo.id, AuditEntry.to_state.in_(DONE_STATES))
+        .order_by(AuditEntry.created_at).limit(1)).first()
+    after, since = (first.to_state, _aware(first.created_at)) if first else (memo.status, _aware(memo.updated_at))
+    return [Removal(what, at, max(0, (_aware(at) - since).days), after) for what, at in gone]
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)  # SQLite keeps no zone
 
 
 # --- usage ----------------------------------------------------------------------------------
