@@ -131,6 +131,13 @@ class Settings(BaseSettings):
     rewind_seconds: float = Field(
         2.0, description="How far the editor's player rewinds when playback resumes."
     )
+    revision_burst_minutes: float = Field(
+        5.0,
+        description="Saves by one person this many minutes or less after their last revision, with nobody "
+        "else's save or a workflow step between, update that revision instead of adding one (0 = every save "
+        "is a revision).",
+        ge=0,
+    )
     session_max_age_hours: int = Field(24 * 14, description="How long a browser sign-in lasts.")
     trusted_proxies: str = Field(
         "",

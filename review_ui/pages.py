@@ -111,10 +111,10 @@ def publications_fragment(request: Request, memo_id: Id) -> Response:
 
 @router.get("/memos/{memo_id}/diff")
 def diff_fragment(request: Request, memo_id: Id, version: Id | None = None) -> Response:
-    """The draft (or one revision of it) against what the machine wrote, word by word."""
-    from sqlalchemy import select
-
-    from dictation.models import DraftRevision
+    """Word by word: what the current text changed from one saved version (`version`), or from
+    what the machine wrote (no version)."""
+    from dictation.errors import NotFound
+    from dictation.memos import revisions
 
     with _database(request).session() as session:
         user = current_user(request, session)
@@ -124,16 +124,14 @@ def diff_fragment(request: Request, memo_id: Id, version: Id | None = None) -> R
         if memo is None or memo.draft is None:
             return Response(status_code=404)
         draft = memo.draft
-        text = draft.body_markdown
+        before = draft.machine_markdown
         if version is not None:
-            revision = session.scalar(
-                select(DraftRevision).where(DraftRevision.draft_id == draft.id, DraftRevision.version == version)
-            )
-            if revision is None:
+            try:
+                before = revisions.revision(session, draft, version).body_markdown
+            except NotFound:
                 return Response(status_code=404)
-            text = revision.body_markdown
-        result = diff.word_diff(draft.machine_markdown, text)
-        return render(request, "_diff.html", user, result=result, version=version or draft.version)
+        result = diff.word_diff(before, draft.body_markdown)
+        return render(request, "_diff.html", user, result=result, version=version, current=draft.version)
 
 
 class PreviewIn(Input):
@@ -199,7 +197,8 @@ def signoff_page(request: Request, memo_id: Id) -> Response:
                                 memo.author.name or memo.author.email,
                                 (memo.transcript or {}).get("language", "en"), draft.tags)
         language = language_for(request, user)
-        return render(request, "signoff.html", user, memo=memo, draft=draft, post=post,
+        changed = diff.since_answer(session, draft, user) if draft is not None else None
+        return render(request, "signoff.html", user, memo=memo, draft=draft, post=post, changed=changed,
                       actions=views.actions_for(memo, draft, user, language),
                       add_refusal=additions.refusal(session, memo, user, language))
 

@@ -32,8 +32,8 @@ PUBLICATION_MOVING = frozenset({PublicationStatus.scheduled, PublicationStatus.p
 LOW_PROBABILITY = 0.5  # below this a word is marked for checking
 # The actions each role sees as buttons (greyed out with the reason when refused now).
 ROLE_ACTIONS = {
-    Role.assistant: ("claim", "release", "submit_for_approval", "archive"),
-    Role.admin: ("claim", "release", "submit_for_approval", "approve", "request_changes", "archive"),
+    Role.assistant: ("claim", "release", "submit_for_approval", "withdraw", "archive"),
+    Role.admin: ("claim", "release", "submit_for_approval", "withdraw", "approve", "request_changes", "archive"),
     Role.author: ("approve", "request_changes"),
 }
 
@@ -109,11 +109,24 @@ def actions_for(memo: Memo, draft: Draft | None, user: User, lang: str | None = 
     lang = lang or messages.preferred_language(user.language, None)
     views = []
     for name in ROLE_ACTIONS.get(Role(user.role), ()):
+        if _beside_the_point(name, memo, draft, user):
+            continue
         spec = workflow.ACTIONS[name]
         # The reason is asked for when the button is pressed; it does not refuse the button.
         reason = workflow.refusal(memo, draft, name, user, comment="-" if spec.needs_comment else None, lang=lang)
         views.append(ActionView(name, reason is None, reason, spec.needs_comment))
     return views
+
+
+def _beside_the_point(name: str, memo: Memo, draft: Draft | None, user: User) -> bool:
+    """Buttons beside the point are left out rather than shown: Withdraw outside a request for
+    sign-off (it could only be refused), and Claim on a draft sent back with changes that this
+    person already holds (they have it, and send it for sign-off again in one step)."""
+    state = State(memo.status)
+    if name == "withdraw":
+        return state is not State.awaiting_approval
+    held = draft is not None and draft.assignee_id == user.id
+    return name == "claim" and held and state is State.changes_requested
 
 
 def _names(session: Session, ids: set[int]) -> dict[int, str]:

@@ -39,6 +39,7 @@ EXPECTED = {
     ("GET", "/api/v1/drafts/{draft_id}/publications"): (401, 200, 404, 200, 200, 200, 401, 401),
     ("POST", "/api/v1/drafts/{draft_id}/publish"): (401, 403, 403, 202, 409, 202, 401, 401),
     ("GET", "/api/v1/drafts/{draft_id}/revisions"): (401, 200, 404, 200, 200, 200, 401, 401),
+    ("POST", "/api/v1/drafts/{draft_id}/revisions/{version}/restore"): (401, 403, 404, 422, 409, 422, 401, 401),
     ("POST", "/api/v1/drafts/{draft_id}/transitions"): (401, 409, 404, 200, 409, 200, 401, 401),
     ("POST", "/api/v1/drafts/{draft_id}/unpublish"): (401, 403, 403, 404, 404, 404, 401, 401),
     ("GET", "/api/v1/healthz"): (200, 200, 200, 200, 200, 200, 200, 200),

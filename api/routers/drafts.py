@@ -3,10 +3,14 @@ workflow transitions, and the comment thread. The rules are in `dictation.memos.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Header, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.errors import errors_doc
@@ -22,7 +26,7 @@ from api.schemas import (
 )
 from dictation import workflow
 from dictation.errors import PreconditionRequired, StaleVersion
-from dictation.memos import drafts
+from dictation.memos import drafts, revisions
 from dictation.memos.drafts import visible_draft
 from dictation.models import Draft, State, User
 from dictation.notify import Mailer
@@ -70,11 +74,21 @@ def get_draft(
     summary="Save a draft; needs If-Match with the ETag you read",
 )
 def save_draft(
-    draft_id: Id, body: DraftPatch, user: CurrentUser, session: SessionDep,
+    draft_id: Id, body: DraftPatch, user: CurrentUser, session: SessionDep, settings: SettingsDep,
     if_match: Annotated[str | None, Header(description='The ETag from GET, e.g. "3".')] = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
     draft = visible_draft(session, user, draft_id)
+    version = _if_match(draft, if_match)
+    burst = dt.timedelta(minutes=settings.revision_burst_minutes)
+    with _stale_with_current(session, user, draft_id):
+        saved = drafts.save_draft(session, user, draft, version, body.model_dump(exclude_unset=True),
+                                  messages.preferred_language(user.language, accept_language), burst=burst)
+    return _answer(saved, user)
+
+
+def _if_match(draft: Draft, if_match: str | None) -> int:
+    """The version a write is based on (428 without a usable If-Match)."""
     if not if_match:
         raise PreconditionRequired(
             "Send If-Match with the draft's ETag (from GET) so that nobody's edit is overwritten.",
@@ -83,15 +97,18 @@ def save_draft(
     version = _version_of(if_match)
     if version is None:
         raise PreconditionRequired(f'If-Match must be the draft\'s ETag, like "{draft.version}", not {if_match}.')
+    return version
+
+
+@contextlib.contextmanager
+def _stale_with_current(session: Session, user: User, draft_id: int) -> Iterator[None]:
+    """A 412 carries the current text, so the editor can show both versions."""
     try:
-        saved = drafts.save_draft(session, user, draft, version, body.model_dump(exclude_unset=True),
-                                  messages.preferred_language(user.language, accept_language))
+        yield
     except StaleVersion as stale:
-        # The current text goes with the refusal, so the editor can show both versions.
         current = session.get_one(Draft, draft_id)
         stale.detail.update(current=draft_out(current, user).model_dump(mode="json"), headers={"ETag": etag(current)})
         raise
-    return _answer(saved, user)
 
 
 @router.get(
@@ -103,6 +120,24 @@ def save_draft(
 def list_revisions(draft_id: Id, user: CurrentUser, session: SessionDep) -> list[RevisionOut]:
     draft = visible_draft(session, user, draft_id)
     return [RevisionOut.of(r) for r in drafts.revisions(session, draft)]
+
+
+@router.post(
+    "/{draft_id}/revisions/{version}/restore", response_model=DraftOut,
+    responses=errors_doc(401, 403, 404, 409, 412, 422, 428),
+    summary="Restore an earlier version: a new version with its title and text; needs If-Match",
+)
+def restore_revision(
+    draft_id: Id, version: Id, user: CurrentUser, session: SessionDep,
+    if_match: Annotated[str | None, Header(description='The ETag of the current draft, e.g. "7".')] = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> Response:
+    draft = visible_draft(session, user, draft_id)
+    base = _if_match(draft, if_match)
+    with _stale_with_current(session, user, draft_id):
+        saved = revisions.restore(session, user, draft, base, version,
+                                  messages.preferred_language(user.language, accept_language))
+    return _answer(saved, user)
 
 
 @router.post(

@@ -66,13 +66,15 @@ def check_may_edit(user: User, draft: Draft) -> None:
 
 def save_draft(
     session: Session, user: User, draft: Draft, base_version: int, changes: Mapping[str, object],
-    language: str | None = None,
+    language: str | None = None, *, burst: dt.timedelta = dt.timedelta(0),
 ) -> Draft:
     """Write `changes` (some of EDITABLE) over `base_version` and keep the new version as a
     revision. StaleVersion when the draft is no longer at `base_version`: nothing is written,
     and the caller's session holds the current draft (`session.get(Draft, draft.id)`).
     TransitionRefused (409, in `language`) while the text is frozen for sign-off; a save over a
-    signed-off version sends the draft back to review, so the author signs the new text."""
+    signed-off version sends the draft back to review, so the author signs the new text.
+    Within `burst` of this person's own last revision (see `_burst_revision`) the save updates
+    that revision instead of adding one; the draft's version goes up all the same."""
     check_may_edit(user, draft)
     unknown = [name for name in changes if name not in EDITABLE]
     if unknown:
@@ -110,7 +112,14 @@ def save_draft(
         select(func.count()).where(DraftRevision.draft_id == draft_id, DraftRevision.version == base_version)
     ):
         session.add(_revision(draft, {}, base_version, None))
-    session.add(_revision(draft, changes, base_version + 1, user.id))
+    folded = _burst_revision(session, draft, user, base_version, signed, burst)
+    if folded is None:
+        session.add(_revision(draft, changes, base_version + 1, user.id))
+    else:
+        # One editing burst, one revision: it now holds the latest text, as of now.
+        for name, value in _fields(draft, changes).items():
+            setattr(folded, name, value)
+        folded.version, folded.created_at = base_version + 1, utcnow()
     if signed is not None:
         workflow.edited_after_signoff(session, draft.memo, user, signed, base_version + 1)
     session.flush()
@@ -130,9 +139,39 @@ def stale(current: Draft) -> StaleVersion:
     )
 
 
+def _fields(draft: Draft, changes: Mapping[str, object]) -> dict[str, object]:
+    return {name: changes.get(name, getattr(draft, name)) for name in EDITABLE}
+
+
 def _revision(draft: Draft, changes: Mapping[str, object], version: int, user_id: int | None) -> DraftRevision:
-    fields = {name: changes.get(name, getattr(draft, name)) for name in EDITABLE}
-    return DraftRevision(draft_id=draft.id, version=version, saved_by_id=user_id, **fields)
+    return DraftRevision(draft_id=draft.id, version=version, saved_by_id=user_id, **_fields(draft, changes))
+
+
+def _burst_revision(
+    session: Session, draft: Draft, user: User, base_version: int, signed: int | None, burst: dt.timedelta,
+) -> DraftRevision | None:
+    """The revision this save may update instead of adding one, or None.
+
+    Autosave writes every few seconds; a list of hundreds of near-identical versions helps
+    nobody. A save folds into the latest revision when that one is the text it replaced, was
+    saved by the same person within `burst`, and nothing happened to the memo since (a claim,
+    a request for sign-off, a publication, a restore...): a version someone was shown, signed,
+    published or restored is never rewritten, so comparing with it always means what it says.
+    """
+    if burst <= dt.timedelta(0):
+        return None
+    last = session.scalar(
+        select(DraftRevision).where(DraftRevision.draft_id == draft.id)
+        .order_by(DraftRevision.version.desc()).limit(1)
+    )
+    if (last is None or last.version != base_version or last.saved_by_id != user.id
+            or last.version == signed or last.created_at < utcnow() - burst):
+        return None
+    since = session.scalar(
+        select(AuditEntry.id).where(AuditEntry.memo_id == draft.memo_id, AuditEntry.created_at >= last.created_at)
+        .limit(1)
+    )
+    return last if since is None else None
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,7 @@ def knock(method: str, template: str, world: World) -> Knock:
     """The request for one route, with a body those allowed through would send."""
     ids = world.ids
     n = next(_serial)
-    path = template.format(**ids, path="", rest="")
+    path = template.format(**ids, path="", rest="", version=1)
     key = (method, template)
     bodies = {
         ("POST", "/api/v1/session"): Knock(path, json={"email": "nobody@doors.test", "password": "not the password"}),
@@ -153,6 +153,9 @@ def knock(method: str, template: str, world: World) -> Knock:
         ("PATCH", "/api/v1/drafts/{draft_id}"): Knock(path, json={"title": "Edited"}, headers={"If-Match": '"1"'}),
         ("POST", "/api/v1/drafts/{draft_id}/transitions"): Knock(path, json={"action": "release"}),
         ("POST", "/api/v1/drafts/{draft_id}/comments"): Knock(path, json={"body": "Looks good."}),
+        # Version 1 is the current text: whoever gets past the permission checks hears that
+        # there is nothing to restore (422); tests/test_revisions.py restores for real.
+        ("POST", "/api/v1/drafts/{draft_id}/revisions/{version}/restore"): Knock(path, headers={"If-Match": '"1"'}),
         ("POST", "/api/v1/drafts/{draft_id}/publish"): Knock(path, json={}),
         ("POST", "/api/v1/drafts/{draft_id}/unpublish"): Knock(path, json={}),
         ("POST", "/api/v1/destinations"): Knock(path, json={"name": f"new-{n}", "kind": "webhook",

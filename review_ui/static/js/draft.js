@@ -13,6 +13,7 @@ export class DraftEditor {
     this.problem = null; // a refusal (claimed by someone else...): wait for the next edit
     this.backupKey = `dictation-draft-${draftId}`;
     this.listeners = [];
+    this.savedListeners = []; // told the server's draft after each save (its state may move)
 
     this.restoreBackup();
     for (const input of [titleInput, bodyInput]) {
@@ -39,6 +40,20 @@ export class DraftEditor {
   }
 
   onChange(callback) { this.listeners.push(callback); }
+
+  onSaved(callback) { this.savedListeners.push(callback); }
+
+  /** The server's draft is now the text (a restore): take it as saved, as if typed and saved. */
+  replace(data) {
+    this.version = data.version;
+    this.saved = { title: data.title, body_markdown: data.body_markdown };
+    this.titleInput.value = data.title;
+    this.bodyInput.value = data.body_markdown;
+    localStorage.removeItem(this.backupKey);
+    this.show("saved", t("editor.saved_version", { v: this.version }));
+    for (const listener of this.listeners) listener();
+    for (const listener of this.savedListeners) listener(data);
+  }
 
   edited() {
     this.problem = null;
@@ -96,6 +111,7 @@ export class DraftEditor {
       this.saved = { title: result.data.title, body_markdown: result.data.body_markdown };
       if (!this.dirty) localStorage.removeItem(this.backupKey);
       this.show(this.dirty ? "dirty" : "saved", this.dirty ? t("editor.unsaved") : t("editor.saved_version", { v: this.version }));
+      for (const listener of this.savedListeners) listener(result.data);
       return !this.dirty;
     }
     if (result.status === 412) {
@@ -149,6 +165,7 @@ export class DraftEditor {
   /** Put text at the caret as if typed (undo still works), e.g. a time mark. */
   insert(text, { spaced = false } = {}) {
     const box = this.bodyInput;
+    if (box.readOnly) return; // frozen while awaiting sign-off: setRangeText would still write
     box.focus();
     const before = box.value.slice(0, box.selectionStart);
     if (spaced && before && !/\s$/.test(before)) text = ` ${text}`;

@@ -2,10 +2,11 @@
 import { pageData } from "./common.js";
 import { DraftEditor } from "./draft.js";
 import { HelpOverlay, installKeys } from "./keys.js";
-import { installActions, installComments, installDiff, installTabs, Preview } from "./panels.js";
+import { installActions, installComments, installTabs, Preview, refreshHead } from "./panels.js";
 import { ParagraphMap } from "./paragraphs.js";
 import { Player } from "./player.js";
 import { PublishPanel } from "./publish.js";
+import { RevisionsPanel } from "./revisions.js";
 import { Transcript } from "./transcript.js";
 
 const data = pageData("editor-data");
@@ -53,8 +54,22 @@ if (data.draftId) {
 
   installComments(data.draftId, $("comment-form"), $("comments"), $("comment-count"));
   installActions({ container: $("actions"), draftId: data.draftId, beforeAction: () => draft.save(), dialog: $("reason-dialog") });
-  const loadDiff = installDiff(data.memoId, $("revision"), $("diff"));
-  $("tab-changes").addEventListener("tab-shown", loadDiff);
+  const revisions = new RevisionsPanel({
+    memoId: data.memoId, draftId: data.draftId, draft, select: $("revision"), target: $("diff"),
+    restoreButton: $("restore-revision"),
+  });
+  $("tab-changes").addEventListener("tab-shown", () => revisions.load());
+  let state = data.state;
+  draft.onSaved((saved) => {
+    if (saved.status === state) return;
+    // An edit of a signed-off text sent it back to review: say so where the text is.
+    if (state === "approved" && saved.status === "in_review") {
+      $("approved-note")?.setAttribute("hidden", "");
+      $("back-to-review").hidden = false;
+    }
+    state = saved.status;
+    refreshHead();
+  });
   publish = new PublishPanel({
     memoId: data.memoId, draftId: data.draftId, form: $("publish-form"), list: $("publications"),
     stateChip: $("state-chip"), postLink: $("post-link"), tab: $("tab-publish"), openButton: $("open-publish"),

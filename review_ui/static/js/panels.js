@@ -1,6 +1,6 @@
 // The side of the editor: tabs (preview, changes, comments, history), the live preview in
-// the blog's template, the diff against the machine's text, comments, and the workflow
-// buttons (a refused one says why).
+// the blog's template, comments, and the workflow buttons (a refused one says why) kept in
+// step with the server. The Changes panel is revisions.js.
 import { api, csrfToken, request, t, toast } from "./common.js";
 
 export function installTabs(tablist) {
@@ -64,14 +64,19 @@ export class Preview {
   }
 }
 
-export function installDiff(memoId, select, target) {
-  const load = async () => {
-    const query = select.value ? `?version=${encodeURIComponent(select.value)}` : "";
-    const response = await fetch(`/memos/${memoId}/diff${query}`, { credentials: "same-origin" });
-    target.innerHTML = response.ok ? await response.text() : "";
-  };
-  select.addEventListener("change", load);
-  return load;
+/** The workflow's part of the page (state, claim, buttons with their reasons) as the server
+ *  renders it now: after a save moved the state (an edit after sign-off), without reloading
+ *  the page under the typist. */
+export async function refreshHead() {
+  const response = await fetch(window.location.pathname, { credentials: "same-origin" }).catch(() => null);
+  if (!response || !response.ok) return;
+  const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+  for (const id of ["actions", "state-chip", "assignee"]) {
+    const [now, then] = [document.getElementById(id), fresh.getElementById(id)];
+    if (!now || !then) continue;
+    now.innerHTML = then.innerHTML;
+    now.className = then.className;
+  }
 }
 
 export function installComments(draftId, form, list, counter) {
