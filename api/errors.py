@@ -139,7 +139,7 @@ def _passing_fault(request: Request, exc: BaseException) -> JSONResponse | None:
         log.warning("%s %s -> 503: the database is unavailable (%s)", request.method, request.url.path,
                     type(exc).__name__)
         return error_response(503, "database_unavailable",
-                              "The database is not answering for a moment; nothing was changed. "
+                              "The database is not answering for a moment. "
                               "Please try again in a few seconds.", headers={"Retry-After": "5"})
     if is_disk_full(exc):
         log.error("%s %s -> 507: the disk is full", request.method, request.url.path)

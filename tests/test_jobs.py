@@ -206,7 +206,7 @@ def test_run_job_retries_transient_error_with_backoff(db, settings, queue, monke
     before = utcnow()
     assert jobs.run_job(job_id, settings, queue) == "queued"
     memo, job = load(db, memo_id, job_id)
-    assert job.status == "queued" and job.attempts == 1 and "No space left" in job.error
+    assert job.status == "queued" and job.attempts == 1 and "disk was full" in job.error
     assert job.run_at >= before + dt.timedelta(seconds=FAST.backoff_s) and job.worker is None
     assert memo.status == "transcribing" and memo.error is None
     # Sent again with an eta: the consumer holds it in its schedule until then.

@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import huey
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dictation.db import Database, rows_changed, utcnow
+from dictation.db import Database, rows_changed, unavailable, utcnow
 from dictation.errors import DictationError, InvalidInput, StorageFull, TransitionRefused, is_disk_full
 from dictation.jobs.context import (
     Heartbeat,
@@ -32,6 +33,7 @@ from dictation.settings import Settings
 from dictation.text import without_paths
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def make_queue(settings: Settings, name: str = DEFAULT_QUEUE_NAME, options: JobOptions | None = None) -> huey.Huey:
@@ -89,6 +91,24 @@ def _describe(exc: BaseException, attempts: int) -> tuple[str, bool]:
     if isinstance(exc, transient):
         return f"Processing was interrupted by a passing error after {attempts} attempt(s) ({what}).", True
     return f"Processing stopped on an unexpected error ({what}).", False
+
+
+def _outlasting_database_outage(action: Callable[[], T], options: JobOptions) -> T:
+    """Run a transaction that records a job's outcome, waiting out a database that is away
+    (restarting, failing over) for up to half the stale-heartbeat time. Without this, a job
+    whose outcome fell in a restart stayed `running` under a live worker until recovery
+    judged its heartbeat stale (a minute by default) and ran it all again."""
+    deadline = time.monotonic() + options.stale_after_s / 2
+    delay = 0.5
+    while True:
+        try:
+            return action()
+        except Exception as exc:
+            if not unavailable(exc) or time.monotonic() + delay > deadline:
+                raise
+            log.warning("the database is unavailable while recording a job's outcome; again in %.1f s", delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def _settle(session: Session, job_id: int, owner: str, **values: Any) -> bool:
@@ -159,12 +179,16 @@ def _execute(job_id: int, settings: Settings, queue: huey.Huey | None) -> str:
         finally:
             beat.stop()
         ctx.check()
-        with database.session() as session:
-            if not _settle(session, job_id, me, status=JobStatus.done.value, progress=1.0, error=None,
-                           finished_at=utcnow(), heartbeat_at=utcnow()):
-                raise JobLost()
-            if finish is not None:
-                finish(session)
+
+        def record_done() -> None:
+            with database.session() as session:
+                if not _settle(session, job_id, me, status=JobStatus.done.value, progress=1.0, error=None,
+                               finished_at=utcnow(), heartbeat_at=utcnow()):
+                    raise JobLost()
+                if finish is not None:
+                    finish(session)
+
+        _outlasting_database_outage(record_done, options)
         return JobStatus.done.value
     except JobLost:
         log.warning("job %s was taken over by another worker; this run stops", job_id)
@@ -189,6 +213,12 @@ def _execute(job_id: int, settings: Settings, queue: huey.Huey | None) -> str:
 
 def _failed(database: Database, job_id: int, me: str, exc: Exception, options: JobOptions,
             kind: JobKind, queue: huey.Huey | None) -> str:
+    return _outlasting_database_outage(lambda: _record_failure(database, job_id, me, exc, options, kind, queue),
+                                       options)
+
+
+def _record_failure(database: Database, job_id: int, me: str, exc: Exception, options: JobOptions,
+                    kind: JobKind, queue: huey.Huey | None) -> str:
     with database.session() as session:
         job = session.get_one(Job, job_id)
         reason, transient = describe(exc, job.attempts)
