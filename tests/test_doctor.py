@@ -41,12 +41,13 @@ def test_doctor_passes_fresh_install_naming_each_part(tmp_path):
     done = doctor(tmp_path, "doctor", DICTATION_DEVICE="auto")
     assert done.returncode == 0, done.stdout + done.stderr
     found = lines_of(done.stdout)
-    assert {"data dir", "database", "queue", "engine", "decoder", "model", "model check", "media store", "mail",
-            "destinations"} <= set(found), done.stdout
+    assert {"data dir", "database", "queue", "engine", "decoder", "amr decoder", "model", "model check", "media store",
+            "mail", "destinations"} <= set(found), done.stdout
     assert not [name for name, rest in found.items() if rest.startswith("FAILED")]
     assert found["engine"].startswith("faster-whisper (int8) on cpu")  # auto on a machine without a GPU
     assert "writable" in found["media store"] and "GB free" in found["media store"]
     assert found["model check"].startswith("loaded in")
+    assert "AMR-NB (libopencore-amrnb.so.0) and AMR-WB (libopencore-amrwb.so.0)" in found["amr decoder"]
 
 
 def test_doctor_fails_each_broken_part_with_fix_hint(tmp_path, smtp_server):
@@ -122,3 +123,52 @@ def test_transcribe_refuses_cuda_without_gpu_in_a_sentence(tmp_path):
                           env={**os.environ, "DICTATION_DATA_DIR": str(tmp_path), "DICTATION_DEVICE": "cuda"})
     assert done.returncode == 2
     assert "DICTATION_DEVICE is cuda" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_check_amr_decoder_fails_with_install_hint_when_library_missing(monkeypatch):
+    """As on a server without Debian's opencore-amr: the library's real load fails (a soname
+    that no package ships), and doctor says which decoder is missing and what to install."""
+    import dataclasses
+
+    from dictation.audio import amr
+    from dictation.ops import doctor as checks
+
+    absent = dataclasses.replace(amr.AMR_WB, library="libopencore-amrwb.so.99")
+    monkeypatch.setitem(amr.FLAVOURS, "amr_wb", absent)
+    found = checks.check_amr(None)  # type: ignore[arg-type]  # the AMR check reads no setting
+    assert not found.ok
+    assert "AMR-WB (libopencore-amrwb.so.99 not loadable)" in found.detail and "AMR-NB" not in found.detail
+    assert found.hint.startswith("apt install libopencore-amrnb0 libopencore-amrwb0")
+
+
+def test_check_destinations_closes_each_publisher_it_opened(db, settings, monkeypatch):
+    """Doctor asks each destination to look a post up, the one that answers and the one that
+    does not; either way it lets go of the publisher's HTTP client afterwards."""
+    from dictation.ops import doctor as checks
+    from dictation.publish import cms, destinations
+    from tests.support.webhook import SECRET, Receiver
+
+    receiver = Receiver()
+    made = []
+    real = cms.get_publisher
+
+    def keep(config, settings):
+        made.append(real(config, settings))
+        return made[-1]
+
+    monkeypatch.setattr(cms, "get_publisher", keep)
+    try:
+        with db.session() as session:
+            destinations.ensure_builtin_blog(session)
+            destinations.add_destination(session, settings, "hook", "webhook", url=receiver.url, secret=SECRET)
+            destinations.add_destination(session, settings, "press", "wordpress", url=f"http://127.0.0.1:{free_port()}",
+                                         user="ed", secret="an app password")
+        found = {check.name: check for check in checks.check_destinations(settings)}
+    finally:
+        receiver.close()
+    assert found["destination hook"].ok and not found["destination press"].ok, found
+    assert sorted(p.kind for p in made) == ["blog", "webhook", "wordpress"]
+    for publisher in made:
+        # Read as stored: WordPress's `client` property would make a new client.
+        client = vars(publisher).get("client") or vars(publisher).get("_client")
+        assert client is None or client.is_closed, publisher.kind

@@ -87,6 +87,40 @@ def check_decoder(settings: Settings) -> Check:
     return Check("decoder", True, f"PyAV {av.__version__}, libavcodec {codec} (no system ffmpeg needed)")
 
 
+# One AMR frame of type 15, "no data" (RFC 4867 storage format): a decoder that takes it and
+# gives a frame of samples back is loaded and callable, not merely present on disk.
+_AMR_NO_DATA = bytes([15 << 3 | 0x04])
+AMR_PACKAGES = "libopencore-amrnb0 libopencore-amrwb0"
+
+
+def check_amr(settings: Settings) -> Check:
+    """Phones send AMR voice notes with pauses (DTX) that only opencore-amr decodes: without
+    it such notes are refused at upload, so the operator hears of it here first."""
+    from dictation.audio import amr
+    from dictation.errors import DecoderUnavailable
+
+    found, missing = [], []
+    for codec, label in (("amr_nb", "AMR-NB"), ("amr_wb", "AMR-WB")):
+        flavour = amr.FLAVOURS[codec]
+        try:
+            decoder = amr.AmrDecoder(codec)
+        except DecoderUnavailable:
+            missing.append(f"{label} ({flavour.library} not loadable)")
+            continue
+        try:
+            samples = len(decoder.decode(_AMR_NO_DATA))
+        finally:
+            decoder.close()
+        if samples != flavour.frame_samples:
+            missing.append(f"{label} ({flavour.library} decoded {samples} samples, not {flavour.frame_samples})")
+        else:
+            found.append(f"{label} ({flavour.library})")
+    if missing:
+        return Check("amr decoder", False, f"{', '.join(missing)}: phones' AMR voice notes (3gp, amr) are refused",
+                     f"apt install {AMR_PACKAGES} (or `make run`), then restart the service.")
+    return Check("amr decoder", True, f"opencore-amr decodes {' and '.join(found)}, pauses (DTX) included")
+
+
 def check_model(settings: Settings) -> Check:
     from dictation.transcribe.weights import resolve_faster_whisper, resolve_openai_whisper
 
@@ -149,7 +183,11 @@ def check_destinations(settings: Settings) -> Iterator[Check]:
     for config in configs:
         name = f"destination {config.name}"
         try:
-            get_publisher(config, settings).find(probe)
+            publisher = get_publisher(config, settings)
+            try:
+                publisher.find(probe)
+            finally:
+                publisher.close()  # its HTTP client's pooled connections, whatever the answer
             if config.kind == "webhook":
                 _reach(config.url, settings)
         except DictationError as exc:
@@ -207,6 +245,7 @@ _HINTS = {
     "model": "set DICTATION_MODEL to an installed model; see README, Configuration.",
     "model check": "set DICTATION_MODEL to an installed model; see README, Configuration.",
     "media store": "make DICTATION_DATA_DIR (its media/ folder) writable by this user.",
+    "amr decoder": f"apt install {AMR_PACKAGES} (or `make run`), then restart the service.",
 }
 
 
@@ -222,8 +261,8 @@ def _safely(name: str, check: Callable[[Settings], Check], settings: Settings) -
 def run_checks(settings: Settings, skip_model: bool = False) -> Iterator[Check]:
     yield Check("data dir", True, str(settings.data_dir))
     for name, check in (("database", check_database), ("queue", check_queue), ("engine", check_engine),
-                        ("decoder", check_decoder), ("model", check_model), ("media store", check_media_store),
-                        ("mail", check_mail)):
+                        ("decoder", check_decoder), ("amr decoder", check_amr), ("model", check_model),
+                        ("media store", check_media_store), ("mail", check_mail)):
         result = _safely(name, check, settings)
         yield result
         if name == "model" and result.ok and not skip_model:
