@@ -177,6 +177,8 @@ async def current_caller(
             supplied = form_value if isinstance(form_value, str) else None
         check_csrf(cookies, caller, supplied if isinstance(supplied, str) else None)
     request.state.user = caller.user
+    # Read now, as a plain value: a refusal is worded after the request's session is closed.
+    request.state.user_language = caller.user.language
     return caller
 
 

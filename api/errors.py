@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dictation.db import unavailable
 from dictation.errors import DISK_FULL_MESSAGE, DictationError, is_disk_full
+from dictation.workflow import messages
 
 log = logging.getLogger(__name__)
 # Handled by ExceptionMiddleware (inside the app) rather than only by the last-resort handler.
@@ -96,7 +97,8 @@ def install_error_handlers(app: FastAPI) -> None:
         extra_headers = detail.pop("headers", None)
         if isinstance(extra_headers, dict) and extra_headers:
             headers = {**(headers or {}), **extra_headers}
-        return error_response(exc.status, exc.code, exc.message, headers=headers, detail=detail)
+        return error_response(exc.status, exc.code, _in_callers_language(request, exc, detail), headers=headers,
+                              detail=detail)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -130,6 +132,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for passing_class in _PASSING_FAULTS:
         app.add_exception_handler(passing_class, _passing)
+
+
+def _in_callers_language(request: Request, exc: DictationError, detail: dict) -> str:
+    """A refusal that carries a reason id (`dictation.workflow.messages`), said in the caller's
+    language: their own setting, else Accept-Language, else English. Said here, once, so no
+    door shows a French prefix before an English sentence; the others keep their words."""
+    reason = detail.get("reason")
+    if not isinstance(reason, str) or reason not in messages.TEMPLATES[messages.DEFAULT_LANGUAGE]:
+        return exc.message
+    language = messages.preferred_language(getattr(request.state, "user_language", None),
+                                           request.headers.get("accept-language"))
+    return messages.say(reason, language, **{k: v for k, v in detail.items() if k != "reason"})
 
 
 def _passing_fault(request: Request, exc: BaseException) -> JSONResponse | None:

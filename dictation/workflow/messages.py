@@ -49,6 +49,22 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "The draft changed since you read it (it is now version {current}, you read version {version}); "
             "reload it and read it again before signing off."
         ),
+        # Refusals of the drafts and publishing services (said again in the caller's language by
+        # the API's error handler, from the reason id the error carries).
+        "authors_do_not_edit": "Authors comment on drafts and sign them off; an assistant edits them.",
+        "edit_frozen": "This draft cannot be edited while its memo is {state}.",
+        "claimed_edit": "{holder} has claimed this draft; ask them to release it or an admin to reassign it.",
+        "stale_version": (
+            "Someone saved this draft after you opened it (it is now version {version}); nothing was "
+            "overwritten: merge your changes into the current text and save again."
+        ),
+        "publish_staff_only": "Only assistants and admins publish drafts.",
+        "publish_claimed": "{holder} holds this draft; only they or an admin may publish it.",
+        "not_publishable": (
+            "This draft is {state}; it can be published once it is ready, in review, approved or already published."
+        ),
+        "failed_before_ready": "This memo failed before its draft was ready; retry its transcription first.",
+        "already_publishing": "This draft is already being published or processed.",
     },
     "fr": {
         "no_such_action": "Il n’existe pas d’action « {action} ».",
@@ -83,6 +99,29 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "Le brouillon a changé depuis votre lecture (il est maintenant en version {current}, vous avez lu "
             "la version {version}) ; rechargez-le et relisez-le avant de le valider."
         ),
+        "authors_do_not_edit": (
+            "Les auteurs commentent et valident les brouillons ; ce sont les assistant·es qui les modifient."
+        ),
+        "edit_frozen": "Ce brouillon ne peut pas être modifié tant que son mémo est {state}.",
+        "claimed_edit": (
+            "{holder} a pris en charge ce brouillon ; demandez-lui de le libérer, ou à un admin de le réattribuer."
+        ),
+        "stale_version": (
+            "Quelqu’un a enregistré ce brouillon après que vous l’avez ouvert (il est maintenant en version "
+            "{version}) ; rien n’a été écrasé : reportez vos modifications dans le texte actuel et enregistrez "
+            "à nouveau."
+        ),
+        "publish_staff_only": "Seuls les assistant·es et les admins publient les brouillons.",
+        "publish_claimed": (
+            "{holder} a pris en charge ce brouillon ; seul·e cette personne ou un admin peut le publier."
+        ),
+        "not_publishable": (
+            "Ce brouillon est {state} ; il pourra être publié une fois prêt, en relecture, validé ou déjà publié."
+        ),
+        "failed_before_ready": (
+            "Ce mémo a échoué avant que son brouillon soit prêt ; relancez d’abord sa transcription."
+        ),
+        "already_publishing": "Ce brouillon est déjà en cours de publication ou de traitement.",
     },
 }
 
