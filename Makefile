@@ -12,8 +12,8 @@ RUN_DEBS := libopencore-amrnb0 libopencore-amrwb0
 # And those the tests drive for real: a browser for the UI tests; sox (with its AMR format,
 # in libsox-fmt-base) and VisualOn's AMR-WB encoder (libvo-amrwbenc0) make DTX voice notes; postgresql-client's pg_dump and pg_restore back up
 # PostgreSQL installations (`dictation backup`); dovecot-imapd is the IMAP mailbox mail-in is
-# tested against.
-TEST_DEBS := $(RUN_DEBS) chromium chromium-driver sox libsox-fmt-base libvo-amrwbenc0 postgresql-client dovecot-imapd
+# tested against; espeak-ng speaks the memos full of names that learning is measured on.
+TEST_DEBS := $(RUN_DEBS) chromium chromium-driver sox libsox-fmt-base libvo-amrwbenc0 postgresql-client dovecot-imapd espeak-ng
 DEBS ?= $(TEST_DEBS)
 
 .PHONY: scale-test run test check install install-dev system-deps bench clean fuzz
@@ -67,6 +67,7 @@ bench: install-dev
 	$(PY) bench/transcribe.py
 	$(PY) bench/server.py
 	$(PY) bench/scale.py
+	$(PY) bench/learning.py
 
 # Several worker processes on PostgreSQL and Redis (issue 13) alone; `make test` runs it too.
 scale-test: install-dev

@@ -189,5 +189,22 @@ def terms_for(session: Session, author_id: int, language: str | None) -> Terms:
     for row in session.execute(select(Correction.heard_key, Correction.written, Correction.memo_id).distinct()):
         counts[(row.heard_key, row.written)] += 1
     entries.sort(key=lambda e: (-counts[(e.heard_key, e.written)], e.written))
-    vocabulary = tuple(dict.fromkeys(e.written for e in entries))
+    vocabulary = tuple(dict.fromkeys(term for e in entries for term in prompt_terms(e.written)))
     return Terms(vocabulary, tuple((e.heard_key, e.written) for e in entries))
+
+
+def prompt_terms(written: str) -> list[str]:
+    """What of a written form is worth the prompt's budget: its names ("Marquezine is" →
+    "Marquezine", "Jeri Banke" stays whole), else the form itself unless it is a short common
+    word ("is"): the model knows those, and a prompt of small words only invites it to repeat them."""
+    words = written.split()
+    names, run = [], []
+    for word in [*words, ""]:
+        if word[:1].isupper():
+            run.append(word)
+        elif run:
+            names.append(" ".join(run))
+            run = []
+    if names:
+        return names
+    return [written] if len(written) > 3 else []

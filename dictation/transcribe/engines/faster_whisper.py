@@ -73,7 +73,7 @@ class FasterWhisperEngine:
             beam_size=options.beam_size,
             word_timestamps=options.word_timestamps,
             clip_timestamps=speech_clips or "0",
-            initial_prompt=options.prompt,
+            initial_prompt=options.prompt_beside_hotwords,
             hotwords=options.hotwords,
         )
         segments: list[Segment] = []
