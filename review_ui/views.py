@@ -129,11 +129,11 @@ def _beside_the_point(name: str, memo: Memo, draft: Draft | None, user: User) ->
     return name == "claim" and held and state is State.changes_requested
 
 
-def _names(session: Session, ids: set[int]) -> dict[int, str]:
-    ids.discard(None)  # type: ignore[arg-type]
-    if not ids:
+def _names(session: Session, ids: set[int | None]) -> dict[int, str]:
+    people = {i for i in ids if i is not None}  # None: the machine
+    if not people:
         return {}
-    return {u.id: u.name or u.email for u in session.scalars(select(User).where(User.id.in_(ids)))}
+    return {u.id: u.name or u.email for u in session.scalars(select(User).where(User.id.in_(people)))}
 
 
 def editor_view(session: Session, memo: Memo, user: User, lang: str | None = None) -> EditorView:
@@ -160,7 +160,8 @@ def editor_view(session: Session, memo: Memo, user: User, lang: str | None = Non
         word_count=len(words),
         low_count=sum(1 for w in words if w.low),
         actions=actions_for(memo, draft, user, lang),
-        revisions=[RevisionView(r.version, names.get(r.saved_by_id, ""), r.created_at) for r in revisions],
+        revisions=[RevisionView(r.version, names.get(r.saved_by_id, "") if r.saved_by_id else "", r.created_at)
+                   for r in revisions],
         comments=comments,
         audit=audit,
         names=names,
