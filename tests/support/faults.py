@@ -13,9 +13,11 @@ import glob
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -185,16 +187,17 @@ def fill_disk(path: Path, leave_bytes: int = 0) -> Path:
 
 # --- worker processes ------------------------------------------------------------------------
 
-# The worker `dictation worker` runs, with short timings so a test never waits a minute: dead
+# The worker `dictation worker` runs (its settings as the command reads them, the data dir's own
+# secret key included), with short timings so a test never waits a minute: dead
 # workers' jobs are found by their pid, lost queue messages after `lost_after_s`.
 WORKER = """
 import logging, sys
 logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
 from dictation.jobs import JobOptions, WorkerOptions, run_worker
-from dictation.settings import Settings
+from dictation.settings import get_settings
 from dictation.startup import register_job_kinds
 register_job_kinds()
-run_worker(Settings(), 1, options=WorkerOptions(
+run_worker(get_settings(), 1, options=WorkerOptions(
     queue_name=sys.argv[1], recover_every_s=1, preload_model=sys.argv[2] == "model",
     jobs=JobOptions(backoff_s=0.5, heartbeat_s=1, progress_every_s=0.5, stale_after_s=20, lost_after_s=2)))
 """
@@ -229,3 +232,83 @@ class Workers:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+# --- a CMS that answers too late -------------------------------------------------------------
+
+
+class HoldingProxy:
+    """Forwards each request to `upstream` (one per connection). The first whose method and path
+    match `method`, `path_end` is forwarded, its answer received, `created` set, and then the
+    answer is held back until `release` is set, when the connection closes unanswered: the CMS
+    did the work, the caller never heard of it. Every other request passes."""
+
+    def __init__(self, upstream: tuple[str, int], method: str, path_end: str) -> None:
+        self.upstream, self.method, self.path_end = upstream, method, path_end
+        self.created, self.release = threading.Event(), threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        with conn:
+            request = _read_request(conn)
+            if request is None:
+                return
+            method, target = request.split(b" ", 2)[:2]
+            path = target.decode("latin-1").split("?", 1)[0]
+            hold = method.decode() == self.method and path.rstrip("/").endswith(self.path_end) \
+                and not self.created.is_set()
+            answer = self._forward(request)
+            if hold:
+                self.created.set()
+                self.release.wait(120)
+                return  # closed without a word
+            try:
+                conn.sendall(answer)
+            except OSError:
+                pass
+
+    def _forward(self, request: bytes) -> bytes:
+        head, _, body = request.partition(b"\r\n\r\n")
+        lines = [line for line in head.split(b"\r\n")
+                 if not line.lower().startswith((b"connection:", b"host:", b"keep-alive:"))]
+        # The upstream's own Host (Ghost redirects others) and one request per connection.
+        lines[1:1] = [b"Host: %s:%d" % (self.upstream[0].encode(), self.upstream[1]), b"Connection: close"]
+        with socket.create_connection(self.upstream, timeout=120) as up:
+            up.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+            chunks = []
+            while data := up.recv(65536):
+                chunks.append(data)
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.close()
+
+
+def _read_request(conn: socket.socket) -> bytes | None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head + b"\r\n\r\n" + body
