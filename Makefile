@@ -12,8 +12,11 @@ RUN_DEBS := libopencore-amrnb0 libopencore-amrwb0
 # And those the tests drive for real: a browser for the UI tests; sox (with its AMR format,
 # in libsox-fmt-base) and VisualOn's AMR-WB encoder (libvo-amrwbenc0) make DTX voice notes; postgresql-client's pg_dump and pg_restore back up
 # PostgreSQL installations (`dictation backup`); dovecot-imapd is the IMAP mailbox mail-in is
-# tested against; espeak-ng speaks the memos full of names that learning is measured on.
-TEST_DEBS := $(RUN_DEBS) chromium chromium-driver sox libsox-fmt-base libvo-amrwbenc0 postgresql-client dovecot-imapd espeak-ng
+# tested against; espeak-ng speaks the memos full of names that learning is measured on; the
+# fault tests (tests/test_faults_*.py) start PostgreSQL (/usr/lib/postgresql/*/bin) and
+# redis-server instances of their own, to stop and kill them without touching shared ones.
+TEST_DEBS := $(RUN_DEBS) chromium chromium-driver sox libsox-fmt-base libvo-amrwbenc0 postgresql-client dovecot-imapd espeak-ng \
+	postgresql redis-server
 DEBS ?= $(TEST_DEBS)
 
 .PHONY: scale-test run test check install install-dev system-deps bench clean fuzz
