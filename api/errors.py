@@ -118,14 +118,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Also reached from middleware outside the routers, hence the checks here too.
-        passing = _passing_fault(request, exc)
+        passing = passing_fault(request, exc)
         if passing is not None:
             return passing
         log.exception("%s %s failed", request.method, request.url.path)
         return error_response(500, "internal", "Something went wrong on the server; it has been logged.")
 
     async def _passing(request: Request, exc: Exception) -> JSONResponse:
-        answer = _passing_fault(request, exc)
+        answer = passing_fault(request, exc)
         if answer is None:
             raise exc  # not a passing fault: the last-resort handler above logs it
         return answer
@@ -146,7 +146,7 @@ def _in_callers_language(request: Request, exc: DictationError, detail: dict) ->
     return messages.say(reason, language, **{k: v for k, v in detail.items() if k != "reason"})
 
 
-def _passing_fault(request: Request, exc: BaseException) -> JSONResponse | None:
+def passing_fault(request: Request, exc: BaseException) -> JSONResponse | None:
     """A database that is restarting or a full disk: a sentence and a status a client can act
     on (retry later), not a 500 with a traceback."""
     if unavailable(exc):

@@ -25,9 +25,9 @@ from tussi import FilesystemStorage, TUSApp, UploadCompletedEvent, UploadRecord
 from tussi.storage import UploadAlreadyExistsException
 
 from api.deps import CSRF_HEADER, Caller, check_csrf, get_queue, identify
-from api.errors import error_response
+from api.errors import error_response, passing_fault
 from api.upload import MEDIA_TYPES, SNIFF_BYTES, sniff_audio
-from dictation.errors import DictationError, TooLarge
+from dictation.errors import DISK_FULL_MESSAGE, DictationError, TooLarge
 from dictation.housekeeping import open_upload_bytes, open_uploads, upload_dirs
 from dictation.memos import intake
 from dictation.models import Memo, User
@@ -205,11 +205,16 @@ class MemoUploads:
             response = await self.tus.get_response(request.scope, request.receive)
         except DictationError as exc:
             return error_response(exc.status, exc.code, exc.message)
-        except Exception:
+        except Exception as exc:
+            passing = passing_fault(request, exc)  # a full disk (507) or the database away (503)
+            if passing is not None:
+                return passing
             log.exception("tus %s %s failed", request.method, request.url.path)
             return error_response(500, "internal", "The upload could not be stored; it is retried.")
         finally:
             _call.reset(token)
+        if response.status_code == 507:  # tussi's own full-disk answer has no body: give the sentence
+            return error_response(507, "storage_full", DISK_FULL_MESSAGE, headers={"Tus-Resumable": "1.0.0"})
         if call.memo_id is not None:
             response.headers["Memo-Id"] = str(call.memo_id)
         if call.duplicate_of is not None:  # the phone says "you already sent this on …"

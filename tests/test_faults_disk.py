@@ -4,6 +4,8 @@ playback copy fails the attempt as retryable, and the memo is done once space is
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -81,3 +83,32 @@ def test_retry_processing_after_full_disk_stopped_playback_copy(db, settings, qu
         assert (job.status, job.attempts, job.error) == ("done", 2, None)
         assert memo.status == "ready" and store.exists(memo.playback_sha256)
         assert "country" in memo.draft.body_markdown.lower()
+
+
+def test_refuse_tus_chunk_on_full_disk_with_507_then_resume(data_dir):
+    from dictation.settings import Settings
+    from review_ui.app import create_app
+
+    recording = sine_wav(20.0, 349.23)  # 640 KB
+    uploads = data_dir / "uploads"  # where tus keeps unfinished uploads
+    with small_disk(uploads, DISK_MB):
+        app = create_app(Settings(data_dir=data_dir, workers=0))
+        author = make_person(app, "author")
+        tus = {"Tus-Resumable": "1.0.0", **author.auth}
+        chunk = {**tus, "Content-Type": "application/offset+octet-stream"}
+        with TestClient(app, base_url="http://127.0.0.1") as http:
+            created = http.post("/api/v1/uploads/", headers={**tus, "Upload-Length": str(len(recording))})
+            assert created.status_code == 201, created.text
+            location = created.headers["location"]
+            filler = fill_disk(uploads, leave_bytes=100 * 1024)
+            full = http.patch(location, content=recording, headers={**chunk, "Upload-Offset": "0"})
+            assert full.status_code == 507, full.text
+            assert full.json()["error"] == "storage_full" and "no disk space left" in full.json()["message"]
+
+            filler.unlink()
+            offset = int(http.head(location, headers=tus).headers["upload-offset"])
+            done = http.patch(location, content=recording[offset:], headers={**chunk, "Upload-Offset": str(offset)})
+            assert done.status_code == 204, done.text
+            memo = http.get(f"/api/v1/memos/{done.headers['memo-id']}", headers=author.auth).json()
+        assert memo["sha256"] == hashlib.sha256(recording).hexdigest()
+        app.state.database.dispose()
