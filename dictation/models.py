@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -126,6 +127,9 @@ class Memo(Base):
         # The same recording sent twice (a phone retrying without its key) is one memo, even
         # when both uploads finish at the same moment.
         UniqueConstraint("author_id", "media_sha256", name="uq_memo_recording"),
+        # Covers the worklist's sort and filters (and the live worklist's stamp): SQLite keeps the
+        # waveform and transcript inline in each row, so a sort that reads rows reads those too.
+        Index("ix_memos_worklist", "status", "priority", "due_at", "created_at", "author_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
