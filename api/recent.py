@@ -1,0 +1,100 @@
+"""Recent answers: a worklist read again within a second is answered from memory.
+
+The worklist is the one expensive read (a sorted page of memos with their drafts, people,
+jobs and publications: tens of milliseconds of Python per answer), and desks poll it. Under
+bench/load.py (100 worklist reads a second beside 50 uploads) computing each one was more CPU
+than one server process has. An answer is kept for `TTL_S` per caller (the credential they
+came with, hashed: no answer is ever shared between two callers) and query string, so what
+others changed shows within a second, as the live worklist promises (2 s). Read-your-writes:
+any write request (not GET/HEAD/OPTIONS) from the same credential drops that caller's kept
+answers, when it starts and again when it ends, so after a claim or an edit the next worklist
+is fresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.deps import SESSION_COOKIE
+
+TTL_S = 1.0
+MAX_KEPT = 512  # callers × queries; the oldest go first
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _credential(headers: dict[str, str], cookies: dict[str, str]) -> str | None:
+    raw = headers.get("authorization") or cookies.get(SESSION_COOKIE)
+    return hashlib.sha256(raw.encode()).hexdigest() if raw else None
+
+
+class RecentAnswers:
+    def __init__(self, ttl_s: float = TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s, self.clock = ttl_s, clock
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[tuple[str, str, str], tuple[float, bytes]] = OrderedDict()
+        self._wrote: dict[str, float] = {}  # credential -> when its last write started or ended
+
+    def key(self, request: Request) -> tuple[str, str, str] | None:
+        who = _credential({k.lower(): v for k, v in request.headers.items()}, dict(request.cookies))
+        return (who, request.url.path, request.url.query) if who else None
+
+    def get(self, key: tuple[str, str, str] | None) -> bytes | None:
+        if key is None:
+            return None
+        with self._lock:
+            found = self._kept.get(key)
+            if found is None:
+                return None
+            started, body = found
+            if self.clock() - started > self.ttl_s or started <= self._wrote.get(key[0], float("-inf")):
+                del self._kept[key]
+                return None
+            return body
+
+    def put(self, key: tuple[str, str, str] | None, started: float, body: bytes) -> None:
+        """Keep `body`, computed from a read that began at `started` (this clock)."""
+        if key is None:
+            return
+        with self._lock:
+            if started <= self._wrote.get(key[0], float("-inf")):
+                return  # a write of this caller began meanwhile: the answer may miss it
+            self._kept[key] = (started, body)
+            self._kept.move_to_end(key)
+            while len(self._kept) > MAX_KEPT:
+                self._kept.popitem(last=False)
+
+    def wrote(self, credential: str) -> None:
+        with self._lock:
+            self._wrote[credential] = self.clock()
+            if len(self._wrote) > 4 * MAX_KEPT:  # forget the oldest callers' marks, keep the recent
+                for name in sorted(self._wrote, key=self._wrote.__getitem__)[: len(self._wrote) // 2]:
+                    del self._wrote[name]
+
+
+class ForgetOnWrite:
+    """ASGI middleware: a write request drops its caller's kept answers, at its start and end."""
+
+    def __init__(self, app: ASGIApp, recent: RecentAnswers) -> None:
+        self.app, self.recent = app, recent
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in _READS:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        who = _credential({k.lower(): v for k, v in request.headers.items()}, dict(request.cookies))
+        if who is None:
+            await self.app(scope, receive, send)
+            return
+        self.recent.wrote(who)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.recent.wrote(who)

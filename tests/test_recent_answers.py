@@ -1,0 +1,89 @@
+"""The worklist answered from memory for a second (api/recent.py), on the real app and database:
+others' changes show once the second is over, the caller's own writes at once, and no answer
+is ever given to another caller or to a credential that no longer works. The clock is the
+test's, so nothing here depends on how fast the machine is."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.recent import TTL_S, RecentAnswers
+from tests.support.api import make_person, make_ready_draft
+
+API = "/api/v1"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(api_app) -> Clock:
+    clock = Clock()
+    api_app.state.recent.__init__(clock=clock)  # the instance the middleware holds, on the test's clock
+    return clock
+
+
+def shown(client, person) -> set[int]:
+    answer = client.get(f"{API}/worklist", headers=person.auth)
+    assert answer.status_code == 200, answer.text
+    return {item["memo"]["draft_id"] for item in answer.json()["items"]}
+
+
+def test_serve_worklist_again_until_second_is_over(client, api_app, clock):
+    ada, eve = make_person(api_app, "author"), make_person(api_app, "assistant")
+    first = make_ready_draft(api_app, ada)
+    assert shown(client, eve) == {first}
+    second = make_ready_draft(api_app, ada)  # written by someone else (straight into the database)
+    clock.now += TTL_S / 2
+    assert shown(client, eve) == {first}  # the kept answer
+    clock.now += TTL_S
+    assert shown(client, eve) == {first, second}
+
+
+def test_forget_kept_worklist_after_callers_own_write(client, api_app, clock):
+    ada, eve = make_person(api_app, "author"), make_person(api_app, "assistant")
+    draft = make_ready_draft(api_app, ada)
+    assert client.get(f"{API}/worklist", headers=eve.auth).json()["items"][0]["assignee"] is None
+    claimed = client.post(f"{API}/drafts/{draft}/transitions", json={"action": "claim"}, headers=eve.auth)
+    assert claimed.status_code == 200, claimed.text
+    item = client.get(f"{API}/worklist", headers=eve.auth).json()["items"][0]  # same instant, fresh answer
+    assert item["assignee"]["id"] == eve.id and item["memo"]["status"] == "in_review"
+
+
+def test_keep_answers_apart_per_caller_and_query(client, api_app, clock):
+    ada, eve, sam = (make_person(api_app, r) for r in ("author", "assistant", "assistant"))
+    first = make_ready_draft(api_app, ada)
+    assert shown(client, eve) == {first}
+    second = make_ready_draft(api_app, ada)
+    assert shown(client, sam) == {first, second}  # another caller never gets eve's answer
+    assert shown(client, ada) == {first, second}  # nor an author, who sees only their own memos
+    mine = client.get(f"{API}/worklist?mine=true", headers=eve.auth).json()["items"]
+    assert mine == []  # another query, another answer
+
+
+def test_refuse_revoked_token_despite_kept_answer(client, api_app, clock):
+    from dictation.models import ApiToken
+
+    ada, eve = make_person(api_app, "author"), make_person(api_app, "assistant")
+    make_ready_draft(api_app, ada)
+    shown(client, eve)
+    with api_app.state.database.session() as session:
+        for token in session.query(ApiToken).filter_by(user_id=eve.id):
+            session.delete(token)
+    assert client.get(f"{API}/worklist", headers=eve.auth).status_code == 401
+
+
+def test_drop_answer_read_while_callers_write_ran():
+    clock = Clock()
+    recent = RecentAnswers(clock=clock)
+    key = ("caller", "/api/v1/worklist", "")
+    started = clock()
+    clock.now += 0.1
+    recent.wrote("caller")  # a claim began while the read was running
+    recent.put(key, started, b"{}")
+    assert recent.get(key) is None
