@@ -1,5 +1,8 @@
 """The assistants' worklist page: the memos of `dictation.memos.worklist` (the API's own query)
-in lanes (machine, unassigned, claimed, done), with counts per state, filters and sorting."""
+in lanes (to do, machine, done), with counts per state, filters and sorting.
+
+The open drafts are one lane in the query's order, claimed or not (the assignee is a column):
+lanes per assignee put a High memo due next year above an Urgent one someone had claimed."""
 
 from __future__ import annotations
 
@@ -69,7 +72,7 @@ class Row:
 
 @dataclass
 class Lane:
-    key: str  # machine, unassigned, claimed, done
+    key: str  # todo, machine, done
     rows: list[Row] = field(default_factory=list)
 
 
@@ -91,18 +94,18 @@ def _lane_of(row: Row) -> str:
         return "machine"
     if state in work.DONE:
         return "done"
-    return "claimed" if row.draft is not None and row.draft.assignee_id else "unassigned"
+    return "todo"
 
 
 def load(session: Session, user: User, wanted: WorklistFilter, now: dt.datetime | None = None) -> Worklist:
     found = work.load(session, user, wanted.query(), now)
-    lanes = {key: Lane(key) for key in ("unassigned", "claimed", "machine", "done")}
+    lanes = {key: Lane(key) for key in ("todo", "machine", "done")}
     for entry in found.entries:
         row = _row(entry, user)
         lanes[_lane_of(row)].rows.append(row)
     rows = [row for lane in lanes.values() for row in lane.rows]
     return Worklist(
-        lanes=[lane for lane in lanes.values() if lane.rows or lane.key in ("unassigned", "claimed")],
+        lanes=[lane for lane in lanes.values() if lane.rows or lane.key == "todo"],
         counts=found.counts,
         total=len(rows),
         running=any(State(r.memo.status) in RUNNING for r in rows),

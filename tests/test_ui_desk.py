@@ -55,7 +55,7 @@ def test_show_uploaded_memo_moving_to_ready_in_worklist(desk, live_server):
     assert desk.evaluate("window.__sameDocument") is True
     expect(row.locator(".memo-title")).to_contain_text("Quilter's gospel")
     assert "overdue" in row.get_attribute("class")
-    expect(desk.locator('[data-lane="unassigned"]')).to_contain_text("Quilter's gospel")
+    expect(desk.locator('[data-lane="todo"]')).to_contain_text("Quilter's gospel")
     expect(desk.locator('.count[data-state="ready"] b')).not_to_have_text("0")
     screenshot(desk, "worklist")
 

@@ -11,6 +11,7 @@ The most pressing first: overdue, then urgent › high › normal, then the near
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -126,6 +127,34 @@ def load(session: Session, user: User, wanted: WorklistQuery, now: dt.datetime |
     counted = visible.with_only_columns(Memo.status, func.count()).group_by(Memo.status)
     found = dict(session.execute(counted).all())
     return Worklist(entries=entries, counts={s.value: found.get(s.value, 0) for s in State})
+
+
+def stamp(session: Session, user: User, now: dt.datetime | None = None) -> str:
+    """A short fingerprint of everything a worklist of `user` can show, whatever its filters:
+    it changes when a memo arrives, moves, is edited, claimed or deleted, when a job makes
+    progress, when a publication moves and when a memo becomes overdue. Aggregates only (a
+    few index scans, no rows loaded): doors poll it and send the list again only when it
+    changed (ETag / If-None-Match)."""
+    now = now or utcnow()
+    visible = accounts.visible_memos_query(user).subquery()
+    ids = select(visible.c.id)
+    memos = session.execute(select(
+        func.count(), func.max(visible.c.updated_at),
+        func.count().filter(visible.c.due_at < now, visible.c.status.not_in([s.value for s in DONE])),
+    )).one()
+    drafts = session.execute(
+        select(func.count(), func.max(Draft.updated_at)).where(Draft.memo_id.in_(ids))
+    ).one()
+    jobs = session.execute(
+        select(func.count(), func.sum(Job.progress), func.max(Job.id))
+        .where(Job.memo_id.in_(ids), Job.status.in_([JobStatus.queued, JobStatus.running]))
+    ).one()
+    publications = session.execute(
+        select(func.count(), func.max(Publication.updated_at))
+        .join(Draft, Draft.id == Publication.draft_id).where(Draft.memo_id.in_(ids))
+    ).one()
+    seen = repr((user.id, tuple(memos), tuple(drafts), tuple(jobs), tuple(publications)))
+    return hashlib.sha256(seen.encode()).hexdigest()[:20]
 
 
 def _order(sort: Sort, now: dt.datetime) -> list[Any]:

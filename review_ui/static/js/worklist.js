@@ -1,38 +1,62 @@
-// The worklist refreshes itself: every 2 s while a job runs, every 20 s otherwise, and
-// not while the tab is hidden. A failed memo's Retry button queues it again.
+// The worklist stays live: every 0.7 s it asks /worklist/live (same filters) with the ETag of
+// what it shows; the server answers 304 until a memo arrives, moves, is claimed or edited, or a
+// job makes progress, and then sends the counts and lanes, swapped in place. Short polling
+// rather than server-sent events: nothing to reconnect after a sleep, a proxy or a restart.
+// Not while the tab is hidden. A failed memo's Retry button queues it again.
 import { api, localizeTimes, request, t, toast } from "./common.js";
 
-const FAST_MS = 2000;
-const SLOW_MS = 20000;
+const POLL_MS = 700;
 let timer = null;
-
-function isRunning(doc = document) {
-  return doc.getElementById("worklist-body")?.dataset.running === "1";
-}
+let etag = null;
+let failed = false;
 
 async function refresh() {
   clearTimeout(timer);
   if (document.hidden) return;
-  const response = await fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
-  if (response.redirected || !response.ok) {
-    document.getElementById("refresh-state").textContent = t("worklist.refresh_failed");
+  const headers = { Accept: "text/html" };
+  if (etag) headers["If-None-Match"] = etag;
+  let response = null;
+  try {
+    response = await fetch(`/worklist/live${window.location.search}`, { credentials: "same-origin", cache: "no-store", headers });
+  } catch (err) {
+    response = null;
+  }
+  if (response && response.status === 401) {
+    window.location.reload(); // signed out meanwhile: the page itself goes to the sign-in
+    return;
+  }
+  if (!response || (!response.ok && response.status !== 304)) {
+    if (!failed) document.getElementById("refresh-state").textContent = t("worklist.refresh_failed");
+    failed = true;
     schedule();
     return;
   }
-  const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+  failed = false;
+  if (response.status !== 304) {
+    etag = response.headers.get("ETag");
+    swap(new DOMParser().parseFromString(await response.text(), "text/html"));
+    document.getElementById("refresh-state").textContent = t("worklist.updated", { time: new Date().toLocaleTimeString() });
+  }
+  schedule();
+}
+
+function swap(fresh) {
   for (const selector of ["#worklist-body", ".counts", "#worklist-total"]) {
     const now = document.querySelector(selector), next = fresh.querySelector(selector);
+    if (!now || !next) continue;
     // Keep the focused control: a keyboard user is not thrown back to the top.
-    if (now && next && !now.contains(document.activeElement)) now.replaceWith(next);
+    if (now.contains(document.activeElement) && document.activeElement !== document.body) continue;
+    const folded = now.querySelector("[data-empty-states]");
+    const unfolded = next.querySelector("[data-empty-states]");
+    if (folded && unfolded) unfolded.open = folded.open;
+    now.replaceWith(next);
   }
   localizeTimes(document.getElementById("worklist-body") || document);
-  document.getElementById("refresh-state").textContent = t("worklist.updated", { time: new Date().toLocaleTimeString() });
-  schedule();
 }
 
 function schedule() {
   clearTimeout(timer);
-  timer = setTimeout(refresh, isRunning() ? FAST_MS : SLOW_MS);
+  timer = setTimeout(refresh, POLL_MS);
 }
 
 document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
