@@ -18,6 +18,8 @@ from dictation.errors import TooLarge
 
 # (method, path prefix) of routes that stream a recording to disk under DICTATION_MAX_UPLOAD_MB.
 OWN_LIMIT = (("POST", "/api/v1/memos"), ("POST", "/api/v1/uploads/"), ("PATCH", "/api/v1/uploads/"))
+# (method, path end) of routes with a limit of their own: a post's image (DICTATION_MAX_IMAGE_MB).
+OWN_LIMIT_ENDS = (("PUT", "/featured-image"),)
 
 
 class BodyTooLarge(TooLarge):
@@ -43,7 +45,8 @@ class RequestGuard:
 
     def _own_limit(self, scope: Scope) -> bool:
         method, path = scope["method"], scope["path"]
-        return any(method == m and (path == p.rstrip("/") or path.startswith(p)) for m, p in OWN_LIMIT)
+        return (any(method == m and (path == p.rstrip("/") or path.startswith(p)) for m, p in OWN_LIMIT)
+                or any(method == m and path.startswith("/api/v1/") and path.endswith(e) for m, e in OWN_LIMIT_ENDS))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from dictation import text
 from dictation.memos.drafts import Revision
 from dictation.models import ApiToken, Comment, Draft, Memo, PublicationStatus, User
+from dictation.publish.check import live_differs
 from dictation.ops.retention import removals
 
 API = "/api/v1"
@@ -189,6 +190,11 @@ class DraftOut(BaseModel):
     machine_markdown: str  # what the transcription made; never overwritten
     paragraphs: list[dict]  # [{text, start, end}]: where each paragraph lies in the audio
     status: str  # the memo's workflow state
+    approved_version: int | None = None  # the version the author signed off, if any
+    # Of slug, excerpt and tags, those set by hand; the others follow the title and body.
+    manual_fields: list[str] = []
+    live_differs: bool = False  # a post is live and this draft was changed since: update it
+    featured_image: str | None = None  # where to fetch the post's image, when it has one
     assignee: PersonOut | None  # who has claimed it
     actions: list[str]  # what the caller may do now (POST .../transitions)
     memo: str  # link to the memo
@@ -201,6 +207,9 @@ class DraftOut(BaseModel):
             body_markdown=draft.body_markdown, tags=list(draft.tags or []), excerpt=draft.excerpt,
             slug=draft.slug, machine_markdown=draft.machine_markdown,
             paragraphs=list(draft.paragraphs or []), status=draft.memo.status,
+            approved_version=draft.approved_version, manual_fields=list(draft.manual_fields or []),
+            live_differs=live_differs(draft),
+            featured_image=f"{API}/drafts/{draft.id}/featured-image" if draft.featured_image_sha256 else None,
             assignee=PersonOut.of(draft.assignee), actions=actions,
             memo=f"{API}/memos/{draft.memo_id}", updated_at=draft.updated_at,
         )
@@ -218,6 +227,9 @@ class DraftPatch(Input):
     tags: list[Annotated[str, Field(max_length=100)]] | None = Field(None, max_length=50)
     excerpt: str | None = Field(None, max_length=5_000)
     slug: str | None = Field(None, max_length=200, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+    # A slug, excerpt or tags sent is "set by hand" from then on; the others follow the text.
+    automatic: list[Literal["slug", "excerpt", "tags"]] = Field(
+        [], max_length=3, description="Fields to make from the title and body again (no longer set by hand).")
 
 
 class RevisionOut(BaseModel):

@@ -90,6 +90,7 @@ class Settings(BaseSettings):
         1024,
         description="Largest JSON or form request body, in kilobytes (413 above); memo uploads have their own limit.",
     )
+    max_image_mb: int = Field(10, description="Largest featured image accepted for a post, in megabytes (413 above).")
     max_memo_minutes: float = Field(
         180,
         description="Longest memo accepted, in minutes: refused at upload from its header (413), "

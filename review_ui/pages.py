@@ -4,6 +4,8 @@ scripts, with the session cookie and the CSRF token this module puts in the page
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import Field
@@ -23,7 +25,7 @@ from review_ui.context import (
     to_login,
 )
 from review_ui.i18n import LANGUAGES
-from review_ui.preview import preview_html
+from review_ui.preview import post_meta, preview_html
 
 router = APIRouter(include_in_schema=False)
 
@@ -92,7 +94,8 @@ def editor_page(request: Request, memo_id: Id) -> Response:
         view = views.editor_view(session, memo, user, language_for(request, user))
         settings = request.app.state.settings
         return render(request, "editor.html", user, view=view, memo=memo, draft=memo.draft,
-                      rewind_seconds=settings.rewind_seconds, publish=views.publish_view(session, memo))
+                      rewind_seconds=settings.rewind_seconds, publish=views.publish_view(session, memo),
+                      max_image_mb=settings.max_image_mb)
 
 
 @router.get("/memos/{memo_id}/publications")
@@ -140,6 +143,11 @@ class PreviewIn(Input):
     title: str = Field("", max_length=300)
     body_markdown: str = Field("", max_length=MAX_DRAFT_CHARS)  # what a draft may hold, no more
     memo_id: Id | None = None
+    # The post fields as typed; only those in `manual` count, the others follow the text.
+    slug: str = Field("", max_length=200)
+    excerpt: str = Field("", max_length=5_000)
+    tags: list[Annotated[str, Field(max_length=100)]] = Field([], max_length=50)
+    manual: list[Literal["slug", "excerpt", "tags"]] = Field([], max_length=3)
 
 
 @router.post("/preview")
@@ -153,8 +161,11 @@ def preview(request: Request, body: PreviewIn) -> Response:
         memo = _memo_for(session, user, body.memo_id)
         author = (memo.author.name or memo.author.email) if memo else ""
         language = (memo.transcript or {}).get("language", "en") if memo else "en"
-        tags = memo.draft.tags if memo and memo.draft else []
-        page = preview_html(request.app.state.settings, body.title, body.body_markdown, author, language, tags)
+        settings = request.app.state.settings
+        meta = post_meta(settings, memo.draft if memo else None, body.title, body.body_markdown,
+                         {"slug": body.slug, "excerpt": body.excerpt, "tags": body.tags}, body.manual)
+        page = preview_html(settings, body.title, body.body_markdown, author, language, meta=meta,
+                            ui_language=language_for(request, user))
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 

@@ -70,6 +70,13 @@ def open_publish_panel(page, server, memo_id: int):
     return panel
 
 
+def confirm_check(page, button: str = "Publish now") -> None:
+    """A draft's first publication opens the check dialog (tests/test_ui_publish_check.py)."""
+    dialog = page.get_by_role("dialog", name="Check before it goes out")
+    dialog.get_by_role("button", name=button).click()
+    expect(dialog).to_be_hidden()
+
+
 @pytest.fixture
 def desk(page, live_server):
     live_server.sign_in(page, "alice")
@@ -103,6 +110,7 @@ def test_publish_ready_draft_to_blog_from_editor(desk, live_server):
     expect(desk.get_by_label("Destination")).to_have_value("blog")  # the default, preselected
     expect(panel.get_by_text("Not published anywhere yet.")).to_be_visible()
     panel.get_by_role("button", name="Publish", exact=True).click()
+    confirm_check(desk)
 
     item = panel.locator('li.publication[data-destination="blog"]')
     expect(item).to_have_attribute("data-status", "published", timeout=60_000)
@@ -160,6 +168,7 @@ def test_schedule_publication_in_future_shows_time(desk, live_server):
     expect(at).to_be_enabled()
     at.fill("2031-06-15T14:30")  # Paris summer time: 12:30 UTC
     panel.get_by_role("button", name="Publish", exact=True).click()
+    confirm_check(desk, "Schedule it")
 
     item = panel.locator('li.publication[data-destination="blog"]')
     expect(item).to_have_attribute("data-status", "scheduled", timeout=15_000)
@@ -202,6 +211,7 @@ def test_show_failed_publication_error_and_retry(desk, live_server):
     panel = open_publish_panel(desk, live_server, memo_id)
     desk.get_by_label("Destination").select_option("press-hook")
     panel.get_by_role("button", name="Publish", exact=True).click()
+    confirm_check(desk)
 
     item = panel.locator('li.publication[data-destination="press-hook"]')
     expect(item).to_have_attribute("data-status", "failed", timeout=60_000)

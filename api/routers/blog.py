@@ -29,4 +29,6 @@ def blog_page(path: str, request: Request) -> Response:
             if media.is_file():
                 return FileResponse(media)
     status, content_type, body = render_blog_path(path, settings)
+    if status == 404 and (moved := Blog(settings).moved_to(path)):
+        return RedirectResponse(moved, status_code=301)  # a post whose slug was changed after publication
     return Response(body, status_code=status, media_type=content_type)

@@ -82,8 +82,10 @@ def save_draft(
     version = _if_match(draft, if_match)
     burst = dt.timedelta(minutes=settings.revision_burst_minutes)
     with _stale_with_current(session, user, draft_id):
-        saved = drafts.save_draft(session, user, draft, version, body.model_dump(exclude_unset=True),
-                                  messages.preferred_language(user.language, accept_language), burst=burst)
+        changes = body.model_dump(exclude_unset=True, exclude={"automatic"})
+        saved = drafts.save_draft(session, user, draft, version, changes,
+                                  messages.preferred_language(user.language, accept_language), body.automatic,
+                                  burst=burst)
     return _answer(saved, user)
 
 

@@ -1,21 +1,27 @@
-"""Publishing a draft: queued, retried, never twice; and taking a post down again."""
+"""Publishing a draft: queued, retried, never twice; and taking a post down again. Also what
+goes with it: the check before a first publication, the low-confidence words looked at, and
+the post's featured image."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.deps import CurrentUser, QueueDep, SessionDep, SettingsDep, StaffUser
 from api.errors import errors_doc
-from api.schemas import Id
+from api.schemas import DraftOut, Id
+from dictation import workflow
 from dictation.errors import NotFound
+from dictation.memos import images
 from dictation.memos.drafts import visible_draft
 from dictation.models import Publication
-from dictation.publish import destinations
+from dictation.publish import check, destinations
 from dictation.publish import service as publishing
+from dictation.storage import MediaStore
 
 router = APIRouter(prefix="/drafts", tags=["publishing"])
 
@@ -74,3 +80,81 @@ def unpublish_draft(draft_id: Id, body: UnpublishIn, user: StaffUser, session: S
         raise NotFound(f"This draft was never published on {target.name}.")
     publishing.unpublish(session, settings, publication)
     return PublicationOut(**publishing.describe(publication))
+
+
+class UncheckedWord(BaseModel):
+    index: int = Field(description="The word's place in the transcript (as POST .../looked-at takes it)")
+    word: str
+    start: float = Field(description="Seconds into the memo")
+
+
+class PublishCheckOut(BaseModel):
+    destination: str
+    kind: str
+    title: str
+    slug: str
+    url: str | None = Field(description="Where the post will be; null where only the CMS decides (WordPress, Ghost)")
+    excerpt: str
+    tags: list[str]
+    featured_image: bool
+    low_words: int = Field(description="Words the transcription was unsure of (probability under 0.5)")
+    unchecked_low_words: int = Field(description="Of those, the ones nobody clicked in the transcript to hear")
+    unchecked: list[UncheckedWord] = Field(description="The first 20 of them")
+    first_publication: bool = Field(description="Nothing of this draft was published yet: the desk asks to check")
+    live_differs: bool = Field(description="A post is live and the text that would go out now differs from it")
+
+
+class LookedAtIn(BaseModel):
+    words: list[int] = Field(max_length=1000, description="Indexes of low-confidence words someone clicked to hear")
+
+
+class LookedAtOut(BaseModel):
+    looked_at: list[int]
+    unchecked_low_words: int
+
+
+@router.get("/{draft_id}/publish-check", response_model=PublishCheckOut, responses=errors_doc(401, 403, 404),
+            summary="What a publication would put out: title, address, excerpt, unchecked words")
+def publish_check(draft_id: Id, user: StaffUser, session: SessionDep, settings: SettingsDep,
+                  destination: str | None = None) -> PublishCheckOut:
+    draft = visible_draft(session, user, draft_id)
+    found = check.publish_check(session, settings, draft, destination)
+    return PublishCheckOut(**{**found.__dict__, "unchecked": [UncheckedWord(**w) for w in found.unchecked]})
+
+
+@router.post("/{draft_id}/looked-at", response_model=LookedAtOut, responses=errors_doc(401, 403, 404, 422),
+             summary="Note low-confidence words as looked at (clicked in the transcript to hear them)")
+def looked_at(draft_id: Id, body: LookedAtIn, user: StaffUser, session: SessionDep) -> LookedAtOut:
+    draft = visible_draft(session, user, draft_id)
+    seen = check.record_looked_at(session, user, draft, body.words)
+    low = check.low_word_indexes(draft.memo.transcript)
+    return LookedAtOut(looked_at=seen, unchecked_low_words=len(set(low) - set(seen)))
+
+
+@router.put("/{draft_id}/featured-image", response_model=DraftOut, responses=errors_doc(401, 403, 404, 409, 413, 415),
+            summary="Set the post's featured image: the raw bytes of a JPEG, PNG, GIF or WebP file")
+async def put_featured_image(draft_id: Id, request: Request, user: StaffUser, session: SessionDep,
+                             settings: SettingsDep) -> DraftOut:
+    draft = visible_draft(session, user, draft_id)
+    data, mime = await images.read_image(request.stream(), settings)
+    images.set_featured_image(session, settings, user, draft, data, mime)
+    return DraftOut.of(draft, workflow.allowed_actions(draft.memo, draft, user))
+
+
+@router.delete("/{draft_id}/featured-image", response_model=DraftOut, responses=errors_doc(401, 403, 404, 409),
+               summary="Remove the post's featured image (the live post keeps it until updated)")
+def delete_featured_image(draft_id: Id, user: StaffUser, session: SessionDep) -> DraftOut:
+    draft = visible_draft(session, user, draft_id)
+    images.remove_featured_image(session, user, draft)
+    return DraftOut.of(draft, workflow.allowed_actions(draft.memo, draft, user))
+
+
+@router.get("/{draft_id}/featured-image", responses={200: {"content": {"image/*": {}}}, **errors_doc(401, 404)},
+            summary="The post's featured image")
+def get_featured_image(draft_id: Id, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Response:
+    draft = visible_draft(session, user, draft_id)
+    if not draft.featured_image_sha256:
+        raise NotFound("This draft has no featured image.")
+    path = MediaStore.from_settings(settings).path(draft.featured_image_sha256)
+    return FileResponse(path, media_type=draft.featured_image_mime or "application/octet-stream",
+                        headers={"Cache-Control": "private, no-cache"})

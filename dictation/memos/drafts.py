@@ -8,7 +8,7 @@ Two saves based on the same version race on a conditional UPDATE: exactly one wi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -17,6 +17,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from dictation import accounts, workflow
+from dictation.compose.derive import with_derived
 from dictation.db import utcnow
 from dictation.errors import (
     Conflict,
@@ -66,7 +67,7 @@ def check_may_edit(user: User, draft: Draft) -> None:
 
 def save_draft(
     session: Session, user: User, draft: Draft, base_version: int, changes: Mapping[str, object],
-    language: str | None = None, *, burst: dt.timedelta = dt.timedelta(0),
+    language: str | None = None, automatic: Sequence[str] = (), *, burst: dt.timedelta = dt.timedelta(0),
 ) -> Draft:
     """Write `changes` (some of EDITABLE) over `base_version` and keep the new version as a
     revision. StaleVersion when the draft is no longer at `base_version`: nothing is written,
@@ -95,6 +96,8 @@ def save_draft(
         raise stale(draft)
     draft_id = draft.id
     signed = draft.approved_version
+    published = any(p.published_version is not None for p in draft.publications)
+    changes = with_derived(changes, draft.manual_fields or [], draft.title, draft.body_markdown, published, automatic)
     # Conditional: of two writers holding the same version only one UPDATE matches; the other
     # waits for the row lock (PostgreSQL) or the write lock (SQLite) and then matches nothing.
     result = session.execute(

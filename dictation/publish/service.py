@@ -138,6 +138,14 @@ def published_version(draft: Draft) -> int:
     return draft.approved_version if draft.approved_version is not None else draft.version
 
 
+def published_text(session: Session, draft: Draft) -> Draft | DraftRevision:
+    """The text a publication sends: exactly what the author signed, whatever was saved since."""
+    if published_version(draft) == draft.version:
+        return draft
+    return session.scalars(select(DraftRevision).where(
+        DraftRevision.draft_id == draft.id, DraftRevision.version == published_version(draft))).one()
+
+
 def _last_job_kind(session: Session, memo: Memo) -> str | None:
     job = latest_job(session, memo)
     return job.kind if job is not None else None
@@ -148,15 +156,13 @@ def post_for(session: Session, settings: Settings, publication: Publication) -> 
 
     draft = session.get_one(Draft, publication.draft_id)
     memo = draft.memo
-    text: Draft | DraftRevision = draft
-    if published_version(draft) != draft.version:
-        # Exactly what the author signed, whatever was saved since.
-        text = session.scalars(select(DraftRevision).where(
-            DraftRevision.draft_id == draft.id, DraftRevision.version == published_version(draft))).one()
+    text = published_text(session, draft)
     title = text.title or memo.title or "Untitled memo"
-    audio_path = None
+    audio_path = image_path = None
     if publication.destination.options.get("attach_audio") and memo.playback_sha256:
         audio_path = MediaStore(settings.media_dir).path(memo.playback_sha256)
+    if draft.featured_image_sha256:
+        image_path = MediaStore(settings.media_dir).path(draft.featured_image_sha256)
     language = (memo.transcript or {}).get("language") or (memo.language if memo.language != "auto" else "en")
     return Post(
         draft_id=publication.marker,  # unique across installations, unlike the draft id
@@ -168,6 +174,8 @@ def post_for(session: Session, settings: Settings, publication: Publication) -> 
         status="publish",
         audio_path=audio_path,
         audio_mime="audio/webm",
+        featured_image_path=image_path,
+        featured_image_mime=draft.featured_image_mime or "",
         author_name=memo.author.name or memo.author.email,
         language=language,
     )

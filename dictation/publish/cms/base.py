@@ -7,6 +7,7 @@ may have created can be found again instead of being created twice.
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ class Post:
     audio_path: Path | None = None  # the memo's playback copy, attached when set
     audio_mime: str = "audio/mp4"
     featured_image_path: Path | None = None
+    featured_image_mime: str = ""  # sniffed at upload; the store's file names carry no extension
     author_name: str = ""
     language: str = "en"
 
@@ -57,6 +59,17 @@ class Post:
         if self.publish_at.tzinfo is None:  # naive dates are taken as UTC, never as server time
             return self.publish_at.replace(tzinfo=UTC)
         return self.publish_at.astimezone(UTC)
+
+
+IMAGE_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}
+
+
+def image_name(post: Post, stem: str) -> tuple[str, str]:
+    """(file name, type) for the featured image: CMSs check the extension against the type."""
+    assert post.featured_image_path is not None
+    path = post.featured_image_path
+    mime = post.featured_image_mime or mimetypes.guess_type(path.name)[0] or "image/jpeg"
+    return f"{stem}{IMAGE_EXTENSIONS.get(mime, path.suffix.lower() or '.jpg')}", mime
 
 
 def draft_marker(draft_id: str) -> str:

@@ -9,6 +9,7 @@ A post is public when published, or when scheduled and its time has come.
 from __future__ import annotations
 
 import json
+import mimetypes
 import os
 import re
 import shutil
@@ -23,7 +24,7 @@ import jinja2
 from slugify import slugify
 
 from dictation.errors import PublishError
-from dictation.publish.cms.base import Destination, Post, RemotePost
+from dictation.publish.cms.base import Destination, Post, RemotePost, image_name
 from dictation.publish.cms.render import markdown_to_html
 from dictation.settings import Settings
 from dictation.text import printable
@@ -47,6 +48,7 @@ class BlogEntry:
     language: str = "en"
     audio: str = ""  # file name under blog/media/, "" when no audio was attached
     audio_mime: str = ""
+    image: str = ""  # the featured image's file name under blog/media/ ("" = none), or an address
 
     @property
     def published_at(self) -> datetime:
@@ -125,6 +127,33 @@ class Blog:
     def delete(self, slug: str) -> None:
         self._path(slug).unlink(missing_ok=True)
 
+    # --- addresses that moved ---------------------------------------------------------
+    # A post's address changes only when someone types a new slug after publication; the
+    # old one then answers 301 to the new one, so links and search results keep working.
+    @property
+    def _redirects_file(self) -> Path:
+        return self.root / "redirects.json"
+
+    def redirects(self) -> dict[str, str]:
+        try:
+            return dict(json.loads(self._redirects_file.read_text("utf-8")))
+        except FileNotFoundError:
+            return {}
+
+    def add_redirect(self, old: str, new: str) -> None:
+        moved = {k: (new if v == old else v) for k, v in self.redirects().items() if k != new}
+        moved[old] = new  # and every older address of the post follows it too, in one hop
+        _atomic_write(self._redirects_file, json.dumps(moved, indent=1).encode("utf-8"))
+
+    def moved_to(self, path: str, now: datetime | None = None) -> str | None:
+        """The address a moved post's old path answers with (301), or None."""
+        parts = [p for p in PurePosixPath("/" + path.lstrip("/")).parts if p != "/"]
+        if len(parts) not in (1, 2) or parts[1:] not in ([], ["index.html"]) or self.load(parts[0]) is not None:
+            return None
+        target = self.redirects().get(parts[0])
+        entry = self.load(target) if target else None
+        return f"{self.base_url}{target}/" if entry is not None and entry.is_public(now or _now()) else None
+
     def entries(self) -> list[BlogEntry]:
         found = []
         for path in self.posts_dir.glob("*.json"):
@@ -142,11 +171,21 @@ class Blog:
             return ""
         if not post.audio_path.is_file():
             raise PublishError(f"The memo's audio file {post.audio_path.name} is missing.")
-        name = f"{post.slug}{post.audio_path.suffix.lower()}"
+        return self._copy_media(post.audio_path, f"{post.slug}{post.audio_path.suffix.lower()}")
+
+    def store_image(self, post: Post, slug: str) -> str:
+        if post.featured_image_path is None:
+            return ""
+        if not post.featured_image_path.is_file():
+            raise PublishError("The post's featured image is missing from the media store.")
+        name, _ = image_name(post, f"{slug}-image")
+        return self._copy_media(post.featured_image_path, name)
+
+    def _copy_media(self, source: Path, name: str) -> str:
         target = self.media_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{name}.tmp")
-        shutil.copyfile(post.audio_path, tmp)
+        shutil.copyfile(source, tmp)
         os.replace(tmp, target)
         return name
 
@@ -182,6 +221,8 @@ class Blog:
             if any(e.audio == parts[1] for e in entries) and file.is_file():
                 mime = next(e.audio_mime for e in entries if e.audio == parts[1])
                 return 200, mime or "application/octet-stream", file.read_bytes()
+            if any(e.image == parts[1] for e in entries) and file.is_file():
+                return 200, mimetypes.guess_type(parts[1])[0] or "application/octet-stream", file.read_bytes()
         if len(parts) in (1, 2) and parts[1:] in ([], ["index.html"]):
             entry = self.load(parts[0])
             if entry is not None and entry.is_public(now or _now()):
@@ -209,10 +250,11 @@ class Blog:
         put("sitemap.xml", "sitemap.xml", "./")
         for entry in entries:
             put(f"{entry.slug}/index.html", f"{entry.slug}/", "../")
-            if entry.audio:
-                (target / "media").mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(self.media_dir / entry.audio, target / "media" / entry.audio)
-                written.append(target / "media" / entry.audio)
+            for name in (entry.audio, entry.image):
+                if name:
+                    (target / "media").mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(self.media_dir / name, target / "media" / name)
+                    written.append(target / "media" / name)
         for tag in sorted({slug for e in entries for _, slug in e.tag_slugs()}):
             put(f"tags/{tag}/index.html", f"tags/{tag}/", "../../")
         return written
@@ -237,12 +279,15 @@ class BlogPublisher:
         now = _now()
         when = post.publish_at_utc or (previous.published_at if previous else now)
         audio = self.blog.store_audio(post) if post.audio_path else (previous.audio if previous else "")
+        image = self.blog.store_image(post, slug)
+        if previous is not None and previous.image and previous.image != image:
+            (self.blog.media_dir / previous.image).unlink(missing_ok=True)  # replaced or removed
         return BlogEntry(
             draft_id=post.draft_id, slug=slug, title=post.title, html=markdown_to_html(post.body_markdown),
             excerpt=post.excerpt, tags=list(post.tags), status=post.status,
             published=when.replace(microsecond=0).isoformat(), updated=now.isoformat(),
             author=post.author_name, language=post.language, audio=audio,
-            audio_mime=post.audio_mime if audio else "",
+            audio_mime=post.audio_mime if audio else "", image=image,
         )  # fmt: skip
 
     def _free_slug(self, post: Post) -> str:
@@ -270,6 +315,7 @@ class BlogPublisher:
         self.blog.save(entry)
         if slug != remote_id:
             self.blog.delete(remote_id)
+            self.blog.add_redirect(remote_id, slug)
         return self._remote(entry)
 
     def unpublish(self, remote_id: str) -> None:
@@ -277,13 +323,15 @@ class BlogPublisher:
         if entry is None:
             return  # already gone: unpublishing twice is not an error
         audio, entry.audio, entry.audio_mime = entry.audio, "", ""
+        image, entry.image = entry.image, ""
         entry.status = "draft"
         entry.updated = _now().isoformat()
         self.blog.save(entry)
-        if audio:
-            # /blog/media/ serves whatever file is there: a withdrawn post's recording goes too
-            # (publishing again copies it back from the memo).
-            (self.blog.media_dir / audio).unlink(missing_ok=True)
+        for name in (audio, image):
+            if name:
+                # /blog/media/ serves whatever file is there: a withdrawn post's recording and
+                # image go too (publishing again copies them back from the media store).
+                (self.blog.media_dir / name).unlink(missing_ok=True)
 
     def find(self, post: Post, remote_id: str | None = None) -> RemotePost | None:
         if remote_id and (entry := self.blog.load(remote_id)) is not None:

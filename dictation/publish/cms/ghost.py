@@ -10,7 +10,6 @@ once, never forced past a second conflict.
 
 from __future__ import annotations
 
-import mimetypes
 import re
 import time
 from collections.abc import Generator
@@ -21,7 +20,7 @@ import httpx
 import jwt
 
 from dictation.errors import PublishError
-from dictation.publish.cms.base import Destination, Post, RemotePost
+from dictation.publish.cms.base import Destination, Post, RemotePost, image_name
 from dictation.publish.cms.http import make_client, request
 from dictation.publish.cms.render import audio_figure, markdown_to_html
 from dictation.settings import Settings
@@ -84,11 +83,12 @@ class GhostPublisher:
     def _call(self, method: str, route: str, what: str, **kwargs: Any) -> httpx.Response:
         return request(self.client, method, self.root + route, what=f"Ghost ({what})", **kwargs)
 
-    def _upload(self, kind: str, path: Path, mime: str) -> str:
+    def _upload(self, kind: str, path: Path, mime: str, filename: str | None = None) -> str:
         if not path.is_file():
             raise PublishError(f"The file to attach, {path.name}, is missing.")
         with path.open("rb") as fh:
-            response = self._call("POST", f"{kind}/upload/", f"{kind} upload", files={"file": (path.name, fh, mime)})
+            files = {"file": (filename or path.name, fh, mime)}
+            response = self._call("POST", f"{kind}/upload/", f"{kind} upload", files=files)
         return response.json()[kind][0]["url"]
 
     def _payload(self, post: Post) -> dict[str, Any]:
@@ -108,8 +108,9 @@ class GhostPublisher:
         if post.publish_at_utc is not None:
             data["published_at"] = post.publish_at_utc.isoformat().replace("+00:00", "Z")
         if post.featured_image_path is not None:
-            mime = mimetypes.guess_type(post.featured_image_path.name)[0] or "image/jpeg"
-            data["feature_image"] = self._upload("images", post.featured_image_path, mime)
+            # Ghost refuses an image whose name has no extension matching its type.
+            name, mime = image_name(post, post.featured_image_path.stem[:32] or "image")
+            data["feature_image"] = self._upload("images", post.featured_image_path, mime, name)
         return data
 
     @staticmethod

@@ -23,6 +23,7 @@ from dictation.publish.cms.base import (
     RemotePost,
     draft_marker,
     has_marker,
+    image_name,
 )
 from dictation.publish.cms.http import make_client, request
 from dictation.publish.cms.render import post_html
@@ -97,7 +98,7 @@ class WordPressPublisher:
         found = self._call("GET", "tags", "tag lookup", params={"slug": _slugish(name)})
         return found[0]["id"] if found else None
 
-    def _media(self, path: Path, mime: str, name: str) -> dict:
+    def _media(self, path: Path, mime: str, name: str, suffix: str | None = None) -> dict:
         """Upload once per draft: the file is named after the draft, and an upload that
         already exists under that name (an earlier attempt) is reused."""
         found = self._call("GET", "media", "media lookup", params={"slug": name, "context": "edit"})
@@ -107,7 +108,7 @@ class WordPressPublisher:
             raise PublishError(f"The file to attach, {path.name}, is missing.")
         headers = {
             "Content-Type": mime or mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-            "Content-Disposition": f'attachment; filename="{name}{path.suffix.lower()}"',
+            "Content-Disposition": f'attachment; filename="{name}{suffix or path.suffix.lower()}"',
         }
         with path.open("rb") as fh:
             return self._call("POST", "media", "media upload", content=fh.read(), headers=headers)
@@ -129,8 +130,10 @@ class WordPressPublisher:
         if post.publish_at_utc is not None:
             data["date_gmt"] = post.publish_at_utc.replace(tzinfo=None).isoformat(timespec="seconds")
         if post.featured_image_path is not None:
-            mime = mimetypes.guess_type(post.featured_image_path.name)[0] or "image/jpeg"
-            data["featured_media"] = self._media(post.featured_image_path, mime, f"dictation-{stem}-image")["id"]
+            # Named after the file's content too: a new image is a new upload, the same one is reused.
+            name, mime = image_name(post, f"dictation-{stem}-image-{post.featured_image_path.stem[:12].lower()}")
+            stem_name, _, ext = name.rpartition(".")
+            data["featured_media"] = self._media(post.featured_image_path, mime, stem_name, "." + ext)["id"]
         return data
 
     @staticmethod

@@ -5,9 +5,12 @@ import { api, request, t, toast } from "./common.js";
 export const AUTOSAVE_MS = 3000;
 
 export class DraftEditor {
-  constructor({ draftId, version, title, body, titleInput, bodyInput, stateEl, conflict }) {
-    Object.assign(this, { draftId, version, titleInput, bodyInput, stateEl, conflict });
-    this.saved = { title, body_markdown: body };
+  // `fields`: more of the draft saved with the text, {name: {input, get(), set(value)}}
+  // (the publish tab's slug, excerpt and tags).
+  constructor({ draftId, version, title, body, titleInput, bodyInput, stateEl, conflict, fields = {} }) {
+    Object.assign(this, { draftId, version, titleInput, bodyInput, stateEl, conflict, fields });
+    this.saved = { title, body_markdown: body, ...this.fieldValues() };
+    this.automatic = new Set(); // fields to make from the text again with the next save
     this.saving = null;
     this.inConflict = false;
     this.problem = null; // a refusal (claimed by someone else...): wait for the next edit
@@ -16,7 +19,7 @@ export class DraftEditor {
     this.savedListeners = []; // told the server's draft after each save (its state may move)
 
     this.restoreBackup();
-    for (const input of [titleInput, bodyInput]) {
+    for (const input of [titleInput, bodyInput, ...Object.values(fields).map((f) => f.input)]) {
       input.addEventListener("input", () => this.edited());
     }
     setInterval(() => { if (this.dirty && !this.problem) this.save(); }, AUTOSAVE_MS);
@@ -30,13 +33,32 @@ export class DraftEditor {
     conflict.takeTheirs.addEventListener("click", () => this.resolve("theirs"));
   }
 
+  fieldValues() {
+    return Object.fromEntries(Object.entries(this.fields).map(([name, field]) => [name, field.get()]));
+  }
+
   get current() {
-    return { title: this.titleInput.value, body_markdown: this.bodyInput.value };
+    return { title: this.titleInput.value, body_markdown: this.bodyInput.value, ...this.fieldValues() };
   }
 
   get dirty() {
     const now = this.current;
-    return now.title !== this.saved.title || now.body_markdown !== this.saved.body_markdown;
+    return this.automatic.size > 0 || Object.keys(now).some((key) => !same(now[key], this.saved[key]));
+  }
+
+  /** The server's post fields as saved and shown (a restore, the other side of a conflict). */
+  takeFields(data) {
+    for (const [name, field] of Object.entries(this.fields)) {
+      if (!(name in data)) continue;
+      field.set(data[name]);
+      this.saved[name] = data[name];
+    }
+  }
+
+  /** Make `name` (slug, excerpt, tags) from the text again: no longer set by hand. */
+  makeAutomatic(name) {
+    this.automatic.add(name);
+    this.edited();
   }
 
   onChange(callback) { this.listeners.push(callback); }
@@ -47,6 +69,7 @@ export class DraftEditor {
   replace(data) {
     this.version = data.version;
     this.saved = { title: data.title, body_markdown: data.body_markdown };
+    this.takeFields(data);
     this.titleInput.value = data.title;
     this.bodyInput.value = data.body_markdown;
     localStorage.removeItem(this.backupKey);
@@ -100,15 +123,31 @@ export class DraftEditor {
   async send(keepalive) {
     const sent = this.current;
     const changes = {};
-    for (const key of Object.keys(sent)) if (sent[key] !== this.saved[key]) changes[key] = sent[key];
-    if (!Object.keys(changes).length) return true;
+    const automatic = [...this.automatic];
+    for (const key of Object.keys(sent)) {
+      if (!same(sent[key], this.saved[key]) && !automatic.includes(key)) changes[key] = sent[key];
+    }
+    if (automatic.length) changes.automatic = automatic;
+    if (!Object.keys(changes).length) {
+      // Typed back to what the server has: nothing to send, and nothing unsaved either.
+      this.show("saved", t("editor.saved_version", { v: this.version }));
+      localStorage.removeItem(this.backupKey);
+      return true;
+    }
     this.show("saving", t("editor.saving"));
     const result = await request("PATCH", api(`/drafts/${this.draftId}`), {
       json: changes, headers: { "If-Match": `"${this.version}"` }, keepalive,
     });
     if (result.ok) {
       this.version = result.data.version;
+      for (const name of automatic) this.automatic.delete(name);
+      for (const [name, field] of Object.entries(this.fields)) {
+        // Not typed in since this save left: show what the server made of it (from the text).
+        if (same(field.get(), sent[name])) field.set(result.data[name]);
+      }
       this.saved = { title: result.data.title, body_markdown: result.data.body_markdown };
+      for (const name of Object.keys(this.fields)) this.saved[name] = result.data[name];
+
       if (!this.dirty) localStorage.removeItem(this.backupKey);
       this.show(this.dirty ? "dirty" : "saved", this.dirty ? t("editor.unsaved") : t("editor.saved_version", { v: this.version }));
       for (const listener of this.savedListeners) listener(result.data);
@@ -150,6 +189,7 @@ export class DraftEditor {
     // Either way the next save is based on the version now on the server.
     this.version = theirs.version;
     this.saved = { title: theirs.title, body_markdown: theirs.body_markdown };
+    this.takeFields(theirs);
     if (choice === "mine") {
       this.bodyInput.value = this.conflict.mine.value;
     } else {
@@ -174,4 +214,8 @@ export class DraftEditor {
       box.dispatchEvent(new Event("input"));
     }
   }
+}
+
+function same(a, b) {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

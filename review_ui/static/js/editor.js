@@ -1,11 +1,12 @@
 // The editor page: player, transcript, draft with autosave, preview and keys, wired.
-import { pageData } from "./common.js";
+import { pageData, t } from "./common.js";
 import { DraftEditor } from "./draft.js";
 import { HelpOverlay, installKeys } from "./keys.js";
 import { installActions, installComments, installTabs, Preview, refreshHead } from "./panels.js";
 import { ParagraphMap } from "./paragraphs.js";
 import { Player } from "./player.js";
-import { PublishPanel } from "./publish.js";
+import { installFeaturedImage, PostFieldsPanel, postFields } from "./postfields.js";
+import { installLookedAt, PublishPanel } from "./publish.js";
 import { RevisionsPanel } from "./revisions.js";
 import { Transcript } from "./transcript.js";
 
@@ -29,7 +30,7 @@ let publish = null;
 if (data.draftId) {
   draft = new DraftEditor({
     draftId: data.draftId, version: data.version, title: data.title, body: data.body,
-    titleInput: $("draft-title"), bodyInput: $("draft-body"), stateEl: $("save-state"),
+    titleInput: $("draft-title"), bodyInput: $("draft-body"), stateEl: $("save-state"), fields: postFields($("post-fields")),
     conflict: {
       root: $("conflict"), mine: $("conflict-mine"), theirs: $("conflict-theirs"), theirsBy: $("conflict-theirs-by"),
       keepMine: $("conflict-keep-mine"), takeTheirs: $("conflict-take-theirs"),
@@ -39,7 +40,14 @@ if (data.draftId) {
     const start = paragraphs.startOf(text, index);
     if (start !== null) player.playFrom(start);
   });
+  const fieldsPanel = new PostFieldsPanel({ root: $("post-fields"), draft, manual: data.manualFields });
+  preview.extra = () => fieldsPanel.previewValues();
   const refresh = (delay) => preview.schedule(() => $("draft-title").value, () => $("draft-body").value, delay);
+  installFeaturedImage({
+    draftId: data.draftId, file: $("featured-file"), thumb: $("featured-thumb"), none: $("featured-none"),
+    remove: $("featured-remove"), onChange: () => refresh(0),
+  });
+  installLookedAt({ transcript: $("transcript"), draftId: data.draftId, lookedAt: data.lookedAt, label: t("editor.looked_at") });
   draft.onChange(() => refresh(500));
   refresh(0);
 
@@ -73,7 +81,13 @@ if (data.draftId) {
   publish = new PublishPanel({
     memoId: data.memoId, draftId: data.draftId, form: $("publish-form"), list: $("publications"),
     stateChip: $("state-chip"), postLink: $("post-link"), tab: $("tab-publish"), openButton: $("open-publish"),
-    beforePublish: () => draft.save(),
+    beforePublish: () => draft.save(), checkDialog: $("check-dialog"),
+  });
+  // A save may make the live post differ from the draft (or no longer): the list says so.
+  let differs = Boolean(document.querySelector("#publications [data-live-differs]"));
+  draft.onSaved((saved) => {
+    if (saved.live_differs !== differs) publish.refresh();
+    differs = saved.live_differs;
   });
 }
 installTabs(document.querySelector('[role="tablist"]'));

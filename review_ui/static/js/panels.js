@@ -43,7 +43,8 @@ export class Preview {
     const response = await fetch("/preview", {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
-      body: JSON.stringify({ title, body_markdown: body, memo_id: this.memoId }),
+      // `extra`: the post fields (slug, excerpt, tags), shown above the post as readers meet it.
+      body: JSON.stringify({ title, body_markdown: body, memo_id: this.memoId, ...(this.extra ? this.extra() : {}) }),
     }).catch(() => null);
     if (!response || !response.ok) return;
     this.scrollY = this.frame.contentWindow?.scrollY || 0;

@@ -1,14 +1,18 @@
 // The editor's publish panel: a destination, now or a set time, and the list of where this
 // draft went. The list is the server's own fragment (escaped there), asked for again every
-// 1.5 s while a publication runs and every 20 s while one waits for its time.
+// 1.5 s while a publication runs and every 20 s while one waits for its time. A draft's first
+// publication opens the check dialog (GET /drafts/{id}/publish-check, as the API gives it);
+// a live post that differs from the draft offers "Update live post" in the list.
 import { api, localizeTimes, request, t, toast } from "./common.js";
 
 const FAST_MS = 1500;
 const SLOW_MS = 20000;
 
 export class PublishPanel {
-  constructor({ memoId, draftId, form, list, stateChip, postLink, tab, openButton, beforePublish }) {
-    Object.assign(this, { memoId, draftId, form, list, stateChip, postLink, tab, beforePublish });
+  constructor({ memoId, draftId, form, list, stateChip, postLink, tab, openButton, beforePublish, checkDialog }) {
+    Object.assign(this, { memoId, draftId, form, list, stateChip, postLink, tab, beforePublish, checkDialog });
+    this.liveDiffers = document.getElementById("live-differs");
+    this.liveDiffers?.addEventListener("click", () => tab.click());
     this.timer = null;
     this.lastHtml = null;
     this.at = form.querySelector("#publish-at");
@@ -63,6 +67,7 @@ export class PublishPanel {
       // The text on screen is what goes out: never an older version behind it.
       if (this.beforePublish && !(await this.beforePublish())) { toast(t("publish.not_saved"), "error"); return; }
       const destination = this.form.querySelector("select").value;
+      if (!(await this.checked(destination, Boolean(publishAt)))) return;
       const result = await request("POST", api(`/drafts/${this.draftId}/publish`), {
         json: { destination, publish_at: publishAt },
       });
@@ -72,6 +77,39 @@ export class PublishPanel {
       this.button.disabled = false;
     }
     await this.refresh();
+  }
+
+  /** The first publication goes out only once someone has seen the check; true to go on. */
+  async checked(destination, later) {
+    const query = `?destination=${encodeURIComponent(destination)}`;
+    const result = await request("GET", api(`/drafts/${this.draftId}/publish-check${query}`));
+    if (!result.ok) { toast(t("check.failed", { reason: result.message }), "error"); return false; }
+    const check = result.data;
+    if (!check.first_publication || !this.checkDialog) return true;
+    const box = this.checkDialog;
+    const put = (id, text) => { box.querySelector(`#${id}`).textContent = text; };
+    put("check-intro", t("check.intro", { destination: check.destination }));
+    put("check-title", check.title);
+    put("check-address", check.url || t("check.address_later", { destination: check.destination, slug: check.slug }));
+    put("check-excerpt", check.excerpt || "–");
+    put("check-tags", check.tags.join(", ") || "–");
+    put("check-image", check.featured_image ? t("check.yes") : t("check.no"));
+    box.querySelector("#check-low").dataset.unchecked = String(check.unchecked_low_words);
+    put("check-low", check.unchecked_low_words
+      ? t("check.low_some", { n: check.unchecked_low_words, total: check.low_words })
+      : t("check.low_none"));
+    const words = box.querySelector("#check-words");
+    words.replaceChildren(...check.unchecked.map((word) => {
+      const item = document.createElement("li");
+      item.textContent = word.word; // text, never HTML
+      return item;
+    }));
+    put("check-confirm", later ? t("check.confirm_later") : t("check.confirm"));
+    box.returnValue = "";
+    box.showModal();
+    box.querySelector("#check-cancel").focus();
+    await new Promise((resolve) => box.addEventListener("close", resolve, { once: true }));
+    return box.returnValue === "go";
   }
 
   async listClicked(event) {
@@ -138,6 +176,7 @@ export class PublishPanel {
       this.postLink.hidden = !postUrl;
       this.postLink.href = postUrl || "#";
     }
+    if (this.liveDiffers) this.liveDiffers.hidden = !node.querySelector("[data-live-differs]");
   }
 
   schedule() {
@@ -153,4 +192,23 @@ export class PublishPanel {
 function localInputValue(date) {
   const pad = (n) => String(n).padStart(2, "0");
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+/** A click on a low-confidence word of the transcript (which plays it) marks it looked at. */
+export function installLookedAt({ transcript, draftId, lookedAt, label }) {
+  const words = [...transcript.querySelectorAll(".w[data-s]")];
+  const mark = (index) => {
+    const word = words[index];
+    if (!word || word.classList.contains("seen")) return;
+    word.classList.add("seen");
+    word.title = `${word.title} · ${label}`;
+  };
+  for (const index of lookedAt || []) mark(index);
+  transcript.addEventListener("click", async (event) => {
+    const word = event.target.closest(".w.low[data-s]");
+    if (!word || word.classList.contains("seen")) return;
+    const index = words.indexOf(word);
+    const result = await request("POST", api(`/drafts/${draftId}/looked-at`), { json: { words: [index] } });
+    if (result.ok) mark(index);
+  });
 }
