@@ -139,7 +139,10 @@ def removals(memo: Memo, session: Session | None = None) -> list[Removal]:
         select(AuditEntry.to_state, AuditEntry.created_at)
         .where(AuditEntry.memo_id == memo.id, AuditEntry.to_state.in_(DONE_STATES))
         .order_by(AuditEntry.created_at).limit(1)).first()
-    after, since = (first.to_state, _aware(first.created_at)) if first else (memo.status, _aware(memo.updated_at))
+    # Without a history (made by hand, imported), the memo's state is the best guess; one that
+    # left "published" since still lost its files after a publication.
+    guess = memo.status if memo.status in DONE_STATES else State.published.value
+    after, since = (first.to_state, _aware(first.created_at)) if first else (guess, _aware(memo.updated_at))
     return [Removal(what, at, max(0, (_aware(at) - since).days), after) for what, at in gone]
 
 
