@@ -15,13 +15,26 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dictation.db import unavailable
-from dictation.errors import DISK_FULL_MESSAGE, DictationError, is_disk_full
+from dictation.errors import DISK_FULL_MESSAGE, DictationError, StorageFull, is_disk_full
 from dictation.workflow import messages
 
 log = logging.getLogger(__name__)
 # Handled by ExceptionMiddleware (inside the app) rather than only by the last-resort handler.
 _PASSING_FAULTS: tuple[type[Exception], ...] = (sa_exc.OperationalError, sa_exc.InterfaceError,
-                                                 sa_exc.TimeoutError, sa_exc.DisconnectionError, OSError)
+                                                 sa_exc.TimeoutError, sa_exc.DisconnectionError, OSError,
+                                                 StorageFull)
+# What a passing fault means for the person, in each language of the desk.
+_FAULT_SENTENCES = {
+    "database_unavailable": {
+        "en": "The database is not answering for a moment. Please try again in a few seconds.",
+        "fr": "La base de données ne répond pas pour le moment. Réessayez dans quelques secondes.",
+    },
+    "storage_full": {
+        "en": DISK_FULL_MESSAGE,
+        "fr": "Le disque du serveur est plein : rien n’a été gardé de cet enregistrement ; "
+              "renvoyez-le quand un administrateur aura libéré de la place.",
+    },
+}
 
 _HTTP_CODES = {
     400: ("bad_request", "The request could not be understood."),
@@ -149,13 +162,16 @@ def _in_callers_language(request: Request, exc: DictationError, detail: dict) ->
 def passing_fault(request: Request, exc: BaseException) -> JSONResponse | None:
     """A database that is restarting or a full disk: a sentence and a status a client can act
     on (retry later), not a 500 with a traceback."""
+    # The person may not be known (the database is away): their setting if it was read, else
+    # Accept-Language.
+    language = messages.preferred_language(getattr(request.state, "user_language", None),
+                                           request.headers.get("accept-language"))
     if unavailable(exc):
         log.warning("%s %s -> 503: the database is unavailable (%s)", request.method, request.url.path,
                     type(exc).__name__)
-        return error_response(503, "database_unavailable",
-                              "The database is not answering for a moment. "
-                              "Please try again in a few seconds.", headers={"Retry-After": "5"})
-    if is_disk_full(exc):
+        return error_response(503, "database_unavailable", _FAULT_SENTENCES["database_unavailable"][language],
+                              headers={"Retry-After": "5"})
+    if isinstance(exc, StorageFull) or is_disk_full(exc):
         log.error("%s %s -> 507: the disk is full", request.method, request.url.path)
-        return error_response(507, "storage_full", DISK_FULL_MESSAGE)
+        return error_response(507, "storage_full", _FAULT_SENTENCES["storage_full"][language])
     return None

@@ -27,7 +27,7 @@ from tussi.storage import UploadAlreadyExistsException
 from api.deps import CSRF_HEADER, Caller, check_csrf, get_queue, identify
 from api.errors import error_response, passing_fault
 from api.upload import MEDIA_TYPES, SNIFF_BYTES, sniff_audio
-from dictation.errors import DISK_FULL_MESSAGE, DictationError, TooLarge
+from dictation.errors import DISK_FULL_MESSAGE, DictationError, StorageFull, TooLarge
 from dictation.housekeeping import open_upload_bytes, open_uploads, upload_dirs
 from dictation.memos import intake
 from dictation.models import Memo, User
@@ -214,7 +214,10 @@ class MemoUploads:
         finally:
             _call.reset(token)
         if response.status_code == 507:  # tussi's own full-disk answer has no body: give the sentence
-            return error_response(507, "storage_full", DISK_FULL_MESSAGE, headers={"Tus-Resumable": "1.0.0"})
+            full = passing_fault(request, StorageFull(DISK_FULL_MESSAGE))
+            assert full is not None
+            full.headers["Tus-Resumable"] = "1.0.0"
+            return full
         if call.memo_id is not None:
             response.headers["Memo-Id"] = str(call.memo_id)
         if call.duplicate_of is not None:  # the phone says "you already sent this on …"

@@ -46,6 +46,8 @@ def test_refuse_upload_on_full_disk_with_507_then_accept_it(db, settings, media)
         assert full.status_code == 507, full.text
         assert full.json()["error"] == "storage_full"
         assert "no disk space left" in full.json()["message"] and "nothing was kept" in full.json()["message"]
+        en_francais = upload(http, recording, headers={**author.auth, "Accept-Language": "fr-FR,fr;q=0.9"})
+        assert en_francais.status_code == 507 and "disque du serveur est plein" in en_francais.json()["message"]
         assert leftovers(settings.media_dir) == []  # no partial file under any name
         with db.session() as session:
             assert session.query(Memo).count() == 0  # and no memo pointing at nothing

@@ -53,6 +53,7 @@ def test_answer_503_while_postgres_restarts_then_finish_memo(tmp_path):
             went_down = dt.datetime.now(dt.UTC)
             pg.stop("fast")  # cuts every connection at once, as a restart does
             down = api.get(f"/api/v1/memos/{memo_id}")
+            down_fr = api.get(f"/api/v1/memos/{memo_id}", headers={"Accept-Language": "fr"})
             time.sleep(1.0)
             pg.start()
             came_back = dt.datetime.now(dt.UTC)
@@ -64,6 +65,7 @@ def test_answer_503_while_postgres_restarts_then_finish_memo(tmp_path):
         assert down.status_code == 503, down.text
         assert down.json()["error"] == "database_unavailable" and "try again" in down.json()["message"]
         assert down.headers["retry-after"] == "5"
+        assert down_fr.status_code == 503 and "ne répond pas" in down_fr.json()["message"]
         statuses = {answer.status_code for answer in answers}
         assert statuses <= {200, 503}, [(a.status_code, a.text[:200]) for a in answers if a.status_code >= 500]
         assert 503 in statuses and all(a.json()["message"] for a in answers if a.status_code == 503)
