@@ -65,14 +65,14 @@ export class Preview {
   }
 }
 
-/** The workflow's part of the page (state, claim, buttons with their reasons) as the server
- *  renders it now: after a save moved the state (an edit after sign-off), without reloading
- *  the page under the typist. */
+/** The workflow's part of the page (state, claim, buttons with their reasons, the history)
+ *  as the server renders it now: after a save moved the state (an edit after sign-off) or a
+ *  restore, without reloading the page under the typist. */
 export async function refreshHead() {
   const response = await fetch(window.location.pathname, { credentials: "same-origin" }).catch(() => null);
   if (!response || !response.ok) return;
   const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
-  for (const id of ["actions", "state-chip", "assignee"]) {
+  for (const id of ["actions", "state-chip", "assignee", "panel-history"]) {
     const [now, then] = [document.getElementById(id), fresh.getElementById(id)];
     if (!now || !then) continue;
     now.innerHTML = then.innerHTML;

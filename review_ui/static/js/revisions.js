@@ -2,6 +2,7 @@
 // restore one (a new version with its text, based on the version on screen), and keep the
 // list of versions up to date as the draft is saved.
 import { api, request, t, toast } from "./common.js";
+import { refreshHead } from "./panels.js";
 
 /** As the server writes a revision's time (review_ui.context.local_day): UTC, the page's order. */
 function day(iso) {
@@ -73,5 +74,6 @@ export class RevisionsPanel {
     toast(t("editor.restored_version", { v: version, new: result.data.version }));
     this.select.value = "";
     this.draft.replace(result.data); // a save like any other: the list and the diff follow
+    refreshHead(); // the history says which version came back
   }
 }
