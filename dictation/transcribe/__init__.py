@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from dictation.transcribe import heap
 from dictation.transcribe.coverage import repair_coverage
 from dictation.transcribe.engines import SAMPLE_RATE, Engine, Progress, load_engine
 from dictation.transcribe.options import TranscribeOptions
@@ -48,6 +49,7 @@ def transcribe(
     A file is decoded while it is transcribed, a piece at a time, so memory stays flat
     however long the memo. `progress(fraction)` gets the fraction of audio done, 0..1.
     """
+    heap.cap_arenas()  # before the engine's threads exist: they would each get a heap of their own
     engine = engine or load_engine(options)
     if isinstance(source, np.ndarray):
         return transcribe_audio(source, engine, options, progress)
@@ -174,6 +176,7 @@ def _transcribe_blocks(
             if options.language == "auto" and language in ("en", "fr"):
                 # The rest of the memo keeps the language its first words were heard in.
                 options = replace(options, language=language)
+        heap.trim()  # what this piece freed goes back before the next one allocates
     meter(total, final=True)
     segments = tidy_segments(segments)
     return Transcript(
