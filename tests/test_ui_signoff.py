@@ -117,6 +117,12 @@ def test_sign_off_round_trip_between_desk_and_phone(page, new_context, live_serv
     again = page.locator('[data-action="submit_for_approval"]')
     expect(again).to_have_text("Send for sign-off again")
     shot(page, "editor-changes-requested")
+    french = new_context().new_page()  # Claire reads French; the draft is Alice's
+    live_server.sign_in(french, "claire")
+    open_editor(french, live_server, memo)
+    expect(french.locator("#changes-banner")).to_contain_text("Dan Okafor demande des modifications")
+    expect(french.locator('[data-action="submit_for_approval"]')).to_have_text("Renvoyer pour validation")
+    expect(french.locator('[data-action="submit_for_approval"]')).to_have_attribute("aria-disabled", "true")
     type_at_end(page, " President Kennedy said it.")
     again.click()
     expect(page.locator("#state-chip")).to_have_text("Awaiting sign-off", timeout=10_000)
