@@ -20,6 +20,7 @@ from dictation.mailin.senders import new_secret_address
 from dictation.mailin.smtp import SmtpReceiver
 from dictation.models import Job, User
 from tests.conftest import shared_file
+from tests.support.api import sine_wav
 from tests.support.mailin import DESK, EN, mail, memos, note, person, refusal, send, transcribe
 from tests.support.serve import free_port, serve
 from tests.support.wer import word_error_rate
@@ -193,6 +194,23 @@ def test_refuse_recording_over_upload_limit(mail_desk, mail_receiver):
     big = [(b"OggS" + b"\0" * (int(3.2 * 1024 * 1024)), "audio/ogg", "long.ogg")]
     code, reason, _ = refusal(mail_receiver, mail(attachments=big))
     assert code == 552 and "'long.ogg' is larger than the limit of 3 MB for one memo" in reason
+
+
+def test_refuse_recording_over_memo_length_and_keep_nothing(mail_desk):
+    person(mail_desk)
+    short_limit = mail_desk.settings.model_copy(update={"max_memo_minutes": 0.1})  # 6 s
+    strict = dataclasses.replace(mail_desk, settings=short_limit)
+    receiver = SmtpReceiver(strict.deliver, "127.0.0.1", 0, max_mb=6).start()
+    # The short one first: it must not become a memo while its sibling is refused.
+    notes = [(sine_wav(2.0, 330.0), "audio/wav", "short.wav"), (sine_wav(9.0, 350.0), "audio/wav", "long.wav")]
+    try:
+        code, reason, _ = refusal(receiver, mail(attachments=notes))
+    finally:
+        receiver.stop()
+    assert code == 552 and "'long.wav'" in reason and "longer than the limit of 0.1 minutes" in reason
+    assert "Nothing from this message was kept" in reason
+    assert memos(mail_desk) == []
+    assert not [p for p in mail_desk.store.root.rglob("*") if p.is_file()]
 
 
 def test_refuse_malformed_mail_and_keep_listening(mail_desk, mail_receiver):

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 import huey
 
+from dictation.audio import check_stated_length
 from dictation.db import Database
 from dictation.errors import InvalidInput, TooLarge
 from dictation.mailin.message import Attachment, MemoMail, parse_mail
 from dictation.mailin.senders import find_author, screen_recipient
-from dictation.memos.intake import MAX_TITLE, Intake, Recording, receive_memo
+from dictation.memos.intake import MAX_TITLE, Intake, Recording, forget_unreferenced, receive_memo
 from dictation.settings import Settings
 from dictation.storage import MediaStore
 
@@ -73,14 +74,25 @@ class MailDesk:
                     f"The recording {recording.filename!r} is larger than the limit of "
                     f"{self.settings.max_upload_mb} MB for one memo; nothing from this message was kept."
                 )
+        max_seconds = self.settings.max_memo_minutes * 60
+        stored = [self.store.save_stream(recording.data, max_bytes=limit) for recording in mail.recordings]
+        # Every recording's stated length before any becomes a memo: the reply then says what
+        # was refused, never "some of it went in".
+        for recording, kept in zip(mail.recordings, stored, strict=True):
+            try:
+                check_stated_length(self.store.path(kept.sha256), max_seconds)
+            except TooLarge as exc:
+                for unused in stored:
+                    forget_unreferenced(self.database, self.store, unused.sha256)
+                raise TooLarge(f"The recording {recording.filename!r}: {exc.message} "
+                               "Nothing from this message was kept.") from exc
         taken = []
-        for index, recording in enumerate(mail.recordings):
-            stored = self.store.save_stream(recording.data, max_bytes=limit)
+        for index, (recording, kept) in enumerate(zip(mail.recordings, stored, strict=True)):
             fields = _fields(mail, recording, index)
             taken.append(receive_memo(
                 self.database, self.store, self.queue, author,
-                Recording(stored=stored, media_type=recording.media_type, filename=recording.filename),
-                fields, key=mail.key(index),
+                Recording(stored=kept, media_type=recording.media_type, filename=recording.filename),
+                fields, key=mail.key(index), max_seconds=max_seconds,
             ))
         return Delivery(author_email=author.email, memos=tuple(taken))
 
