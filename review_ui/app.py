@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from dictation.settings import Settings
-from review_ui import account, admin, admin_storage, mail_address, offline, pages, uploads, worklist_live
+from review_ui import account, admin, admin_storage, mail_address, offline, pages, uploads, vocabulary, worklist_live
 from review_ui.context import STATIC
 
 
@@ -18,9 +18,10 @@ def create_app(settings: Settings | None = None, *, worker: bool = False) -> Fas
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     uploads.install(app)
     app.include_router(pages.router)
-    app.include_router(worklist_live.router)
     app.include_router(offline.router)
+    app.include_router(worklist_live.router)
     app.include_router(admin.router)
+    app.include_router(vocabulary.router)
     app.include_router(admin_storage.router)
     app.include_router(account.router)
     app.include_router(mail_address.router)

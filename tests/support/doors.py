@@ -109,6 +109,16 @@ def build_world(app) -> World:
         draft = Draft(memo_id=memo.id, title="A draft", body_markdown="We ship on Friday.",
                       machine_markdown="We ship on Friday.", assignee_id=people["assistant"].id)
         session.add(draft)
+        session.flush()
+        # What the desk learned: a correction to decide on, a decision to withdraw, a word to revert.
+        from dictation.learning.tables import Correction, LearnedWord, VocabularyEntry
+
+        session.add(Correction(draft_id=draft.id, memo_id=memo.id, author_id=people["author"].id, language="en",
+                               heard="fry day", heard_key="fry day", written="Friday", is_name=True,
+                               context="We ship on Friday", start=0.1, end=0.2))
+        entry = VocabularyEntry(heard_key=f"shipp {n}", written="ship", language="en", status="accepted")
+        learned = LearnedWord(draft_id=draft.id, heard="fry day", written="Friday", occurrence=0, start=0.1, end=0.2)
+        session.add_all([entry, learned])
         token_row, _ = accounts.create_token(session, people["author"], "phone")
         revoked_row, revoked = accounts.create_token(session, people["author"], "old phone")
         accounts.revoke_token(session, revoked_row.id, people["author"])
@@ -118,7 +128,8 @@ def build_world(app) -> World:
         author_session = cookies_factory.row(session, cookies["author"])
         accounts.deactivate_user(session, people["deactivated"])
         ids = {"memo_id": memo.id, "draft_id": draft.id, "user_id": people["author"].id, "token_id": token_row.id,
-               "session_id": author_session.id, "name_or_id": destination.name, "secret": secret}
+               "session_id": author_session.id, "name_or_id": destination.name, "secret": secret,
+               "entry_id": entry.id, "word_id": learned.id}
     csrf = {p: cookies_factory.csrf_token(c) for p, c in cookies.items()}
     # An unfinished resumable upload of the author's, for HEAD and PATCH.
     from fastapi.testclient import TestClient
@@ -157,6 +168,9 @@ def knock(method: str, template: str, world: World) -> Knock:
         # there is nothing to restore (422); tests/test_revisions.py restores for real.
         ("POST", "/api/v1/drafts/{draft_id}/revisions/{version}/restore"): Knock(path, headers={"If-Match": '"1"'}),
         ("POST", "/api/v1/drafts/{draft_id}/publish"): Knock(path, json={}),
+        ("POST", "/api/v1/vocabulary"): Knock(path, json={"heard": "fry day", "written": "Friday", "language": "en",
+                                                           "accept": True}),
+        ("POST", "/api/v1/drafts/{draft_id}/learned/{word_id}/revert"): Knock(path, headers={"If-Match": '"1"'}),
         ("POST", "/api/v1/drafts/{draft_id}/unpublish"): Knock(path, json={}),
         ("POST", "/api/v1/destinations"): Knock(path, json={"name": f"new-{n}", "kind": "webhook",
                                                              "url": "http://127.0.0.1:9/new", "secret": "s3cret-hook"}),

@@ -1,0 +1,175 @@
+"""Issue 12, part 1: the desk learns from corrections. Alignment on a real transcript, proposals
+from published drafts (through the real publish job), decisions and who may make them, and
+compose writing an accepted term where the model still hears the old form, marked and revertible.
+The real-model check (a memo heard right after acceptance) is in tests/test_learning_model.py."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from dictation import jobs
+from dictation.compose import spoken_words
+from dictation.learning.align import heard_words, substitutions
+from dictation.memos import processing
+from dictation.models import Draft, Job, User
+from dictation.publish import service as publishing
+from dictation.storage import MediaStore
+from dictation.transcribe.result import Segment, Transcript, Word
+from tests.conftest import shared_file
+from tests.support.api import make_person, sine_wav
+from tests.support.dbfixtures import make_draft, make_memo
+from tests.support.desk import ALICE, ERIN, desk_app, signed_in
+
+API = "/api/v1"
+
+
+def spoken(text: str, start: float = 0.0) -> Transcript:
+    """A transcript of `text`, one word every 0.4 s, as Whisper writes words (leading spaces)."""
+    words = [Word(start + 0.4 * k, start + 0.4 * k + 0.3, " " + w, 0.9) for k, w in enumerate(text.split())]
+    return Transcript("en", start + 0.4 * len(words) + 1, [Segment(0, start, words[-1].end, text, -0.2, 0.01, words)])
+
+
+# --- alignment ---------------------------------------------------------------------------
+
+
+def test_align_real_transcript_finds_only_the_corrected_word(tmp_path):
+    from dictation.transcribe import TranscribeOptions, transcribe
+
+    audio = shared_file("audio/real/jfk.flac")
+    options = TranscribeOptions(model="tiny.en", language="en", beam_size=1, model_cache_dir=tmp_path)
+    transcript = transcribe(audio, options)
+    reference = shared_file("audio/real/jfk.txt").read_text().strip()
+    heard = heard_words(spoken_words(transcript))
+    # The model's own text, punctuated and cased by a person, is no correction at all.
+    assert substitutions(heard, reference) == []
+    # The second "country" rewritten as a name, in Markdown: one correction, timed on that word.
+    published = reference.replace("for your country", "for your **Kowalczyk**")
+    found = substitutions(heard, "> " + published)
+    assert [(s.heard.lower(), s.written, s.is_name) for s in found] == [("country", "Kowalczyk", True)]
+    spoken_at = [w for w in transcript.words if w.word.strip(" .,").lower() == "country"][-1]
+    assert (found[0].start, found[0].end) == (spoken_at.start, spoken_at.end)
+    assert "your Kowalczyk" in found[0].context
+
+
+def test_align_ignores_commands_fillers_rewrites_and_numbers():
+    transcript = spoken("um we moved the blood comma and twenty posts to the cow al check server new paragraph "
+                        "then we wrote a very long sentence that the assistant rewrote entirely")
+    published = ("We moved the blog, and 20 posts to the Kowalczyk server.\n\n"
+                 "Then an altogether different paragraph came from the assistant's own pen")
+    found = substitutions(heard_words(spoken_words(transcript)), published)
+    assert [(s.heard, s.written) for s in found] == [("blood", "blog"), ("cow al check", "Kowalczyk")]
+    assert found[0].is_name is False and found[1].is_name is True
+
+
+# --- proposals and decisions, through publication ------------------------------------------
+
+
+def _publish(client, api_app, author: User, assistant, transcript: Transcript, published: str) -> int:
+    """A memo with this transcript whose draft, edited to `published`, goes out on the blog."""
+    stored = MediaStore(api_app.state.settings.media_dir).save_stream(sine_wav(0.3, freq=300 + len(published)))
+    with api_app.state.database.session() as session:
+        memo = make_memo(session, session.get_one(User, author.id), status="in_review", language="en",
+                         transcript=transcript.to_dict(), playback_sha256=stored.sha256, media_sha256=stored.sha256)
+        draft_id, memo_id = make_draft(session, memo, title=f"Post {memo.id}", body_markdown=published).id, memo.id
+    queued = client.post(f"{API}/drafts/{draft_id}/publish", json={}, headers=assistant.auth)
+    assert queued.status_code == 202, queued.text
+    with api_app.state.database.session() as session:
+        job_id = session.scalar(select(Job.id).where(Job.kind == publishing.PUBLISH, Job.memo_id == memo_id))
+    assert jobs.run_job(job_id, api_app.state.settings, jobs.make_queue(api_app.state.settings)) == "done"
+    return memo_id
+
+
+def test_publish_two_drafts_proposes_term_then_staff_decide(client, api_app):
+    assistant, admin = make_person(api_app, "assistant"), make_person(api_app, "admin")
+    author = make_person(api_app, "author")
+    with api_app.state.database.session() as session:
+        who = session.get_one(User, author.id)
+    first = _publish(client, api_app, who, assistant, spoken("the blood is live and the plan is good"),
+                     "The blog is live and the plan is great.")
+    _publish(client, api_app, who, assistant, spoken("our blood got a new look", 5.0),
+             "Our blog got a new look, says Jeri.")
+    listed = client.get(f"{API}/vocabulary/proposals", headers=assistant.auth)
+    assert listed.status_code == 200, listed.text
+    by_term = {(p["heard"], p["written"]): p for p in listed.json()}
+    # Twice "blood" → "blog": proposed; "good" → "great" once and not a name: not yet.
+    assert set(by_term) == {("blood", "blog")}
+    blog = by_term[("blood", "blog")]
+    assert blog["memos"] == 2 and blog["language"] == "en"
+    example = next(e for e in blog["examples"] if e["memo_id"] == first)
+    assert (example["start"], example["end"]) == (0.4, 0.7) and "blog is live" in example["context"]
+
+    # Authors may neither see nor decide; assistants and admins may.
+    assert client.get(f"{API}/vocabulary/proposals", headers=author.auth).status_code == 403
+    decision = {"heard": "blood", "written": "blog", "language": "en", "accept": True}
+    refused = client.post(f"{API}/vocabulary", json=decision, headers=author.auth)
+    assert refused.status_code == 403 and refused.json()["message"]
+    accepted = client.post(f"{API}/vocabulary", json={**decision, "scope": "author"}, headers=assistant.auth)
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["status"] == "accepted" and accepted.json()["author_id"] == author.id
+    assert client.get(f"{API}/vocabulary/proposals", headers=admin.auth).json() == []
+    unknown = client.post(f"{API}/vocabulary", json={**decision, "written": "bog"}, headers=admin.auth)
+    assert unknown.status_code == 404 and "bog" in unknown.json()["message"]
+    rejected = client.post(f"{API}/vocabulary", json={**decision, "accept": False}, headers=admin.auth)
+    assert rejected.status_code == 201 and rejected.json()["status"] == "rejected"
+    decided = client.get(f"{API}/vocabulary", headers=admin.auth).json()
+    assert [(d["written"], d["status"], d["memos"]) for d in decided] == [("blog", "rejected", 2)]
+    withdrawn = client.delete(f"{API}/vocabulary/{decided[0]['entry_id']}", headers=assistant.auth)
+    assert withdrawn.status_code == 204
+    assert [p["written"] for p in client.get(f"{API}/vocabulary/proposals", headers=admin.auth).json()] == ["blog"]
+
+
+def test_open_vocabulary_page_staff_only(data_dir):
+    app = desk_app(data_dir, people=(ERIN, ALICE, ("ada@example.com", "admin", "Ada")))
+    for email, status in ((ERIN[0], 403), (ALICE[0], 200), ("ada@example.com", 200)):
+        client, _ = signed_in(app, email)
+        page = client.get("/vocabulary")
+        assert page.status_code == status, email
+        home = client.get("/account")
+        assert ('href="/vocabulary"' in home.text) is (status == 200)
+    app.state.database.dispose()
+
+
+# --- compose writes accepted terms, marked and revertible ------------------------------------
+
+
+def test_compose_learned_word_marked_then_reverted(client, api_app):
+    from dictation.learning.tables import VocabularyEntry
+
+    assistant, author = make_person(api_app, "assistant"), make_person(api_app, "author")
+    settings = api_app.state.settings
+    stored = MediaStore(settings.media_dir).save_stream(sine_wav(4.0, freq=523))
+    queue = jobs.make_queue(settings)
+    with api_app.state.database.session() as session:
+        session.add(VocabularyEntry(heard_key="blood", written="blog", language="en", author_id=None,
+                                    status="accepted"))
+        # A transcript already there (as after a retry): the job composes it with the vocabulary.
+        memo = make_memo(session, session.get_one(User, author.id), status="received", language="en",
+                         media_sha256=stored.sha256, transcript=spoken("the blood is live and our bloods "
+                                                                       "and the blood reads well").to_dict())
+        job_id, memo_id = processing.enqueue_processing(session, memo, queue).id, memo.id
+    assert jobs.run_job(job_id, settings, queue) == "done"
+    with api_app.state.database.session() as session:
+        draft_id = session.scalars(select(Draft.id).where(Draft.memo_id == memo_id)).one()
+    draft = client.get(f"{API}/drafts/{draft_id}", headers=assistant.auth).json()
+    # Whole words only: "bloods" is another word and stays.
+    assert draft["body_markdown"] == "The blog is live and our bloods and the blog reads well."
+    learned = client.get(f"{API}/drafts/{draft_id}/learned", headers=assistant.auth).json()
+    assert [(w["heard"], w["written"], w["start"], w["reverted"]) for w in learned] == [
+        ("blood", "blog", 0.4, False), ("blood", "blog", 3.6, False)]
+
+    url = f"{API}/drafts/{draft_id}/learned/{learned[1]['id']}/revert"
+    assert client.post(url, headers={**author.auth, "If-Match": '"1"'}).status_code == 403
+    assert client.post(url, headers=assistant.auth).status_code == 428
+    second = client.post(url, headers={**assistant.auth, "If-Match": '"1"'})
+    assert second.status_code == 200, second.text
+    assert second.json()["body_markdown"] == "The blog is live and our bloods and the blood reads well."
+    again = client.post(url, headers={**assistant.auth, "If-Match": f'"{second.json()["version"]}"'})
+    assert again.status_code == 409 and "already" in again.json()["message"]
+    first_url = f"{API}/drafts/{draft_id}/learned/{learned[0]['id']}/revert"
+    stale = client.post(first_url, headers={**assistant.auth, "If-Match": '"1"'})
+    assert stale.status_code == 412
+    first = client.post(first_url, headers={**assistant.auth, "If-Match": f'"{second.json()["version"]}"'})
+    assert first.status_code == 200, first.text
+    assert first.json()["body_markdown"] == "The blood is live and our bloods and the blood reads well."
+    marks = client.get(f"{API}/drafts/{draft_id}/learned", headers=assistant.auth).json()
+    assert [w["reverted"] for w in marks] == [True, True]
