@@ -3,6 +3,8 @@ gap, and a memo that lost its end says so in the API, the worklist and the edito
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import av
@@ -177,3 +179,19 @@ def test_editor_draws_band_over_lost_end(page, live_server, memo_m4a, tmp_path):
     wave, box = page.locator("#wave").bounding_box(), band.bounding_box()
     # The lost end lies past the playable audio: the band sits at the waveform's right edge.
     assert box["width"] >= 3 and box["x"] + box["width"] == pytest.approx(wave["x"] + wave["width"], abs=2)
+
+
+def test_transcribe_cli_warns_of_lost_end(memo_m4a, tmp_path):
+    from tests.test_cli import dictation
+
+    path = cut(memo_m4a, 0.5, tmp_path / "cut.m4a")
+    done = dictation("transcribe", str(path), "--model", "tiny.en", "--language", "en", "--format", "json",
+                     data_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    transcript = json.loads(done.stdout)
+    lost = re.search(r"the audio between ([\d.]+) s and ([\d.]+) s could not be decoded", done.stderr)
+    assert lost, done.stderr
+    start, end = float(lost.group(1)), float(lost.group(2))
+    assert 3 < start < 8 and abs(end - 11.0) < 0.5  # the second half of JFK's 11 s
+    # Counted among the spans to listen to, like unheard speech.
+    assert any(a <= start + 0.1 and b >= end - 0.1 for a, b in transcript["sparse_spans"])

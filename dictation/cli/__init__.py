@@ -32,9 +32,11 @@ def _progress_bar(label: str) -> Callable[[float], None]:
 def cmd_transcribe(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from dictation.audio import DecodeReport
     from dictation.compose import compose
     from dictation.settings import get_settings
     from dictation.transcribe import transcribe
+    from dictation.transcribe.coverage import with_decode_gaps
     from dictation.transcribe.options import TranscribeOptions
 
     options = TranscribeOptions.from_settings(get_settings())
@@ -44,7 +46,11 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise _UsageError(f"{path}: no such file.")
     progress = _progress_bar("Transcribing") if not args.quiet and _is_long(path) else None
-    transcript = transcribe(path, options, progress=progress)
+    lost = DecodeReport()
+    transcript = with_decode_gaps(transcribe(path, options, progress=progress, decode_report=lost), lost.gaps)
+    for start, end in lost.gaps:
+        sys.stderr.write(f"warning: the audio between {start:.1f} s and {end:.1f} s could not be decoded "
+                         "(damaged or cut short); nothing was transcribed there.\n")
     if args.format == "json":
         json.dump(transcript.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from dictation.transcribe.options import TranscribeOptions
 from dictation.transcribe.result import Segment, Transcript, Word
 from dictation.transcribe.segments import tidy_segments
 from dictation.transcribe.vad import speech_spans
+
+if TYPE_CHECKING:
+    from dictation.audio import DecodeReport
 
 __all__ = [
     "Engine", "Progress", "Segment", "Transcript", "TranscribeOptions", "Word",
@@ -42,9 +45,11 @@ def transcribe(
     options: TranscribeOptions,
     progress: Progress | None = None,
     engine: Engine | None = None,
+    decode_report: DecodeReport | None = None,
 ) -> Transcript:
     """Transcribe a memo file (path, file object, bytes: any format `dictation.audio`
-    reads) or 16 kHz mono float32 PCM.
+    reads) or 16 kHz mono float32 PCM. `decode_report` collects what of the file could not be
+    decoded (gaps of silence in the transcript's timeline).
 
     A file is decoded while it is transcribed, a piece at a time, so memory stays flat
     however long the memo. `progress(fraction)` gets the fraction of audio done, 0..1.
@@ -59,7 +64,7 @@ def transcribe(
     expected = int(audio.probe(source).duration * SAMPLE_RATE)
     if position is not None:
         source.seek(position)  # type: ignore[union-attr]
-    blocks = audio.iter_decode(source, chunk_seconds=options.chunk_seconds / 2)
+    blocks = audio.iter_decode(source, chunk_seconds=options.chunk_seconds / 2, report=decode_report)
     return _transcribe_blocks(blocks, expected, engine, options, progress)
 
 
