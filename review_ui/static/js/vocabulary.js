@@ -25,12 +25,20 @@ document.addEventListener("click", async (event) => {
     const start = Math.max(0, Number(play.dataset.start) - 1);
     stopAt = Number(play.dataset.end) + 1;
     const source = api(`/memos/${play.dataset.playMemo}/playback`);
-    if (!audio.src.endsWith(source)) {
-      audio.src = source;
-      await new Promise((resolve) => audio.addEventListener("loadedmetadata", resolve, { once: true }));
+    try {
+      if (!audio.src.endsWith(source)) {
+        audio.src = source;
+        audio.load(); // preload="none": nothing is fetched until asked, so ask for it now
+        await new Promise((resolve, reject) => {
+          audio.addEventListener("loadedmetadata", resolve, { once: true });
+          audio.addEventListener("error", reject, { once: true });
+        });
+      }
+      audio.currentTime = start;
+      await audio.play();
+    } catch {
+      toast(t("vocab.cannot_play"), "error");
     }
-    audio.currentTime = start;
-    audio.play().catch(() => toast(t("vocab.cannot_play"), "error"));
     return;
   }
   const decide = event.target.closest("[data-decide]");
