@@ -13,6 +13,7 @@ from dictation.memos import processing
 from dictation.models import AuditEntry, Job, Memo
 from dictation.storage import MediaStore
 from tests.conftest import shared_file
+from tests.support.api import sine_wav
 from tests.support.dbfixtures import make_memo, make_user
 from tests.support.faults import Workers, private_redis, wait_for
 
@@ -36,16 +37,18 @@ def jobs_by_status(db, job_ids) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_run_every_queued_job_once_after_redis_restarts_empty(db, settings, queue, redis_server, tmp_path):
-    stored = MediaStore(settings.media_dir).save_stream(shared_file("audio/real/pv_test.wav").read_bytes())
+    store = MediaStore(settings.media_dir)
+    speech = store.save_stream(shared_file("audio/real/pv_test.wav").read_bytes())  # 6 s: time to kill
+    tone = store.save_stream(sine_wav(2.0, 392.0))  # the others: quick, the model hears nothing in it
 
-    def new_memo() -> int:
+    def new_memo(stored=tone) -> int:
         with db.session() as session:
             # One author each: the same recording twice from one author is a duplicate.
             memo = make_memo(session, make_user(session, "author"), status="received", title=None,
                              media_sha256=stored.sha256, size_bytes=stored.size)
             return processing.enqueue_processing(session, memo, queue).id
 
-    job_ids = [new_memo() for _ in range(3)]
+    job_ids = [new_memo(speech), new_memo(), new_memo()]
     log = tmp_path / "worker.log"
     workers = Workers("dictation", log, dict(os.environ))
     try:
