@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from dictation import audio, workflow
 from dictation.compose import ComposeOptions, compose
 from dictation.compose import Draft as ComposedDraft
+from dictation.compose.derive import tags_of
 from dictation.db import utcnow
 from dictation.errors import Conflict, NotFound, TransitionRefused
 from dictation.jobs import JobContext, JobKind, active_job, send_after_commit
@@ -165,12 +166,14 @@ def _save_draft(session: Session, memo_id: int, job_id: int, composed: ComposedD
     title = memo.title or composed.title
     draft = session.scalar(select(Draft).where(Draft.memo_id == memo_id))
     if draft is None:
+        tags = tags_of(title, composed.body_markdown)  # as every save makes them until set by hand
         draft = Draft(memo_id=memo_id, title=title, body_markdown=composed.body_markdown, excerpt=composed.excerpt,
-                      slug=composed.slug, version=1, machine_markdown=composed.body_markdown, paragraphs=paragraphs)
+                      slug=composed.slug, tags=tags, version=1, machine_markdown=composed.body_markdown,
+                      paragraphs=paragraphs)
         session.add(draft)
         session.flush()
         session.add(DraftRevision(draft_id=draft.id, version=1, title=title, body_markdown=composed.body_markdown,
-                                  excerpt=composed.excerpt, slug=composed.slug, saved_by_id=None))
+                                  tags=tags, excerpt=composed.excerpt, slug=composed.slug, saved_by_id=None))
         # Marked in the editor, where the assistant can put the heard form back.
         session.add_all(LearnedWord(draft_id=draft.id, heard=w.heard[:200], written=w.written[:200],
                                     occurrence=w.occurrence, start=w.start, end=w.end) for w in composed.learned)
