@@ -101,6 +101,8 @@ EXPECTED = {
     ("POST", "/tokens/mail-address"): (303, 200, 200, 200, 200, 200, 303, 303),
     ("GET", "/tokens"): (303, 200, 200, 200, 200, 200, 303, 303),
     ("GET", "/worklist"): (303, 303, 303, 200, 200, 200, 303, 303),
+    # The worklist page's polling: a fragment, so 401 rather than a redirect to the sign-in.
+    ("GET", "/worklist/live"): (401, 401, 401, 200, 200, 200, 401, 401),
 }
 
 

@@ -56,13 +56,13 @@ def visible_draft(session: Session, user: User, draft_id: int) -> Draft:
 def check_may_edit(user: User, draft: Draft) -> None:
     """Forbidden for authors, Conflict while the memo is frozen or claimed by someone else."""
     if user.role == Role.author:
-        raise Forbidden("Authors comment on drafts and sign them off; an assistant edits them.")
+        raise messages.refused(Forbidden, "authors_do_not_edit")
     state = State(draft.memo.status)
     if state in FROZEN:
-        raise Conflict(f"This draft cannot be edited while its memo is {state.value.replace('_', ' ')}.")
+        raise messages.refused(Conflict, "edit_frozen", state=state.value)
     if user.role != Role.admin and draft.assignee_id not in (None, user.id):
-        holder = (draft.assignee.name or draft.assignee.email) if draft.assignee is not None else "Someone else"
-        raise Conflict(f"{holder} has claimed this draft; ask them to release it or an admin to reassign it.")
+        holder = (draft.assignee.name or draft.assignee.email) if draft.assignee is not None else None
+        raise messages.refused(Conflict, "claimed_edit", holder=holder)
 
 
 def save_draft(
@@ -136,10 +136,7 @@ def _say_in(refused: TransitionRefused, user: User, language: str | None) -> Non
 
 
 def stale(current: Draft) -> StaleVersion:
-    return StaleVersion(
-        f"Someone saved this draft after you opened it (it is now version {current.version}); "
-        "nothing was overwritten: merge your changes into the current text and save again."
-    )
+    return messages.refused(StaleVersion, "stale_version", version=current.version)
 
 
 def _fields(draft: Draft, changes: Mapping[str, object]) -> dict[str, object]:

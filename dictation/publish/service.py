@@ -40,6 +40,7 @@ from dictation.publish import destinations
 from dictation.publish.cms import Post, get_publisher
 from dictation.settings import Settings
 from dictation.storage import MediaStore
+from dictation.workflow import messages
 
 PUBLISH = "publish"
 
@@ -58,25 +59,25 @@ def request_publication(
 ) -> Publication:
     """Queue the draft for `destination` (name, id, or None for the default) at `publish_at`."""
     if Role(actor.role) not in (Role.assistant, Role.admin):
-        raise Forbidden("Only assistants and admins publish drafts.")
+        raise messages.refused(Forbidden, "publish_staff_only")
     if Role(actor.role) is not Role.admin and draft.assignee_id not in (None, actor.id):
         # The claim lock, as for every other move on a claimed draft (DESIGN: only the claim
         # holder, or an admin, publishes).
-        raise TransitionRefused("Another assistant holds this draft; only they or an admin may publish it.")
+        holder = draft.assignee
+        raise messages.refused(TransitionRefused, "publish_claimed",
+                               holder=(holder.name or holder.email) if holder is not None else None)
     memo = draft.memo
     state = State(memo.status)
     if state not in PUBLISHABLE:
-        raise TransitionRefused(
-            f"This draft is {state.value.replace('_', ' ')}; it can be published once it is ready, "
-            "in review, approved or already published.", state=state.value)
+        raise messages.refused(TransitionRefused, "not_publishable", state=state.value)
     if state in (State.ready, State.in_review) and draft.approved_version is None and _signoff_asked(session, memo):
         # Once the author has been asked, only the text they sign goes out (an edit after
         # their sign-off sent the draft back here).
         workflow.refuse("signoff_needed", state=state.value)
     if state is State.failed and _last_job_kind(session, memo) != PUBLISH:
-        raise TransitionRefused("This memo failed before its draft was ready; retry its transcription first.")
+        raise messages.refused(TransitionRefused, "failed_before_ready")
     if active_job(session, memo) is not None:
-        raise Conflict("This draft is already being published or processed.", memo_id=memo.id)
+        raise messages.refused(Conflict, "already_publishing", memo_id=memo.id)
     target = destinations.get_destination(session, destination)
     publication = session.scalar(
         select(Publication).where(Publication.draft_id == draft.id, Publication.destination_id == target.id))

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterable
-from typing import cast
+from typing import TypeVar, cast
+
+from dictation.errors import DictationError
 
 LANGUAGES = ("en", "fr")
 DEFAULT_LANGUAGE = "en"
+E = TypeVar("E", bound=DictationError)
 
 # Reason id -> sentence. Placeholders: {action} the button's words, {done} the action as a
 # past participle, {state} the memo's state in words, {roles} who may act, {holder} who holds
@@ -193,6 +196,12 @@ def say(reason: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
         "current": values.get("current") or "",
     }
     return TEMPLATES[lang][reason].format(**filled)
+
+
+def refused(error: type[E], reason: str, **values: object) -> E:
+    """`error` worded in English, carrying `reason` and `values`: the API says it again in
+    the caller's language from them (api/errors.py), other doors keep the English."""
+    return error(say(reason, DEFAULT_LANGUAGE, **values), reason=reason, **values)
 
 
 def _roles(roles: Iterable[str], lang: str) -> str:
