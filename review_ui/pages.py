@@ -94,7 +94,8 @@ def editor_page(request: Request, memo_id: Id) -> Response:
         view = views.editor_view(session, memo, user, language_for(request, user))
         settings = request.app.state.settings
         return render(request, "editor.html", user, view=view, memo=memo, draft=memo.draft,
-                      rewind_seconds=settings.rewind_seconds, publish=views.publish_view(session, memo),
+                      rewind_seconds=settings.rewind_seconds,
+                      publish=views.publish_view(session, memo, language_for(request, user)),
                       max_image_mb=settings.max_image_mb)
 
 
@@ -109,7 +110,8 @@ def publications_fragment(request: Request, memo_id: Id) -> Response:
         memo = _memo_for(session, user, memo_id)
         if memo is None:
             return Response(status_code=404)
-        return render(request, "_publications.html", user, memo=memo, publish=views.publish_view(session, memo))
+        return render(request, "_publications.html", user, memo=memo,
+                      publish=views.publish_view(session, memo, language_for(request, user)))
 
 
 @router.get("/memos/{memo_id}/diff")

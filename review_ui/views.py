@@ -196,7 +196,8 @@ class PublishView:
                    for p in self.publications)
 
 
-def publish_view(session: Session, memo: Memo) -> PublishView:
+def publish_view(session: Session, memo: Memo, lang: str = messages.DEFAULT_LANGUAGE) -> PublishView:
+    """The publish panel; why it cannot publish now in `lang`, the words the API would use."""
     from dictation.publish.service import PUBLISHABLE
 
     draft = memo.draft
@@ -205,10 +206,9 @@ def publish_view(session: Session, memo: Memo) -> PublishView:
     publications = list(draft.publications) if draft is not None else []
     refused = None
     if draft is None:
-        refused = "This memo has no draft yet."
+        refused = messages.say("no_draft", lang)
     elif State(memo.status) not in PUBLISHABLE:
-        refused = (f"This draft is {memo.status.replace('_', ' ')}; it can be published once it is ready, "
-                   "in review, approved or already published.")
+        refused = messages.say("not_publishable", lang, state=memo.status)
     return PublishView(rows, publications, refused is None, refused)
 
 

@@ -80,3 +80,16 @@ def test_refuse_publication_in_french(client, api_app):
         "Ce brouillon est en cours de transcription ; il pourra être publié une fois prêt, en relecture, "
         "validé ou déjà publié.")
     assert early.json()["reason"] == "not_publishable"
+
+
+def test_say_why_publish_panel_cannot_publish_in_page_language(db):
+    from review_ui import views
+    from tests.support.dbfixtures import make_draft, make_memo, make_user
+
+    with db.session() as session:
+        memo = make_memo(session, make_user(session, "author"), status="awaiting_approval")
+        make_draft(session, memo)
+        assert views.publish_view(session, memo, "fr").refused == (
+            "Ce brouillon est en attente de validation ; il pourra être publié une fois prêt, en relecture, "
+            "validé ou déjà publié.")
+        assert views.publish_view(session, memo).refused.startswith("This draft is awaiting sign-off;")
