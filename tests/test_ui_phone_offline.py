@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect  # a dev dependency: missing, the tests must fail, not skip
 
-from tests.support.browser import CHROMIUM_ARGS, chromium_path, wait_until
+from tests.support.browser import CHROMIUM_ARGS, chromium_path, screenshot, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -87,9 +87,9 @@ def _memo_in_list(page) -> int:
 
 
 def test_keep_recording_after_reload_mid_recording(phone, live_server):
-    _record(phone, 2.0)
+    _record(phone, 0)
     # Kept while recording: a chunk a second, each in IndexedDB as it comes.
-    wait_until(phone, f"({KEPT})().then((k) => k.length === 1 && k[0].chunks >= 3)", timeout_s=10)
+    wait_until(phone, f"({KEPT})().then((k) => k.length === 1 && k[0].chunks >= 2)", timeout_s=10)
     phone.reload()  # the page dies mid-recording
 
     pending = phone.locator("#pending")
@@ -101,9 +101,10 @@ def test_keep_recording_after_reload_mid_recording(phone, live_server):
     kept = phone.evaluate(KEPT)
     assert len(kept) == 1 and kept[0]["state"] == "recording"
     assert kept[0]["chunks"] >= 2 and kept[0]["size"] > 0
-    assert kept[0]["seconds"] >= 1.5  # real audio: it decodes, about as long as what was recorded
+    assert kept[0]["seconds"] >= 1.0  # real audio: it decodes, about as long as what was recorded
     assert int(item.get_attribute("data-size")) == kept[0]["size"]
     wait_until(phone, "document.querySelector('#pending-list audio').readyState >= 1")  # playable here
+    screenshot(phone, "phone-pending")
 
     item.get_by_role("button", name="Send now").click()
     memo_id = _memo_in_list(phone)
@@ -114,8 +115,10 @@ def test_keep_recording_after_reload_mid_recording(phone, live_server):
 
 
 def test_send_offline_recording_when_network_returns(phone, live_server):
-    assert phone.evaluate("navigator.serviceWorker.ready.then((r) => Boolean(r.active))")
-    _record(phone, 2.5)
+    # The worker is active (ready never settles without one: give up after 15 s, and fail).
+    assert phone.evaluate("""Promise.race([navigator.serviceWorker.ready.then((r) => Boolean(r.active)),
+      new Promise((ok) => setTimeout(() => ok(false), 15000))])""")
+    _record(phone, 1.5)
     phone.get_by_role("button", name="Stop", exact=True).click()
     expect(phone.locator("#listen")).to_be_visible()
     phone.get_by_label("Title").fill("Said in a tunnel")
@@ -131,6 +134,7 @@ def test_send_offline_recording_when_network_returns(phone, live_server):
     expect(phone.locator("#no-memos")).to_contain_text("You are offline")
     expect(phone.locator("#pending li[data-recording-id]")).to_contain_text("Said in a tunnel")
     expect(phone.locator("#pending .pending-state")).to_contain_text("will be sent when the network is back")
+    screenshot(phone, "phone-offline")
     cached = phone.evaluate("""async () => {
       const urls = [];
       for (const name of await caches.keys()) for (const r of await (await caches.open(name)).keys()) urls.push(r.url);
