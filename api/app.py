@@ -8,6 +8,7 @@ import contextlib
 from fastapi import FastAPI
 
 from api import errors, middleware, observability
+from api.admission import Admission
 from api.recent import ForgetOnWrite, RecentAnswers
 from api.routers import (
     additions,
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, worker
     middleware.install(app, settings)  # body limit, no method overrides
     app.state.recent = RecentAnswers()  # worklist answers kept a second per caller
     app.add_middleware(ForgetOnWrite, recent=app.state.recent)
+    app.add_middleware(Admission, exempt=middleware.OWN_LIMIT)  # no pool/thread deadlock under bursts
     # Outermost: every answer gets the browser defences, errors and static files included.
     app.add_middleware(SecurityHeaders, docs_path=f"{API_PREFIX}/docs")
     for module in (session, tokens, users, memos, additions, drafts, publications, destinations, worklist,
