@@ -133,6 +133,7 @@ def test_send_offline_recording_when_network_returns(phone, live_server):
     expect(phone.locator("#rec-start")).to_be_visible()
     expect(phone.locator("#no-memos")).to_contain_text("You are offline")
     expect(phone.locator("#pending li[data-recording-id]")).to_contain_text("Said in a tunnel")
+    expect(phone.get_by_label("Listen to Said in a tunnel")).to_be_visible()  # playable, named for a screen reader
     expect(phone.locator("#pending .pending-state")).to_contain_text("will be sent when the network is back")
     screenshot(phone, "phone-offline")
     cached = phone.evaluate("""async () => {

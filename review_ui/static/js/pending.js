@@ -136,7 +136,7 @@ export class Outbox {
     const player = document.createElement("audio");
     player.controls = true;
     player.preload = "metadata";
-    player.setAttribute("aria-label", t("phone.listen"));
+    player.setAttribute("aria-label", t("phone.listen_to", { title: title.textContent }));
     const file = await store.file(record.id);
     if (file) {
       player.src = URL.createObjectURL(file);
