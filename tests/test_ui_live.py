@@ -60,8 +60,8 @@ def french(server):
 
     start, end = FRENCH_CLIP
     pcm = audio.decode(shared_file("audio/memos/fr_mb-fr1.m4a"))[int(start * 16000):int(end * 16000)]
-    options = TranscribeOptions(model="base", language="fr", beam_size=1, cpu_threads=1, check_coverage=False,
-                                model_cache_dir=server.settings.model_cache_dir)
+    options = TranscribeOptions(model="base", language="fr", beam_size=1, cpu_threads=1, vad=False,
+                                check_coverage=False, model_cache_dir=server.settings.model_cache_dir)
     transcript = transcribe(pcm, options).to_dict()
     text = " ".join(s["text"].strip() for s in transcript["segments"])
     with server.app.state.database.session() as session:
@@ -206,6 +206,9 @@ def test_write_french_elisions_and_show_every_tab(new_context, server, french):
     text = " ".join(page.locator("#transcript .seg").all_inner_texts())
     assert "L'équipe" in text and "aujourd'hui" in text
     assert " '" not in text, text
+    # And no padding between the two halves: "'équipe" sits flush against "L".
+    glued = page.locator("#transcript .w.glued").first
+    assert glued.inner_text().startswith("'") and glued.evaluate("e => getComputedStyle(e).paddingLeft") == "0px"
     shot(page, "editor-fr-1280")
     for width in (1280, 1440):
         page.set_viewport_size({"width": width, "height": 800})
