@@ -173,3 +173,43 @@ def test_compose_learned_word_marked_then_reverted(client, api_app):
     assert first.json()["body_markdown"] == "The blood is live and our bloods and the blood reads well."
     marks = client.get(f"{API}/drafts/{draft_id}/learned", headers=assistant.auth).json()
     assert [w["reverted"] for w in marks] == [True, True]
+
+
+# --- what the next memo is transcribed with --------------------------------------------------
+
+
+def test_order_terms_by_frequency_within_budget_for_author(db, tmp_path):
+    from dictation.learning import service as learning
+    from dictation.learning.tables import Correction, VocabularyEntry
+    from dictation.transcribe import TranscribeOptions
+    from dictation.transcribe.options import PROMPT_BUDGET_TOKENS, estimated_tokens
+    from tests.support.dbfixtures import make_user
+
+    with db.session() as session:
+        author, other = make_user(session, "author"), make_user(session, "author")
+        memos = [make_memo(session, author, status="published") for _ in range(3)]
+        drafts = [make_draft(session, memo) for memo in memos]
+        for written, how_many in (("Quorvex", 1), ("Okonkwo", 3), ("Zentrix is", 2)):
+            for memo, draft in zip(memos[:how_many], drafts, strict=False):
+                session.add(Correction(draft_id=draft.id, memo_id=memo.id, author_id=author.id, language="en",
+                                       heard="x", heard_key=written.lower() + "x", written=written, is_name=True,
+                                       context="", start=0, end=1))
+            session.add(VocabularyEntry(heard_key=written.lower() + "x", written=written, language="en",
+                                        status="accepted"))
+        session.add(VocabularyEntry(heard_key="vexx", written="Vexaro", language="en", author_id=other.id,
+                                    status="accepted"))
+        session.add(VocabularyEntry(heard_key="lumx", written="Lumetra", language="fr", status="accepted"))
+        terms = learning.terms_for(session, author.id, "en")
+    # Most memos first; a written form's names only; another author's and French terms left out.
+    assert terms.vocabulary == ("Okonkwo", "Zentrix", "Quorvex")
+    assert set(terms.substitutions) == {("okonkwox", "Okonkwo"), ("zentrix isx", "Zentrix is"), ("quorvexx", "Quorvex")}
+
+    options = TranscribeOptions(glossary=("Acme",), vocabulary=terms.vocabulary, model_cache_dir=tmp_path)
+    assert options.hotwords == "Okonkwo, Zentrix, Quorvex"
+    assert options.prompt_beside_hotwords == "Acme."  # faster-whisper: the learned terms go as hotwords
+    assert options.prompt == "Acme, Okonkwo, Zentrix, Quorvex."  # openai-whisper: all in the prompt
+    crowded = TranscribeOptions(glossary=("Acme",), vocabulary=tuple(f"Term{k:03d}" for k in range(300)),
+                                model_cache_dir=tmp_path)
+    kept = crowded.terms
+    assert kept[:3] == ["Acme", "Term000", "Term001"] and len(kept) < 300
+    assert sum(estimated_tokens(term) for term in kept) <= PROMPT_BUDGET_TOKENS
