@@ -87,7 +87,7 @@ def test_follow_edited_title_and_body_until_set_by_hand(client, api_app):
     assert wrong.status_code == 422
 
 
-def test_keep_old_blog_address_redirecting_after_slug_edit(client, api_app):
+def test_keep_old_blog_address_redirecting_after_slug_edit(client, api_app, tmp_path):
     assistant, _, draft_id = _draft(api_app, title="Harbour news", body="The harbour opens in May.")
     _save(client, assistant, draft_id, title="Harbour news")  # derive once: slug harbour-news
     _publish(client, api_app, assistant, draft_id)
@@ -109,6 +109,12 @@ def test_keep_old_blog_address_redirecting_after_slug_edit(client, api_app):
     _publish(client, api_app, assistant, draft_id)
     assert client.get("/blog/harbour-news/", follow_redirects=False).headers["location"].endswith("/harbour-june/")
     assert client.get("/blog/never-was/", follow_redirects=False).status_code == 404
+    # A static export cannot answer 301: the old address's page sends readers on.
+    from dictation.publish.cms.blog import export
+
+    export(tmp_path / "site", api_app.state.settings)
+    moved_page = (tmp_path / "site" / "harbour-news" / "index.html").read_text()
+    assert 'url=../harbour-june/' in moved_page and 'rel="canonical"' in moved_page
 
 
 def test_count_low_confidence_words_nobody_listened_to(client, api_app):

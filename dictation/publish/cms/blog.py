@@ -257,6 +257,16 @@ class Blog:
                     written.append(target / "media" / name)
         for tag in sorted({slug for e in entries for _, slug in e.tag_slugs()}):
             put(f"tags/{tag}/index.html", f"tags/{tag}/", "../../")
+        public = {e.slug for e in entries}
+        for old, new in self.redirects().items():
+            if new in public and old not in public:
+                # A static host cannot answer 301: the old address points readers (and search
+                # engines, by the canonical link) to the new one.
+                page = (f'<!doctype html><meta charset="utf-8"><title>Moved</title>'
+                        f'<link rel="canonical" href="{self.base_url}{new}/">'
+                        f'<meta http-equiv="refresh" content="0; url=../{new}/"><a href="../{new}/">{new}</a>')
+                _atomic_write(target / old / "index.html", page.encode("utf-8"))
+                written.append(target / old / "index.html")
         return written
 
 

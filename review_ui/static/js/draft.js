@@ -142,8 +142,9 @@ export class DraftEditor {
       this.version = result.data.version;
       for (const name of automatic) this.automatic.delete(name);
       for (const [name, field] of Object.entries(this.fields)) {
-        // Not typed in since this save left: show what the server made of it (from the text).
-        if (same(field.get(), sent[name])) field.set(result.data[name]);
+        // Not typed in since this save left, and not being typed in: show what the server
+        // made of it (from the text).
+        if (same(field.get(), sent[name]) && field.input !== document.activeElement) field.set(result.data[name]);
       }
       this.saved = { title: result.data.title, body_markdown: result.data.body_markdown };
       for (const name of Object.keys(this.fields)) this.saved[name] = result.data[name];

@@ -13,9 +13,15 @@ export function postFields(root) {
   for (const name of NAMES) {
     const input = root.querySelector(`#post-${name}`);
     if (!input) continue;
-    fields[name] = name === "tags"
-      ? { input, get: () => splitTags(input.value), set: (v) => { input.value = (v || []).join(", "); } }
-      : { input, get: () => input.value, set: (v) => { input.value = v ?? ""; } };
+    if (name === "tags") {
+      fields[name] = { input, get: () => splitTags(input.value), set: (v) => { input.value = (v || []).join(", "); } };
+    } else if (name === "slug") {
+      // What the address can hold (the API takes a-z, 0-9 and single dashes): "Harbour News" is
+      // sent as harbour-news, and the field shows it once the save is back.
+      fields[name] = { input, get: () => slugish(input.value), set: (v) => { input.value = v ?? ""; } };
+    } else {
+      fields[name] = { input, get: () => input.value, set: (v) => { input.value = v ?? ""; } };
+    }
   }
   return fields;
 }
@@ -27,8 +33,18 @@ export class PostFieldsPanel {
     for (const name of NAMES) {
       const box = this.box(name);
       if (!box) continue;
-      // Typed in: set by hand from now on (the save tells the server so).
-      draft.fields[name].input.addEventListener("input", () => { this.manual.add(name); this.show(); });
+      // Typed in: set by hand from now on (the save tells the server so); an address typed
+      // away to nothing is made from the title again.
+      draft.fields[name].input.addEventListener("input", () => {
+        if (name === "slug" && !draft.fields.slug.get()) {
+          this.manual.delete(name);
+          draft.makeAutomatic(name);
+        } else {
+          this.manual.add(name);
+          draft.automatic.delete(name);
+        }
+        this.show();
+      });
       box.querySelector("[data-automatic]").addEventListener("click", () => {
         this.manual.delete(name);
         this.show();
@@ -63,6 +79,11 @@ export class PostFieldsPanel {
   previewValues() {
     return { ...this.draft.fieldValues(), manual: [...this.manual] };
   }
+}
+
+export function slugish(text) {
+  return text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 200).replace(/-+$/, "");
 }
 
 export function splitTags(text) {
