@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from dictation import text
 from dictation.memos.drafts import Revision
 from dictation.models import ApiToken, Comment, Draft, Memo, PublicationStatus, User
-from dictation.publish.check import live_differs
 from dictation.ops.retention import removals
+from dictation.publish.check import live_differs
 
 API = "/api/v1"
 
