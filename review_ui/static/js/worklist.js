@@ -9,6 +9,7 @@ const POLL_MS = 700;
 let timer = null;
 let etag = null;
 let failed = false;
+let pause = POLL_MS;
 
 async function refresh() {
   clearTimeout(timer);
@@ -16,6 +17,7 @@ async function refresh() {
   const headers = { Accept: "text/html" };
   if (etag) headers["If-None-Match"] = etag;
   let response = null;
+  const started = performance.now();
   try {
     response = await fetch(`/worklist/live${window.location.search}`, { credentials: "same-origin", cache: "no-store", headers });
   } catch (err) {
@@ -32,10 +34,15 @@ async function refresh() {
     return;
   }
   failed = false;
+  pause = POLL_MS;
   if (response.status !== 304) {
     etag = response.headers.get("ETag");
     swap(new DOMParser().parseFromString(await response.text(), "text/html"));
     document.getElementById("refresh-state").textContent = t("worklist.updated", { time: new Date().toLocaleTimeString() });
+    // A long list that keeps changing (jobs reporting progress) costs the server a render per
+    // poll: wait at least twice what that answer took, so a busy server is not asked faster
+    // than it answers.
+    pause = Math.max(POLL_MS, 2 * (performance.now() - started));
   }
   schedule();
 }
@@ -56,7 +63,7 @@ function swap(fresh) {
 
 function schedule() {
   clearTimeout(timer);
-  timer = setTimeout(refresh, POLL_MS);
+  timer = setTimeout(refresh, pause);
 }
 
 document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
