@@ -70,6 +70,7 @@ bench: install-dev
 	$(PY) bench/transcribe.py
 	$(PY) bench/server.py
 	$(PY) bench/scale.py
+	$(PY) bench/load.py
 	$(PY) bench/learning.py
 
 # Several worker processes on PostgreSQL and Redis (issue 13) alone; `make test` runs it too.

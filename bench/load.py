@@ -1,0 +1,341 @@
+"""Load benchmark: concurrent uploads plus a steady rate of worklist and draft reads, for a
+bounded time, against a database of 10,000 drafts, on SQLite and on PostgreSQL.
+
+    .venv/bin/python bench/load.py [--seconds 60] [--quick] [--no-postgres]
+
+The server is the real API (`api.app:create_app` under uvicorn) in another process on a free
+loopback port, with its worker off (DICTATION_WORKERS=0: uploads are stored, become memos and
+queue their jobs, nobody transcribes them), so the figures are the web tier's own. This
+process is the load: `--uploaders` clients (50) each upload small generated WAVs one after the
+other, and reads are sent open-loop at `--rate` per second (200; half GET /api/v1/worklist,
+half GET /api/v1/drafts/{random id}), whether or not earlier ones have answered. Latency is
+from the moment a read was due, so a server that falls behind shows it (no coordinated
+omission). Peak RSS is the server process's, sampled every 5 ms.
+
+PostgreSQL: a fresh database made on the local server (127.0.0.1:5432, or the server in
+DICTATION_TEST_PG_URL) and dropped afterwards. Baseline in the same run: GET /healthz at the
+same rate on the same server, before the load (framework and HTTP, no database).
+Goals (issue 10): no error; worklist p95 under 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import os
+import random
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psutil
+
+HERE = Path(__file__).resolve().parent
+_spec = importlib.util.spec_from_file_location("bench_server", HERE / "server.py")
+assert _spec is not None and _spec.loader is not None
+base = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(base)  # its helpers: servers, RSS sampling, users, bulk seeding
+
+MIB = base.MIB
+UPLOAD_SECONDS = 3.0  # each upload: a 3 s WAV (96 KB), a phone's shortest memo
+GRACE_S = 20.0  # after the load, requests still unanswered this long are counted as errors
+
+
+def wav_bytes(seconds: float, seed: int) -> bytes:
+    path = Path(tempfile.mkstemp(suffix=".wav")[1])
+    try:
+        base.make_wav(path, 44 + int(seconds * base.RATE) * 2, seed)
+        return path.read_bytes()
+    finally:
+        path.unlink()
+
+
+def percentiles(values: list[float]) -> str:
+    if not values:
+        return f"{'-':>8} {'-':>8} {'-':>8}"
+    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    return f"{p50:>8.1f} {p95:>8.1f} {p99:>8.1f}"
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {}
+        self.errors: dict[str, list[str]] = {}
+
+    def ok(self, kind: str, ms: float) -> None:
+        self.times.setdefault(kind, []).append(ms)
+
+    def error(self, kind: str, what: str) -> None:
+        self.errors.setdefault(kind, []).append(what)
+
+
+class Answer:
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status, self.body = status, body
+
+    def text(self) -> str:
+        return self.body[:120].decode(errors="replace")
+
+
+class Loopback:
+    """A small HTTP/1.1 client on asyncio streams with kept-alive connections. httpx's async
+    client spent ~10x the CPU per request, so on 2 shared cores the load generator, not the
+    server, was what fell behind (the server sat at 4 % CPU)."""
+
+    def __init__(self, url: str, connections: int) -> None:
+        parsed = httpx.URL(url)
+        self.host, self.port = parsed.host, parsed.port
+        self.idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+        self.slots = asyncio.Semaphore(connections)
+
+    async def request(self, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> Answer:
+        async with self.slots:
+            if self.idle.empty():
+                reader, writer = await asyncio.open_connection(self.host, self.port)
+            else:
+                reader, writer = self.idle.get_nowait()
+            try:
+                head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Length: {len(body)}\r\n"
+                writer.write((head + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode() + body)
+                await writer.drain()
+                status = int((await reader.readline()).split()[1])
+                length, close = 0, False
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.decode("latin-1").partition(":")
+                    if name.lower() == "content-length":
+                        length = int(value)
+                    elif name.lower() == "connection" and "close" in value.lower():
+                        close = True
+                answer = Answer(status, await reader.readexactly(length))
+            except BaseException:
+                writer.close()
+                raise
+            if close:
+                writer.close()
+            else:
+                self.idle.put_nowait((reader, writer))
+            return answer
+
+
+def multipart(data: bytes, name: str) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            f"Content-Type: audio/wav\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+async def uploader(client: Loopback, token: str, recording: bytes, index: int, until: float, tally: Tally) -> None:
+    """One phone after another: upload, wait for the answer, upload the next (unique bytes)."""
+    count = 0
+    while time.perf_counter() < until:
+        count += 1
+        # The same WAV with its last 8 bytes made unique: a new recording, not a duplicate.
+        body, kind = multipart(recording[:-8] + (index * 1_000_000 + count).to_bytes(8, "little"),
+                               f"load-{index}-{count}.wav")
+        started = time.perf_counter()
+        try:
+            answer = await client.request("POST", "/api/v1/memos", {"Authorization": f"Bearer {token}",
+                                                                    "Content-Type": kind}, body)
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+            tally.error("upload", type(exc).__name__)
+            continue
+        if answer.status == 201:
+            tally.ok("upload", (time.perf_counter() - started) * 1000)
+        else:
+            tally.error("upload", f"{answer.status} {answer.text()}")
+
+
+async def reader(client: Loopback, token: str, kind: str, path: str, due: float, tally: Tally) -> None:
+    try:
+        answer = await client.request("GET", path, {"Authorization": f"Bearer {token}"})
+    except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+        tally.error(kind, type(exc).__name__)
+        return
+    if answer.status == 200:
+        tally.ok(kind, (time.perf_counter() - due) * 1000)
+    else:
+        tally.error(kind, f"{answer.status} {answer.text()}")
+
+
+async def reads(client: Loopback, token: str, rate: float, until: float, drafts: int, tally: Tally,
+                only: str | None = None) -> tuple[int, set[asyncio.Task]]:
+    """Open loop: a read every 1/rate s, on time whatever the earlier ones are doing. Returns how
+    many were sent and those still running."""
+    rng, tasks, sent = random.Random(3), set(), 0
+    start = time.perf_counter()
+    while True:
+        due = start + sent / rate
+        if due >= until:
+            break
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        if only is not None:
+            kind, path = only, "/healthz"
+        elif sent % 2:
+            kind, path = "draft", f"/api/v1/drafts/{rng.randint(1, drafts)}"
+        else:
+            kind, path = "worklist", "/api/v1/worklist"
+        task = asyncio.create_task(reader(client, token, kind, path, due, tally))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        sent += 1
+    return sent, set(tasks)
+
+
+async def finish(tasks: set[asyncio.Task], tally: Tally, kind: str) -> None:
+    """Bounded in time: what has not answered GRACE_S after the load is an error, and cancelled."""
+    if not tasks:
+        return
+    _, late = await asyncio.wait(tasks, timeout=GRACE_S)
+    for task in late:
+        task.cancel()
+        tally.error(kind, f"no answer {GRACE_S:g} s after the load ended")
+    if late:
+        await asyncio.wait(late)
+
+
+async def load(url: str, tokens: dict[str, str], seconds: float, uploaders: int, rate: float, drafts: int,
+               tally: Tally) -> tuple[int, float]:
+    recording = wav_bytes(UPLOAD_SECONDS, 11)
+    uploads, readers = Loopback(url, uploaders), Loopback(url, 256)
+    until = time.perf_counter() + seconds
+    started = time.perf_counter()
+    ups = {asyncio.create_task(uploader(uploads, tokens["author"], recording, i, until, tally))
+           for i in range(uploaders)}
+    sent, running = await reads(readers, tokens["assistant"], rate, until, drafts, tally)
+    took = time.perf_counter() - started
+    await finish(running, tally, "reads")
+    await finish(ups, tally, "upload")
+    return sent, took
+
+
+async def baseline(url: str, token: str, rate: float, seconds: float, tally: Tally) -> None:
+    _, running = await reads(Loopback(url, 256), token, rate, time.perf_counter() + seconds, 1, tally, only="healthz")
+    await finish(running, tally, "healthz")
+
+
+@contextlib.contextmanager
+def pg_database() -> Iterator[str | None]:
+    """A fresh database on the local PostgreSQL server, dropped afterwards; None when none answers."""
+    import psycopg
+    import sqlalchemy as sa
+
+    server_url = base.PG_URL
+    try:
+        psycopg.connect(server_url.replace("+psycopg", ""), connect_timeout=3).close()
+    except psycopg.Error:
+        yield None
+        return
+    name = f"dictation_load_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield str(sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run_backend(name: str, url: str | None, args: argparse.Namespace, work: Path) -> bool:
+    data_dir = work / f"load-{name}"
+    settings = base.Settings(data_dir=data_dir, database_url=url)
+    tokens = base.prepare_users(settings)
+    started = time.perf_counter()
+    size = base.seed(settings, args.drafts)
+    if url is not None:  # the seed wrote ids itself: move PostgreSQL's sequences past them
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            for table in ("memos", "drafts"):
+                conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                     f"(SELECT max(id) FROM {table}))"))
+        engine.dispose()
+    print(f"\n## {name}: {args.drafts:,} drafts seeded in {time.perf_counter() - started:.1f} s ({size}); "
+          f"load average {os.getloadavg()[0]:.1f}")
+    env = {"dictation_database_url": url} if url else {}
+    with base.app_server("api.app:create_app", data_dir, work / f"load-{name}.log", **env) as (server_url, rss):
+        hz = Tally()
+        asyncio.run(baseline(server_url, tokens["assistant"], args.rate, min(10.0, args.seconds), hz))
+        idle = rss.reset()
+        tally = Tally()
+        cpu_before, own_before = rss.process.cpu_times(), psutil.Process().cpu_times()
+        sent, took = asyncio.run(load(server_url, tokens, args.seconds, args.uploaders, args.rate, args.drafts,
+                                      tally))
+        cpu_after, own_after = rss.process.cpu_times(), psutil.Process().cpu_times()
+        peak = rss.peak
+    # CPU seconds, not wall time: what each request cost the server, however busy the machine was.
+    server_cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+    client_cpu = (own_after.user + own_after.system) - (own_before.user + own_before.system)
+    answered = sum(len(t) for t in tally.times.values()) + sum(len(e) for e in tally.errors.values())
+    print(f"{args.uploaders} uploaders ({UPLOAD_SECONDS:g} s WAVs, worker off) + {sent / took:.0f} reads/s "
+          f"for {took:.1f} s; load average after: {os.getloadavg()[0]:.1f}")
+    print(f"{'request':<22} {'count':>7} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'per s':>7}")
+    for kind, label in (("healthz", "healthz (baseline)"), ("worklist", "GET worklist"),
+                        ("draft", "GET draft"), ("upload", "POST memo (upload)")):
+        source = hz if kind == "healthz" else tally
+        times, errors = source.times.get(kind, []), source.errors.get(kind, [])
+        span = min(10.0, args.seconds) if kind == "healthz" else took
+        print(f"{label:<22} {len(times):>7} {len(errors):>7} {percentiles(times)} {len(times) / span:>7.1f}")
+    unanswered = len(tally.errors.get("reads", []))
+    if unanswered:
+        print(f"{'reads unanswered':<22} {'':>7} {unanswered:>7}   (of {sent} sent: no answer {GRACE_S:g} s "
+              "after the load)")
+    for kind, errors in tally.errors.items():
+        print(f"  {kind} errors, first: {errors[0]}")
+    refusals = [line for line in (work / f"load-{name}.log").read_text(errors="replace").splitlines() if "-> 5" in line]
+    if refusals:
+        print(f"  server: {len(refusals)} 5xx answers logged, first: {refusals[0][:300]}")
+    print(f"server RSS: {idle / MIB:.0f} MB before the load, peak {peak / MIB:.0f} MB; server CPU "
+          f"{server_cpu:.1f} s ({server_cpu / took:.2f} cores, {server_cpu * 1000 / max(1, answered):.1f} ms a "
+          f"request), this load generator {client_cpu:.1f} s")
+    worklist = tally.times.get("worklist", [])
+    met = not tally.errors and bool(worklist) and float(np.percentile(worklist, 95)) < 50
+    print(f"goals (no error, worklist p95 < 50 ms): {'met' if met else 'NOT met'}")
+    return met
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=None, help="how long the load lasts (default 60)")
+    parser.add_argument("--quick", action="store_true", help="10 s, 1,000 drafts")
+    parser.add_argument("--drafts", type=int, default=None, help="drafts to seed (default 10,000)")
+    parser.add_argument("--uploaders", type=int, default=50, help="concurrent upload clients")
+    parser.add_argument("--rate", type=float, default=200.0, help="reads per second (worklist and draft, half each)")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    args = parser.parse_args()
+    # A plain kill still stops the server subprocess and removes the data (the finally blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    args.seconds = args.seconds or (10.0 if args.quick else 60.0)
+    args.drafts = args.drafts or (1000 if args.quick else 10_000)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    print(f"# Load benchmark: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
+          f"python {sys.version.split()[0]}")
+    met = True
+    with tempfile.TemporaryDirectory(prefix="dictation-load-") as tmp:
+        work = Path(tmp)
+        if not args.no_sqlite:
+            met &= run_backend("sqlite", None, args, work)
+        if args.no_postgres:
+            print("\npostgresql: skipped (--no-postgres)")
+        else:
+            with pg_database() as url:
+                if url is None:
+                    print(f"\npostgresql: skipped, nothing answers at {base.PG_URL}")
+                else:
+                    met &= run_backend("postgresql", url, args, work)
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
