@@ -56,6 +56,9 @@ EXPECTED = {
     ("GET", "/api/v1/memos/{memo_id}"): (401, 200, 404, 200, 200, 200, 401, 401),
     ("GET", "/api/v1/memos/{memo_id}/audio"): (401, 200, 404, 200, 200, 200, 401, 401),
     ("POST", "/api/v1/memos/{memo_id}/cancel"): (401, 409, 404, 409, 409, 409, 401, 401),
+    # Only the memo's author adds a recording to it (dictation.memos.additions says why).
+    ("GET", "/api/v1/memos/{memo_id}/additions"): (401, 200, 404, 200, 200, 200, 401, 401),
+    ("POST", "/api/v1/memos/{memo_id}/additions"): (401, 202, 404, 403, 403, 403, 401, 401),
     ("GET", "/api/v1/memos/{memo_id}/playback"): (401, 404, 404, 404, 404, 404, 401, 401),
     ("POST", "/api/v1/memos/{memo_id}/retry"): (401, 409, 404, 409, 409, 409, 401, 401),
     ("GET", "/api/v1/openapi.json"): (200, 200, 200, 200, 200, 200, 200, 200),

@@ -161,6 +161,8 @@ def knock(method: str, template: str, world: World) -> Knock:
         ("POST", "/api/v1/users"): Knock(path, json={"email": f"new{n}@doors.test", "role": "author"}),
         ("PATCH", "/api/v1/users/{user_id}"): Knock(path, json={"name": "Renamed"}),
         ("POST", "/api/v1/memos"): Knock(path, files={"file": ("memo.wav", sine_wav(0.2, freq=300 + n), "audio/wav")}),
+        ("POST", "/api/v1/memos/{memo_id}/additions"): Knock(path, files={
+            "file": ("more.wav", sine_wav(0.2, freq=700 + n), "audio/wav")}),
         ("PATCH", "/api/v1/drafts/{draft_id}"): Knock(path, json={"title": "Edited"}, headers={"If-Match": '"1"'}),
         ("POST", "/api/v1/drafts/{draft_id}/transitions"): Knock(path, json={"action": "release"}),
         ("POST", "/api/v1/drafts/{draft_id}/comments"): Knock(path, json={"body": "Looks good."}),
