@@ -96,6 +96,7 @@ def test_follow_title_until_slug_set_by_hand_in_editor(desk, live_server):
     frame = desk.frame_locator("#preview-frame")
     expect(frame.locator(".preview-address")).to_have_text(re.compile(r"/blog/harbour-2031/$"))
     expect(frame.locator(".preview-excerpt")).to_contain_text("The harbour budget is agreed.")
+    shot(desk, "preview-address-excerpt")
     desk.get_by_role("tab", name="Publish").click()
     shot(desk, "post-fields-by-hand")
 
@@ -143,9 +144,15 @@ def test_check_before_first_publication_then_live_post_differs(desk, live_server
     shot(desk, "live-post-differs")
     # An update is not a first publication: no check, straight out.
     item.get_by_role("button", name="Update the live post on blog").click()
-    wait_for(lambda: live_server.draft("alice", draft_id)["live_differs"] is False, 60, "the update")
-    expect(item).to_have_attribute("data-status", "published", timeout=30_000)
-    expect(item.locator("[data-live-differs]")).to_have_count(0)
+
+    def updated():
+        with live_server.api("alice") as client:
+            (publication,) = client.get(f"/api/v1/drafts/{draft_id}/publications").json()
+        return publication["status"] == "published" and publication["published_version"] == 3
+
+    wait_for(updated, 60, "the update to go out")
+    assert live_server.draft("alice", draft_id)["live_differs"] is False
+    expect(item.locator("[data-live-differs]")).to_have_count(0, timeout=30_000)
     expect(desk.locator("#live-differs")).to_be_hidden()
     assert "July" in httpx.get(f"{live_server.url}/blog/quay-works-this-summer/").text
 
