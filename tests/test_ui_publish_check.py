@@ -170,6 +170,7 @@ def test_pick_featured_image_and_refuse_non_image(desk, live_server, tmp_path):
     expect(panel.locator("#featured-thumb")).to_be_visible()
     wait_until(desk, "document.getElementById('featured-thumb').naturalWidth === 64")  # the image itself came back
     assert live_server.draft("alice", draft_id)["featured_image"]
+    panel.locator("#featured-thumb").scroll_into_view_if_needed()
     shot(desk, "featured-image")
     panel.get_by_role("button", name="Remove image").click()
     expect(panel.locator("#featured-thumb")).to_be_hidden()
