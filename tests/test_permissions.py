@@ -38,6 +38,13 @@ EXPECTED = {
     ("POST", "/api/v1/drafts/{draft_id}/comments"): (401, 201, 404, 201, 201, 201, 401, 401),
     ("GET", "/api/v1/drafts/{draft_id}/publications"): (401, 200, 404, 200, 200, 200, 401, 401),
     ("POST", "/api/v1/drafts/{draft_id}/publish"): (401, 403, 403, 202, 409, 202, 401, 401),
+    # Checking words and picking the image are the staff's: authors are refused before any lookup.
+    ("GET", "/api/v1/drafts/{draft_id}/publish-check"): (401, 403, 403, 200, 200, 200, 401, 401),
+    ("POST", "/api/v1/drafts/{draft_id}/looked-at"): (401, 403, 403, 200, 200, 200, 401, 401),
+    # The world's draft has no image: those who may see it hear so (404).
+    ("GET", "/api/v1/drafts/{draft_id}/featured-image"): (401, 404, 404, 404, 404, 404, 401, 401),
+    ("PUT", "/api/v1/drafts/{draft_id}/featured-image"): (401, 403, 403, 200, 409, 200, 401, 401),
+    ("DELETE", "/api/v1/drafts/{draft_id}/featured-image"): (401, 403, 403, 404, 409, 404, 401, 401),
     ("GET", "/api/v1/drafts/{draft_id}/revisions"): (401, 200, 404, 200, 200, 200, 401, 401),
     ("GET", "/api/v1/drafts/{draft_id}/learned"): (401, 200, 404, 200, 200, 200, 401, 401),
     ("POST", "/api/v1/drafts/{draft_id}/learned/{word_id}/revert"): (401, 403, 404, 200, 409, 200, 401, 401),
@@ -142,5 +149,5 @@ def test_answer_each_caller_as_the_matrix_says(desk, route):
         may_not_see = persona in ("anonymous", "other_author", "revoked_token", "deactivated")
         if may_not_see and world.ids["secret"] in answer.text:
             leaks.append(persona)
-    assert tuple(got) == EXPECTED[route], dict(zip(doors.PERSONAS, got, strict=True))
+    assert tuple(got) == EXPECTED[route], (tuple(got), dict(zip(doors.PERSONAS, got, strict=True)))
     assert not leaks, f"the author's memo title reached {leaks}"

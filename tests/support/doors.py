@@ -60,6 +60,7 @@ class Knock:
     data: dict | None = None
     files: dict | None = None
     headers: dict = field(default_factory=dict)
+    content: bytes | None = None  # a raw body (the featured image's PUT)
 
 
 @dataclass
@@ -145,6 +146,10 @@ def build_world(app) -> World:
 
 
 TUS = {"Tus-Resumable": "1.0.0"}
+# A real 1x1 PNG: the featured image's type is read from its bytes.
+PNG_1PX = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 
 
 def knock(method: str, template: str, world: World) -> Knock:
@@ -170,6 +175,9 @@ def knock(method: str, template: str, world: World) -> Knock:
         # there is nothing to restore (422); tests/test_revisions.py restores for real.
         ("POST", "/api/v1/drafts/{draft_id}/revisions/{version}/restore"): Knock(path, headers={"If-Match": '"1"'}),
         ("POST", "/api/v1/drafts/{draft_id}/publish"): Knock(path, json={}),
+        ("POST", "/api/v1/drafts/{draft_id}/looked-at"): Knock(path, json={"words": []}),
+        ("PUT", "/api/v1/drafts/{draft_id}/featured-image"): Knock(path, content=PNG_1PX,
+                                                                   headers={"Content-Type": "image/png"}),
         ("POST", "/api/v1/vocabulary"): Knock(path, json={"heard": "fry day", "written": "Friday", "language": "en",
                                                            "accept": True}),
         ("POST", "/api/v1/drafts/{draft_id}/learned/{word_id}/revert"): Knock(path, headers={"If-Match": '"1"'}),
@@ -199,7 +207,7 @@ def send(http, method: str, request: Knock, headers: dict):
                         headers=request.headers)
     # Half of the upload: a whole one would go on to become a memo (and these bytes are no audio).
     content = b"x" * 32 if (method, request.headers.get("Content-Type")) == (
-        "PATCH", "application/offset+octet-stream") else None
+        "PATCH", "application/offset+octet-stream") else request.content
     if (method, request.path) == ("POST", "/api/v1/session"):
         # Each knock is a first try: the throttle counts every failed sign-in from this client.
         from dictation import accounts
