@@ -45,19 +45,21 @@ class CsrfFailed(Forbidden):
     code = "csrf_failed"
 
 
-def get_settings(request: Request) -> Settings:
+# `async def`, though nothing here waits: FastAPI runs a plain `def` dependency on the thread
+# pool, and these four hops (of ~28 a request made) cost more than the lookups they wrap.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     return request.app.state.database
 
 
-def get_store(request: Request) -> MediaStore:
+async def get_store(request: Request) -> MediaStore:
     return request.app.state.store
 
 
-def get_cookies(request: Request) -> accounts.SessionCookies:
+async def get_cookies(request: Request) -> accounts.SessionCookies:
     return request.app.state.cookies
 
 
@@ -182,16 +184,17 @@ async def current_caller(
     return caller
 
 
-def current_user(caller: Annotated[Caller, Depends(current_caller)]) -> User:
+# Async for the same reason as get_settings: no waiting, no thread hop (the user row is loaded).
+async def current_user(caller: Annotated[Caller, Depends(current_caller)]) -> User:
     return caller.user
 
 
-def staff_user(user: Annotated[User, Depends(current_user)]) -> User:
+async def staff_user(user: Annotated[User, Depends(current_user)]) -> User:
     accounts.require_role(user, Role.assistant, Role.admin, doing="do this")
     return user
 
 
-def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
+async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
     accounts.require_role(user, Role.admin, doing="manage accounts")
     return user
 
