@@ -148,6 +148,21 @@ def test_keep_edit_after_autosave_and_reload(desk, live_server, long_memo):
     assert marker in draft["body_markdown"]
 
 
+def test_follow_renamed_title_in_heading(desk, live_server, long_memo):
+    open_editor(desk, live_server, long_memo)
+    title = desk.locator("#draft-title")
+    before = title.input_value()
+    renamed = f"Renamed {time.time_ns()}"
+    try:
+        title.fill(renamed)
+        expect(desk.locator("#save-state")).to_have_attribute("data-state", "saved", timeout=15_000)
+        expect(desk.locator("#memo-heading")).to_have_text(renamed)  # no reload
+        assert desk.title().startswith(renamed)
+    finally:
+        title.fill(before)
+        expect(desk.locator("#memo-heading")).to_have_text(before, timeout=15_000)
+
+
 def test_show_both_versions_when_two_people_save(new_context, live_server):
     # Dan's: test_ui_access reads Erin's memo of this recording on the same server.
     memo = live_server.wait_for("dan", live_server.upload("dan", shared_file("audio/real/jfk.flac"),

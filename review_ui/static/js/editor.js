@@ -67,6 +67,14 @@ if (data.draftId) {
     restoreButton: $("restore-revision"),
   });
   $("tab-changes").addEventListener("tab-shown", () => revisions.load());
+  // The page's heading and the browser tab follow a renamed title once it is saved.
+  const heading = $("memo-heading");
+  draft.onSaved((saved) => {
+    if (!saved.title || heading.textContent === saved.title) return;
+    const suffix = document.title.includes(" · ") ? document.title.slice(document.title.lastIndexOf(" · ")) : "";
+    heading.textContent = saved.title;
+    document.title = saved.title + suffix;
+  });
   let state = data.state;
   draft.onSaved((saved) => {
     if (saved.status === state) return;
