@@ -46,7 +46,7 @@ from dictation.notify import Mailer
 from dictation.ops import metrics
 from dictation.settings import Settings
 from dictation.storage import MediaStore
-from dictation.transcribe import TranscribeOptions, Transcript, transcribe
+from dictation.transcribe import TranscribeOptions, Transcript, heap, transcribe
 from dictation.transcribe.coverage import with_decode_gaps
 from dictation.transcribe.device import resolve_device
 
@@ -130,6 +130,7 @@ def _process_run(ctx: JobContext) -> Callable[[Session], None]:
     with ctx.database.session() as session:
         session.execute(update(Memo).where(Memo.id == ctx.memo_id).values(**found))
     ctx.progress(PREPARE_SHARE)
+    heap.trim()  # the playback encoder's buffers, before the model and its pieces move in
 
     ctx.stage("transcribe")
     if stored_transcript is None:

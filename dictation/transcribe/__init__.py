@@ -56,6 +56,7 @@ def transcribe(
     """
     heap.cap_arenas()  # before the engine's threads exist: they would each get a heap of their own
     engine = engine or load_engine(options)
+    heap.trim()  # a first load reads the whole model file through the heap on its way in
     if isinstance(source, np.ndarray):
         return transcribe_audio(source, engine, options, progress)
     from dictation import audio
