@@ -66,10 +66,11 @@ def test_record_memo_on_phone_and_get_its_words_back(microphone_browser, new_con
     page.get_by_label("Title").fill("Quilter on the phone")
     page.get_by_label("Priority").select_option("high")
     screenshot(page, "phone-recorded")
+    before = live_server.memo_ids("erin")
     page.get_by_role("button", name="Send memo").click()
     expect(page.locator("#upload-status")).to_contain_text("Sent", timeout=30_000)
-    item = page.locator("#my-memos li").first
-    memo_id = int(item.get_attribute("data-memo-id"))
+    memo_id = live_server.new_memo("erin", before)
+    item = page.locator(f'#my-memos li[data-memo-id="{memo_id}"]')
     memo = live_server.wait_for("erin", memo_id)
     assert memo["priority"] == "high" and memo["title"] == "Quilter on the phone"
     expect(item.locator(".chip")).to_have_text("Ready", timeout=15_000)  # the list follows the memo
@@ -116,6 +117,7 @@ def test_resume_upload_after_connection_is_cut(page, live_server, big_wav):
     page.goto(f"{live_server.url}/phone")
     page.locator("#pick-file").set_input_files(str(big_wav))
     page.get_by_label("Title").fill("Board meeting")
+    before = live_server.memo_ids("erin")
     page.get_by_role("button", name="Send memo").click()
     expect(page.locator("#upload-status")).to_contain_text("Connection lost", timeout=30_000)
     expect(page.locator("#upload-status")).to_contain_text("Sent", timeout=60_000)
@@ -125,7 +127,7 @@ def test_resume_upload_after_connection_is_cut(page, live_server, big_wav):
     assert methods.count("HEAD") >= 2
     offsets = [int(o) for m, o in seen if m == "PATCH"]
     assert offsets[0] == 0 and offsets[1] == offsets[2] > 0  # the cut chunk was sent again, once
-    memo_id = int(page.locator("#my-memos li").first.get_attribute("data-memo-id"))
+    memo_id = live_server.new_memo("erin", before)
     memo = live_server.memo("erin", memo_id)
     assert memo["sha256"] == sha256_of(big_wav)
     assert memo["size_bytes"] == big_wav.stat().st_size

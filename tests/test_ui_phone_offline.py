@@ -6,7 +6,6 @@ bytes the phone kept, and the page opens offline from its service worker."""
 from __future__ import annotations
 
 import struct
-import time
 
 import httpx
 import pytest
@@ -81,24 +80,8 @@ def _record(page, seconds: float) -> None:
     page.wait_for_timeout(seconds * 1000)
 
 
-def _dans_memos(live_server) -> set[int]:
-    with live_server.api("dan") as client:
-        return {memo["id"] for memo in client.get("/api/v1/memos", params={"limit": 200}).json()["items"]}
-
-
-def _new_memo(live_server, before: set[int], timeout_s: float = 30.0) -> int:
-    """The one memo that arrived since `before`: other tests on the shared server send as Dan too,
-    so the first row of "My memos" may be theirs."""
-    deadline = time.monotonic() + timeout_s
-    while not (new := _dans_memos(live_server) - before):
-        assert time.monotonic() < deadline, "no new memo reached the server"
-        time.sleep(0.2)
-    assert len(new) == 1, new
-    return new.pop()
-
-
 def test_keep_recording_after_reload_mid_recording(phone, live_server):
-    before = _dans_memos(live_server)
+    before = live_server.memo_ids("dan")
     _record(phone, 0)
     # Kept while recording: a chunk a second, each in IndexedDB as it comes.
     wait_until(phone, f"({KEPT})().then((k) => k.length === 1 && k[0].chunks >= 2)", timeout_s=10)
@@ -119,7 +102,7 @@ def test_keep_recording_after_reload_mid_recording(phone, live_server):
     screenshot(phone, "phone-pending")
 
     item.get_by_role("button", name="Send now").click()
-    memo_id = _new_memo(live_server, before)
+    memo_id = live_server.new_memo("dan", before)
     expect(pending).to_be_hidden(timeout=30_000)
     memo = live_server.memo("dan", memo_id)
     assert memo["sha256"] == kept[0]["sha256"] and memo["size_bytes"] == kept[0]["size"]
@@ -130,7 +113,7 @@ def test_send_offline_recording_when_network_returns(phone, live_server):
     # The worker is active (ready never settles without one: give up after 15 s, and fail).
     assert phone.evaluate("""Promise.race([navigator.serviceWorker.ready.then((r) => Boolean(r.active)),
       new Promise((ok) => setTimeout(() => ok(false), 15000))])""")
-    before = _dans_memos(live_server)
+    before = live_server.memo_ids("dan")
     _record(phone, 1.5)
     phone.get_by_role("button", name="Stop", exact=True).click()
     expect(phone.locator("#listen")).to_be_visible()
@@ -159,7 +142,7 @@ def test_send_offline_recording_when_network_returns(phone, live_server):
     assert all(p == "/phone/shell" or p.startswith("/static/") for p in paths), paths  # no API answer kept
 
     phone.context.set_offline(False)  # sent by itself: the online event, no click
-    memo_id = _new_memo(live_server, before)
+    memo_id = live_server.new_memo("dan", before)
     expect(phone.locator("#pending")).to_be_hidden(timeout=30_000)
     memo = live_server.memo("dan", memo_id)
     assert memo["sha256"] == kept[0]["sha256"] and memo["title"] == "Said in a tunnel"

@@ -104,6 +104,20 @@ class LiveServer:
         with self.api(who) as client:
             return client.get(f"/api/v1/memos/{memo_id}").json()
 
+    def memo_ids(self, who: str) -> set[int]:
+        with self.api(who) as client:
+            return {memo["id"] for memo in client.get("/api/v1/memos", params={"limit": 200}).json()["items"]}
+
+    def new_memo(self, who: str, before: set[int], timeout: float = 30.0) -> int:
+        """The one memo of `who` that arrived since `before` was taken: tests on this shared
+        server send as the same people, so the first row of a list may be another test's."""
+        deadline = time.monotonic() + timeout
+        while not (new := self.memo_ids(who) - before):
+            assert time.monotonic() < deadline, f"no new memo of {who} reached the server"
+            time.sleep(0.2)
+        assert len(new) == 1, new
+        return new.pop()
+
     def wait_for(self, who: str, memo_id: int, states=("ready",), timeout: float = 240.0) -> dict:
         deadline = time.monotonic() + timeout
         while True:
