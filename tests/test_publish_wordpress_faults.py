@@ -18,6 +18,7 @@ from dictation.errors import PublishError
 from dictation.publish.cms import Destination, Post, get_publisher
 from dictation.publish.idempotent import RetryPolicy, publish_with_retries
 from dictation.settings import Settings
+from tests.support.faults import forward, read_request
 
 pytestmark = pytest.mark.peers
 
@@ -50,7 +51,7 @@ class FaultProxy:
 
     def _handle(self, conn: socket.socket) -> None:
         with conn:
-            request = _read_request(conn)
+            request = read_request(conn)
             if request is None:
                 return
             first_line = request.split(b"\r\n", 1)[0].decode("latin-1")
@@ -80,39 +81,10 @@ class FaultProxy:
                 pass  # the client gave up waiting, as intended
 
     def _forward(self, request: bytes) -> bytes:
-        head, _, body = request.partition(b"\r\n\r\n")
-        lines = [
-            line for line in head.split(b"\r\n")
-            if not line.lower().startswith((b"connection:", b"host:", b"keep-alive:"))
-        ]  # fmt: skip
-        lines[1:1] = [b"Host: %s:%d" % (self.upstream[0].encode(), self.upstream[1]), b"Connection: close"]
-        with socket.create_connection(self.upstream, timeout=60) as up:
-            up.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + body)
-            chunks = []
-            while data := up.recv(65536):
-                chunks.append(data)
-        return b"".join(chunks)
+        return forward(self.upstream, request, timeout=60)
 
     def close(self) -> None:
         self.server.close()
-
-
-def _read_request(conn: socket.socket) -> bytes | None:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(body) < length:
-        body += conn.recv(65536)
-    return head + b"\r\n\r\n" + body
 
 
 @pytest.fixture

@@ -261,7 +261,7 @@ class HoldingProxy:
 
     def _handle(self, conn: socket.socket) -> None:
         with conn:
-            request = _read_request(conn)
+            request = read_request(conn)
             if request is None:
                 return
             method, target = request.split(b" ", 2)[:2]
@@ -279,24 +279,15 @@ class HoldingProxy:
                 pass
 
     def _forward(self, request: bytes) -> bytes:
-        head, _, body = request.partition(b"\r\n\r\n")
-        lines = [line for line in head.split(b"\r\n")
-                 if not line.lower().startswith((b"connection:", b"host:", b"keep-alive:"))]
-        # The upstream's own Host (Ghost redirects others) and one request per connection.
-        lines[1:1] = [b"Host: %s:%d" % (self.upstream[0].encode(), self.upstream[1]), b"Connection: close"]
-        with socket.create_connection(self.upstream, timeout=120) as up:
-            up.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + body)
-            chunks = []
-            while data := up.recv(65536):
-                chunks.append(data)
-        return b"".join(chunks)
+        return forward(self.upstream, request, timeout=120)
 
     def close(self) -> None:
         self.release.set()
         self.server.close()
 
 
-def _read_request(conn: socket.socket) -> bytes | None:
+def read_request(conn: socket.socket) -> bytes | None:
+    """One whole HTTP/1.1 request off `conn` (head and a Content-Length body), None if it closed."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = conn.recv(65536)
@@ -312,3 +303,18 @@ def _read_request(conn: socket.socket) -> bytes | None:
     while len(body) < length:
         body += conn.recv(65536)
     return head + b"\r\n\r\n" + body
+
+
+def forward(upstream: tuple[str, int], request: bytes, timeout: float) -> bytes:
+    """Send `request` to `upstream` on a connection of its own and return the whole answer."""
+    head, _, body = request.partition(b"\r\n\r\n")
+    lines = [line for line in head.split(b"\r\n")
+             if not line.lower().startswith((b"connection:", b"host:", b"keep-alive:"))]
+    # The upstream's own Host (Ghost redirects others) and one request per connection.
+    lines[1:1] = [b"Host: %s:%d" % (upstream[0].encode(), upstream[1]), b"Connection: close"]
+    with socket.create_connection(upstream, timeout=timeout) as up:
+        up.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+        chunks = []
+        while data := up.recv(65536):
+            chunks.append(data)
+    return b"".join(chunks)
