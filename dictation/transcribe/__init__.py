@@ -54,7 +54,7 @@ def transcribe(
     A file is decoded while it is transcribed, a piece at a time, so memory stays flat
     however long the memo. `progress(fraction)` gets the fraction of audio done, 0..1.
     """
-    heap.cap_arenas()  # before the engine's threads exist: they would each get a heap of their own
+    heap.limit()  # before the engine's threads exist: they would each get a heap of their own
     engine = engine or load_engine(options)
     heap.trim()  # a first load reads the whole model file through the heap on its way in
     if isinstance(source, np.ndarray):

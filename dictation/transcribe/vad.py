@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import ctypes
-import sys
-
 import numpy as np
 
+from dictation.transcribe import heap
 from dictation.transcribe.engines.base import SAMPLE_RATE
 from dictation.transcribe.options import TranscribeOptions
-
-try:
-    _libc = ctypes.CDLL("libc.so.6") if sys.platform.startswith("linux") else None
-except OSError:  # musl or another libc without malloc_trim
-    _libc = None
 
 # Short pauses split spans (sentence level); coarse spans (VAD's defaults) hide a
 # swallowed 20 s inside a 28 s paragraph that is otherwise well transcribed.
@@ -36,15 +29,10 @@ def speech_spans(audio: np.ndarray) -> list[tuple[float, float]]:
         (s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE)
         for s in get_speech_timestamps(audio, vad)
     ]
-    release_memory()
+    # Silero's buffers (~0.4 MB per second of audio) would otherwise stay in glibc's heap
+    # and add to the worker's peak while Whisper decodes.
+    heap.trim()
     return spans
-
-
-def release_memory() -> None:
-    """Hand freed heap back to the system: Silero's buffers (~0.4 MB per second of audio)
-    stay in glibc's heap otherwise and add to the worker's peak while Whisper decodes."""
-    if _libc is not None:
-        _libc.malloc_trim(0)
 
 
 def decoding_spans(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:

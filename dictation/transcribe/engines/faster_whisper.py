@@ -50,6 +50,10 @@ class FasterWhisperEngine:
                 f"faster-whisper could not {where} the model {model_name!r} "
                 f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}). {download_hint()}"
             ) from exc
+        from dictation.transcribe.engines.features import BlockFeatureExtractor
+
+        # The same features, 10 s at a time rather than the whole piece at once (features.py).
+        self._model.feature_extractor = BlockFeatureExtractor(**self._model.feat_kwargs)
         self.english_only = not self._model.model.is_multilingual
 
     def transcribe(
