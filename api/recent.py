@@ -8,7 +8,9 @@ came with, hashed: no answer is ever shared between two callers) and query strin
 others changed shows within a second, as the live worklist promises (2 s). Read-your-writes:
 any write request (not GET/HEAD/OPTIONS) from the same credential drops that caller's kept
 answers, when it starts and again when it ends, so after a claim or an edit the next worklist
-is fresh.
+is fresh. One computation at a time per caller and query: the same reads arriving while it runs
+wait for its answer rather than each computing their own (bench/load.py sent 100 a second, and
+every one that arrived during the first computation started another).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class RecentAnswers:
         self._lock = threading.Lock()
         self._kept: OrderedDict[tuple[str, str, str], tuple[float, bytes]] = OrderedDict()
         self._wrote: dict[str, float] = {}  # credential -> when its last write started or ended
+        self._running: dict[tuple[str, str, str], threading.Event] = {}  # answers being computed
 
     def key(self, request: Request) -> tuple[str, str, str] | None:
         who = _credential({k.lower(): v for k, v in request.headers.items()}, dict(request.cookies))
@@ -49,14 +52,43 @@ class RecentAnswers:
         if key is None:
             return None
         with self._lock:
-            found = self._kept.get(key)
-            if found is None:
-                return None
-            started, body = found
-            if self.clock() - started > self.ttl_s or started <= self._wrote.get(key[0], float("-inf")):
-                del self._kept[key]
-                return None
+            return self._fresh(key)
+
+    def _fresh(self, key: tuple[str, str, str]) -> bytes | None:
+        found = self._kept.get(key)
+        if found is None:
+            return None
+        started, body = found
+        if self.clock() - started > self.ttl_s or started <= self._wrote.get(key[0], float("-inf")):
+            del self._kept[key]
+            return None
+        return body
+
+    def answer(self, key: tuple[str, str, str] | None, compute: Callable[[], bytes], wait_s: float = 30.0) -> bytes:
+        """The kept answer for `key`, else `compute()`'s, kept. Callers of the same key that come
+        while it computes wait for it (in threads: the worklist is a sync endpoint)."""
+        if key is None:
+            return compute()
+        while True:
+            with self._lock:
+                body = self._fresh(key)
+                if body is not None:
+                    return body
+                running = self._running.get(key)
+                if running is None:
+                    running = self._running[key] = threading.Event()
+                    break
+            # Its answer, or none if the caller wrote meanwhile: then this one computes afresh.
+            running.wait(wait_s)
+        started = self.clock()
+        try:
+            body = compute()
+            self.put(key, started, body)
             return body
+        finally:
+            with self._lock:
+                del self._running[key]
+            running.set()
 
     def put(self, key: tuple[str, str, str] | None, started: float, body: bytes) -> None:
         """Keep `body`, computed from a read that began at `started` (this clock)."""

@@ -5,6 +5,8 @@ test's, so nothing here depends on how fast the machine is."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from api.recent import TTL_S, RecentAnswers
@@ -87,3 +89,54 @@ def test_drop_answer_read_while_callers_write_ran():
     recent.wrote("caller")  # a claim began while the read was running
     recent.put(key, started, b"{}")
     assert recent.get(key) is None
+
+
+def test_compute_worklist_once_for_callers_arriving_meanwhile():
+    recent = RecentAnswers(clock=Clock())
+    key = ("caller", "/api/v1/worklist", "")
+    computing, let_go, calls = threading.Event(), threading.Event(), []
+
+    def compute() -> bytes:
+        calls.append(1)
+        computing.set()
+        assert let_go.wait(10)
+        return b'{"n": 1}'
+
+    answers: list[bytes] = []
+    first = threading.Thread(target=lambda: answers.append(recent.answer(key, compute)))
+    first.start()
+    assert computing.wait(10)
+    others = [threading.Thread(target=lambda: answers.append(recent.answer(key, compute))) for _ in range(5)]
+    for thread in others:
+        thread.start()
+    let_go.set()
+    for thread in [first, *others]:
+        thread.join(10)
+    assert answers == [b'{"n": 1}'] * 6
+    assert len(calls) == 1
+
+
+def test_compute_again_after_failed_computation():
+    recent = RecentAnswers(clock=Clock())
+    key = ("caller", "/api/v1/worklist", "")
+
+    def broken() -> bytes:
+        raise RuntimeError("database away")
+
+    with pytest.raises(RuntimeError):
+        recent.answer(key, broken)
+    assert recent.answer(key, lambda: b"[]") == b"[]"  # nobody left waiting on the failed one
+
+
+def test_compute_afresh_when_caller_wrote_during_computation():
+    clock = Clock()
+    recent = RecentAnswers(clock=clock)
+    key = ("caller", "/api/v1/worklist", "")
+
+    def read_while_claiming() -> bytes:
+        clock.now += 0.1
+        recent.wrote("caller")  # the caller's claim ran while this was read
+        return b"before the claim"
+
+    assert recent.answer(key, read_while_claiming) == b"before the claim"  # its own request's answer
+    assert recent.answer(key, lambda: b"after the claim") == b"after the claim"  # not kept for the next

@@ -34,22 +34,19 @@ def worklist(
     # After the caller is known (a revoked token never gets a kept answer): the same caller's
     # same query within a second is answered as it was (api/recent.py says why and when not).
     recent = request.app.state.recent
-    key = recent.key(request)
-    kept = recent.get(key)
-    if kept is not None:
-        return Response(kept, media_type="application/json")
-    started = recent.clock()
-    wanted = work.WorklistQuery(
-        states=tuple(state or ()), assignee=work.Assignee.me if mine else work.Assignee.any, limit=limit
-    )
-    found = work.load(session, user, wanted)
-    items = [
-        WorklistItem(
-            memo=MemoOut.of(entry.memo), overdue=entry.overdue,
-            assignee=PersonOut.of(entry.memo.draft.assignee) if entry.memo.draft else None,
+
+    def compute() -> bytes:
+        wanted = work.WorklistQuery(
+            states=tuple(state or ()), assignee=work.Assignee.me if mine else work.Assignee.any, limit=limit
         )
-        for entry in found.entries
-    ]
-    body = WorklistOut(items=items, counts=found.counts).model_dump_json().encode()
-    recent.put(key, started, body)
-    return Response(body, media_type="application/json")
+        found = work.load(session, user, wanted)
+        items = [
+            WorklistItem(
+                memo=MemoOut.of(entry.memo), overdue=entry.overdue,
+                assignee=PersonOut.of(entry.memo.draft.assignee) if entry.memo.draft else None,
+            )
+            for entry in found.entries
+        ]
+        return WorklistOut(items=items, counts=found.counts).model_dump_json().encode()
+
+    return Response(recent.answer(recent.key(request), compute), media_type="application/json")
