@@ -109,7 +109,8 @@ def identify(
         # request's transaction must not hold a write lock (SQLite has one) while it works.
         with database.session() as own:
             found = accounts.user_for_token(own, token.strip())
-        user = session.get(User, found.id) if found is not None else None
+        # Into the request's session as loaded, without reading the row again.
+        user = session.merge(found, load=False) if found is not None else None
         if user is None:
             raise NotAuthenticated("This API token is not valid: it may have been revoked.")
         return Caller(user, "token", None)

@@ -7,7 +7,7 @@ import hashlib
 import secrets
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from dictation.db import utcnow
 from dictation.errors import InvalidInput, NotFound
@@ -39,7 +39,10 @@ def user_for_token(session: Session, token: str) -> User | None:
     """The active owner of a valid, unrevoked token, or None."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    # One query with its owner: this runs on every API request.
+    row = session.scalar(
+        select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == _token_hash(token))
+    )
     if row is None or row.revoked_at is not None or not row.user.is_active:
         return None
     now = utcnow()
