@@ -35,6 +35,10 @@ class TranscribeOptions:
     language: str = "auto"
     # Greedy decoding (1) was seen to swallow 20 s of French speech; beam search did not.
     beam_size: int = 5
+    # Candidates sampled for a window whose beam result failed Whisper's checks (temperature
+    # fallback). Five took a worker 105 MB above its usual peak on such a window (bench/memory.py:
+    # 565-584 MB on long memos, goal 500); two hold it at the beam's own level.
+    best_of: int = 2
     # Voice activity detection: skips silence on long memos and finds "no speech" cheaply.
     vad: bool = True
     # Names and jargon the model should spell as the company does; becomes the initial prompt.

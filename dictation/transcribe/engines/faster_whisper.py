@@ -75,6 +75,7 @@ class FasterWhisperEngine:
             audio,
             language=language,
             beam_size=options.beam_size,
+            best_of=options.best_of,
             word_timestamps=options.word_timestamps,
             clip_timestamps=speech_clips or "0",
             initial_prompt=options.prompt_beside_hotwords,

@@ -116,7 +116,7 @@ class OpenAIWhisperEngine:
                     audio.astype(np.float32),
                     language=language,
                     beam_size=options.beam_size,
-                    best_of=5,
+                    best_of=options.best_of,
                     word_timestamps=options.word_timestamps,
                     initial_prompt=options.prompt,
                     clip_timestamps=speech_clips or "0",
