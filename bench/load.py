@@ -6,8 +6,9 @@ bounded time, against a database of 10,000 drafts, on SQLite and on PostgreSQL.
 The server is the real API (`api.app:create_app` under uvicorn) in another process on a free
 loopback port, with its worker off (DICTATION_WORKERS=0: uploads are stored, become memos and
 queue their jobs, nobody transcribes them), so the figures are the web tier's own. This
-process is the load: `--uploaders` clients (50) each upload small generated WAVs one after the
-other, and reads are sent open-loop at `--rate` per second (200; half GET /api/v1/worklist,
+process is the load: `--uploaders` phones (50) each upload generated WAVs one after the other
+(15 s, 480 KB: a 2-minute memo's size in AAC), sent at a phone's uplink (`--uplink-kbps`, 2000),
+so about 50 uploads are on their way at any moment; reads are sent open-loop at `--rate` per second (200; half GET /api/v1/worklist,
 half GET /api/v1/drafts/{random id}), whether or not earlier ones have answered. Latency is
 from the moment a read was due, so a server that falls behind shows it (no coordinated
 omission). Peak RSS is the server process's, sampled every 5 ms.
@@ -45,7 +46,10 @@ base = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(base)  # its helpers: servers, RSS sampling, users, bulk seeding
 
 MIB = base.MIB
-UPLOAD_SECONDS = 3.0  # each upload: a 3 s WAV (96 KB), a phone's shortest memo
+# Each upload: a 15 s WAV (480 KB), the size of a 2-minute phone memo in AAC at 32 kbit/s, sent
+# at a phone's uplink (2 Mbit/s, a fair 4G upload): 50 phones keep ~50 uploads on the way at once.
+UPLOAD_SECONDS = 15.0
+UPLINK_KBPS = 2000.0
 GRACE_S = 20.0  # after the load, requests still unanswered this long are counted as errors
 
 
@@ -96,7 +100,8 @@ class Loopback:
         self.idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
         self.slots = asyncio.Semaphore(connections)
 
-    async def request(self, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> Answer:
+    async def request(self, method: str, path: str, headers: dict[str, str], body: bytes = b"",
+                      uplink_bps: float = 0.0) -> Answer:
         async with self.slots:
             if self.idle.empty():
                 reader, writer = await asyncio.open_connection(self.host, self.port)
@@ -104,8 +109,8 @@ class Loopback:
                 reader, writer = self.idle.get_nowait()
             try:
                 head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Length: {len(body)}\r\n"
-                writer.write((head + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode() + body)
-                await writer.drain()
+                writer.write((head + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode())
+                await send_body(writer, body, uplink_bps)
                 status = int((await reader.readline()).split()[1])
                 length, close = 0, False
                 while (line := await reader.readline()) not in (b"\r\n", b""):
@@ -125,6 +130,19 @@ class Loopback:
             return answer
 
 
+async def send_body(writer: asyncio.StreamWriter, body: bytes, uplink_bps: float) -> None:
+    """All at once, or at a phone's uplink rate: 16 KB, then the time those took on the air."""
+    if uplink_bps <= 0:
+        writer.write(body)
+        await writer.drain()
+        return
+    started, step = time.perf_counter(), 16 * 1024
+    for at in range(0, len(body), step):
+        writer.write(body[at:at + step])
+        await writer.drain()
+        await asyncio.sleep(max(0.0, started + (at + step) * 8 / uplink_bps - time.perf_counter()))
+
+
 def multipart(data: bytes, name: str) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
@@ -132,7 +150,8 @@ def multipart(data: bytes, name: str) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-async def uploader(client: Loopback, token: str, recording: bytes, index: int, until: float, tally: Tally) -> None:
+async def uploader(client: Loopback, token: str, recording: bytes, index: int, until: float, tally: Tally,
+                   uplink_bps: float) -> None:
     """One phone after another: upload, wait for the answer, upload the next (unique bytes)."""
     count = 0
     while time.perf_counter() < until:
@@ -143,7 +162,7 @@ async def uploader(client: Loopback, token: str, recording: bytes, index: int, u
         started = time.perf_counter()
         try:
             answer = await client.request("POST", "/api/v1/memos", {"Authorization": f"Bearer {token}",
-                                                                    "Content-Type": kind}, body)
+                                                                    "Content-Type": kind}, body, uplink_bps)
         except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
             tally.error("upload", type(exc).__name__)
             continue
@@ -201,13 +220,14 @@ async def finish(tasks: set[asyncio.Task], tally: Tally, kind: str) -> None:
         await asyncio.wait(late)
 
 
-async def load(url: str, tokens: dict[str, str], seconds: float, uploaders: int, rate: float, drafts: int,
-               tally: Tally) -> tuple[int, float]:
-    recording = wav_bytes(UPLOAD_SECONDS, 11)
+async def load(url: str, tokens: dict[str, str], args: argparse.Namespace, tally: Tally) -> tuple[int, float]:
+    seconds, uploaders, rate, drafts = args.seconds, args.uploaders, args.rate, args.drafts
+    recording = wav_bytes(args.upload_seconds, 11)
     uploads, readers = Loopback(url, uploaders), Loopback(url, 256)
     until = time.perf_counter() + seconds
     started = time.perf_counter()
-    ups = {asyncio.create_task(uploader(uploads, tokens["author"], recording, i, until, tally))
+    ups = {asyncio.create_task(uploader(uploads, tokens["author"], recording, i, until, tally,
+                                        args.uplink_kbps * 1000))
            for i in range(uploaders)}
     sent, running = await reads(readers, tokens["assistant"], rate, until, drafts, tally)
     took = time.perf_counter() - started
@@ -269,15 +289,15 @@ def run_backend(name: str, url: str | None, args: argparse.Namespace, work: Path
         idle = rss.reset()
         tally = Tally()
         cpu_before, own_before = rss.process.cpu_times(), psutil.Process().cpu_times()
-        sent, took = asyncio.run(load(server_url, tokens, args.seconds, args.uploaders, args.rate, args.drafts,
-                                      tally))
+        sent, took = asyncio.run(load(server_url, tokens, args, tally))
         cpu_after, own_after = rss.process.cpu_times(), psutil.Process().cpu_times()
         peak = rss.peak
     # CPU seconds, not wall time: what each request cost the server, however busy the machine was.
     server_cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
     client_cpu = (own_after.user + own_after.system) - (own_before.user + own_before.system)
     answered = sum(len(t) for t in tally.times.values()) + sum(len(e) for e in tally.errors.values())
-    print(f"{args.uploaders} uploaders ({UPLOAD_SECONDS:g} s WAVs, worker off) + {sent / took:.0f} reads/s "
+    print(f"{args.uploaders} uploaders ({args.upload_seconds:g} s WAVs at {args.uplink_kbps:g} kbit/s, worker off) + "
+          f"{sent / took:.0f} reads/s "
           f"for {took:.1f} s; load average after: {os.getloadavg()[0]:.1f}")
     print(f"{'request':<22} {'count':>7} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'per s':>7}")
     for kind, label in (("healthz", "healthz (baseline)"), ("worklist", "GET worklist"),
@@ -310,6 +330,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="10 s, 1,000 drafts")
     parser.add_argument("--drafts", type=int, default=None, help="drafts to seed (default 10,000)")
     parser.add_argument("--uploaders", type=int, default=50, help="concurrent upload clients")
+    parser.add_argument("--upload-seconds", type=float, default=UPLOAD_SECONDS, help="length of each uploaded WAV")
+    parser.add_argument("--uplink-kbps", type=float, default=UPLINK_KBPS,
+                        help="each phone's upload rate (0: as fast as loopback goes)")
     parser.add_argument("--rate", type=float, default=200.0, help="reads per second (worklist and draft, half each)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
