@@ -8,10 +8,11 @@ loopback port, with its worker off (DICTATION_WORKERS=0: uploads are stored, bec
 queue their jobs, nobody transcribes them), so the figures are the web tier's own. This
 process is the load: `--uploaders` phones (50) each upload generated WAVs one after the other
 (15 s, 480 KB: a 2-minute memo's size in AAC), sent at a phone's uplink (`--uplink-kbps`, 2000),
-so about 50 uploads are on their way at any moment; reads are sent open-loop at `--rate` per second (200; half GET /api/v1/worklist,
-half GET /api/v1/drafts/{random id}), whether or not earlier ones have answered. Latency is
-from the moment a read was due, so a server that falls behind shows it (no coordinated
-omission). Peak RSS is the server process's, sampled every 5 ms.
+so about 50 uploads are on their way at any moment; reads are sent open-loop at `--rate` per
+second (200; half GET /api/v1/worklist, half GET /api/v1/drafts/{random id}), whether or not
+earlier ones have answered. Latency is from the moment a read was due, so a server that falls
+behind shows it (no coordinated omission). Peak RSS is the server's (all its processes with
+`--processes`), sampled every 5 ms.
 
 PostgreSQL: a fresh database made on the local server (127.0.0.1:5432, or the server in
 DICTATION_TEST_PG_URL) and dropped afterwards. Baseline in the same run: GET /healthz at the
@@ -283,17 +284,18 @@ def run_backend(name: str, url: str | None, args: argparse.Namespace, work: Path
     print(f"\n## {name}: {args.drafts:,} drafts seeded in {time.perf_counter() - started:.1f} s ({size}); "
           f"load average {os.getloadavg()[0]:.1f}")
     env = {"dictation_database_url": url} if url else {}
-    with base.app_server("api.app:create_app", data_dir, work / f"load-{name}.log", **env) as (server_url, rss):
+    with base.app_server("api.app:create_app", data_dir, work / f"load-{name}.log", args.processes,
+                         **env) as (server_url, rss):
         hz = Tally()
         asyncio.run(baseline(server_url, tokens["assistant"], args.rate, min(10.0, args.seconds), hz))
         idle = rss.reset()
         tally = Tally()
-        cpu_before, own_before = rss.process.cpu_times(), psutil.Process().cpu_times()
+        cpu_before, own_before = rss.cpu_seconds(), psutil.Process().cpu_times()
         sent, took = asyncio.run(load(server_url, tokens, args, tally))
-        cpu_after, own_after = rss.process.cpu_times(), psutil.Process().cpu_times()
+        cpu_after, own_after = rss.cpu_seconds(), psutil.Process().cpu_times()
         peak = rss.peak
     # CPU seconds, not wall time: what each request cost the server, however busy the machine was.
-    server_cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+    server_cpu = cpu_after - cpu_before
     client_cpu = (own_after.user + own_after.system) - (own_before.user + own_before.system)
     answered = sum(len(t) for t in tally.times.values()) + sum(len(e) for e in tally.errors.values())
     print(f"{args.uploaders} uploaders ({args.upload_seconds:g} s WAVs at {args.uplink_kbps:g} kbit/s, worker off) + "
@@ -334,6 +336,7 @@ def main() -> int:
     parser.add_argument("--uplink-kbps", type=float, default=UPLINK_KBPS,
                         help="each phone's upload rate (0: as fast as loopback goes)")
     parser.add_argument("--rate", type=float, default=200.0, help="reads per second (worklist and draft, half each)")
+    parser.add_argument("--processes", type=int, default=1, help="server processes (uvicorn --workers)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     args = parser.parse_args()
@@ -343,7 +346,7 @@ def main() -> int:
     args.drafts = args.drafts or (1000 if args.quick else 10_000)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     print(f"# Load benchmark: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
-          f"python {sys.version.split()[0]}")
+          f"python {sys.version.split()[0]}, {args.processes} server process(es)")
     met = True
     with tempfile.TemporaryDirectory(prefix="dictation-load-") as tmp:
         work = Path(tmp)

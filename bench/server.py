@@ -58,21 +58,40 @@ def free_port() -> int:
 
 
 class PeakRss:
-    """Samples a process's RSS in a thread; `reset()` starts a new window, `peak` is its max."""
+    """Samples the RSS of a process and its children (uvicorn --workers) in a thread; `reset()`
+    starts a new window, `peak` is its max."""
 
     def __init__(self, pid: int, interval: float = 0.005) -> None:
         self.process, self.interval, self.peak, self._stop = psutil.Process(pid), interval, 0, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
+    def processes(self) -> list[psutil.Process]:
+        return [self.process, *self.process.children(recursive=True)]
+
+    def rss(self) -> int:
+        total = 0
+        for process in self.processes():
+            with contextlib.suppress(psutil.Error):
+                total += process.memory_info().rss
+        return total
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for process in self.processes():
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.user + times.system
+        return total
+
     def reset(self) -> int:
-        self.peak = self.process.memory_info().rss
+        self.peak = self.rss()
         return self.peak
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             with contextlib.suppress(psutil.Error):
-                self.peak = max(self.peak, self.process.memory_info().rss)
+                self.peak = max(self.peak, self.rss())
 
     def stop(self) -> None:
         self._stop.set()
@@ -109,10 +128,10 @@ def server(command: list[str], env: dict[str, str], port: int, log: Path):
             proc.wait()
 
 
-def app_server(factory: str, data_dir: Path, log: Path, **env: str):
+def app_server(factory: str, data_dir: Path, log: Path, processes: int = 1, **env: str):
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1",
-               "--port", str(port), "--log-level", "warning"]
+               "--port", str(port), "--log-level", "warning", *(["--workers", str(processes)] if processes > 1 else [])]
     base_env = {"DICTATION_DATA_DIR": str(data_dir), "DICTATION_WORKERS": "0", "DICTATION_MAX_UPLOAD_MB": "1024"}
     return server(command, {**base_env, **{k.upper(): v for k, v in env.items()}}, port, log)
 
