@@ -99,7 +99,7 @@ def _one_writer_at_a_time(engine: Engine) -> None:
 
     @event.listens_for(engine.pool, "checkin")
     def _give_back(_dbapi_connection, record):
-        if record.info.pop("writer", False):
+        if record is not None and record.info.pop("writer", False):  # None: a detached connection
             writer.release()
 
 
