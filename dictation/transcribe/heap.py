@@ -18,8 +18,8 @@ import functools
 _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
 # Blocks from 4 MB up get their own mapping. 1 MB held 10 MB less but took the decoding 1.6x
-# as long (every beam step maps and unmaps); 4 MB cost no measurable time and held ~50 MB less
-# than glibc's sliding threshold on 100 s pieces.
+# as long (every beam step maps and unmaps); 4 MB held ~50 MB less than glibc's sliding
+# threshold on 100 s pieces, for at most ~5 % of decoding time (21.5 s against 20.4 s).
 _MAP_FROM_BYTES = 4 * 2**20
 
 

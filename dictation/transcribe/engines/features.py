@@ -28,11 +28,11 @@ class BlockFeatureExtractor(FeatureExtractor):  # type: ignore[misc]  # faster-w
         waveform = np.asarray(waveform, dtype=np.float32)
         if padding:
             waveform = np.pad(waveform, (0, padding))
-        # The parent's centring: reflect half a window at both ends (numpy needs n_fft // 2 + 1).
+        # The parent's centring: half a window reflected at both ends.
         half = self.n_fft // 2
         padded = np.pad(waveform, (half, half), mode="reflect")
         window = np.hanning(self.n_fft + 1)[:-1].astype("float32")
-        frames = 1 + (len(padded) - self.n_fft) // self.hop_length - 1  # the parent drops the last
+        frames = (len(padded) - self.n_fft) // self.hop_length  # all but the last, as the parent keeps
         out = np.empty((self.mel_filters.shape[0], max(frames, 0)), dtype=np.float32)
         for first in range(0, frames, FRAMES_PER_BLOCK):
             last = min(first + FRAMES_PER_BLOCK, frames)
