@@ -9,8 +9,10 @@ others changed shows within a second, as the live worklist promises (2 s). Read-
 any write request (not GET/HEAD/OPTIONS) from the same credential drops that caller's kept
 answers, when it starts and again when it ends, so after a claim or an edit the next worklist
 is fresh. One computation at a time per caller and query: the same reads arriving while it runs
-wait for its answer rather than each computing their own (bench/load.py sent 100 a second, and
-every one that arrived during the first computation started another).
+get the answer it replaces when that is under `STALE_S` old and the caller has not written
+since, else wait for its answer. Waiting was the tail: under bench/load.py a computation took up
+to a few hundred milliseconds, and every worklist read arriving meanwhile sat in one of the
+app's ten admission places (api/admission.py), so draft reads queued behind them too.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.deps import SESSION_COOKIE
 
 TTL_S = 1.0
+# The oldest answer given while its successor is being computed: the live worklist's promise.
+STALE_S = 2.0
 MAX_KEPT = 512  # callers × queries; the oldest go first
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -37,8 +41,10 @@ def _credential(headers: dict[str, str], cookies: dict[str, str]) -> str | None:
 
 
 class RecentAnswers:
-    def __init__(self, ttl_s: float = TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl_s, self.clock = ttl_s, clock
+    def __init__(
+        self, ttl_s: float = TTL_S, clock: Callable[[], float] = time.monotonic, stale_s: float = STALE_S
+    ) -> None:
+        self.ttl_s, self.clock, self.stale_s = ttl_s, clock, stale_s
         self._lock = threading.Lock()
         self._kept: OrderedDict[tuple[str, str, str], tuple[float, bytes]] = OrderedDict()
         self._wrote: dict[str, float] = {}  # credential -> when its last write started or ended
@@ -54,19 +60,23 @@ class RecentAnswers:
         with self._lock:
             return self._fresh(key)
 
-    def _fresh(self, key: tuple[str, str, str]) -> bytes | None:
+    def _fresh(self, key: tuple[str, str, str], within_s: float | None = None) -> bytes | None:
+        """The kept answer if it is under `within_s` (the TTL) old and no write of its caller
+        began after it was read. Answers past any use are dropped."""
         found = self._kept.get(key)
         if found is None:
             return None
         started, body = found
-        if self.clock() - started > self.ttl_s or started <= self._wrote.get(key[0], float("-inf")):
+        age = self.clock() - started
+        if age > max(self.ttl_s, self.stale_s) or started <= self._wrote.get(key[0], float("-inf")):
             del self._kept[key]
             return None
-        return body
+        return body if age <= (self.ttl_s if within_s is None else within_s) else None
 
     def answer(self, key: tuple[str, str, str] | None, compute: Callable[[], bytes], wait_s: float = 30.0) -> bytes:
         """The kept answer for `key`, else `compute()`'s, kept. Callers of the same key that come
-        while it computes wait for it (in threads: the worklist is a sync endpoint)."""
+        while it computes get the previous answer if it is under `stale_s` old, else wait for
+        the new one (in threads: the worklist is a sync endpoint)."""
         if key is None:
             return compute()
         while True:
@@ -78,6 +88,9 @@ class RecentAnswers:
                 if running is None:
                     running = self._running[key] = threading.Event()
                     break
+                body = self._fresh(key, within_s=self.stale_s)
+                if body is not None:
+                    return body
             # Its answer, or none if the caller wrote meanwhile: then this one computes afresh.
             running.wait(wait_s)
         started = self.clock()

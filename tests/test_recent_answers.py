@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from api.recent import TTL_S, RecentAnswers
+from api.recent import STALE_S, TTL_S, RecentAnswers
 from tests.support.api import make_person, make_ready_draft
 
 API = "/api/v1"
@@ -140,3 +140,51 @@ def test_compute_afresh_when_caller_wrote_during_computation():
 
     assert recent.answer(key, read_while_claiming) == b"before the claim"  # its own request's answer
     assert recent.answer(key, lambda: b"after the claim") == b"after the claim"  # not kept for the next
+
+
+def _computing(recent: RecentAnswers, key: tuple[str, str, str], body: bytes):
+    """Start a computation of `key` in a thread that holds until released: (release, thread)."""
+    computing, let_go = threading.Event(), threading.Event()
+
+    def compute() -> bytes:
+        computing.set()
+        assert let_go.wait(10)
+        return body
+
+    thread = threading.Thread(target=recent.answer, args=(key, compute))
+    thread.start()
+    assert computing.wait(10)
+    return let_go, thread
+
+
+def _answer_within(recent: RecentAnswers, key: tuple[str, str, str], seconds: float) -> list[bytes]:
+    """What a second caller of `key` gets within `seconds` (empty when it is still waiting)."""
+    got: list[bytes] = []
+    thread = threading.Thread(target=lambda: got.append(recent.answer(key, lambda: b"its own")), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return got
+
+
+@pytest.mark.parametrize(("age", "wrote", "gets_previous"), [
+    (TTL_S + 0.5, False, True),  # past the TTL, under STALE_S: the previous answer at once
+    (STALE_S + 0.1, False, False),  # too old to give: wait for the new one
+    (TTL_S + 0.5, True, False),  # the caller wrote since: never the answer from before
+])
+def test_answer_worklist_while_successor_computes_by_age_and_writes(age, wrote, gets_previous):
+    clock = Clock()
+    recent = RecentAnswers(clock=clock)
+    key = ("caller", "/api/v1/worklist", "")
+    recent.put(key, clock(), b"previous")
+    clock.now += age
+    if wrote:
+        recent.wrote("caller")
+        clock.now += 0.01  # the computation below begins after the write
+    let_go, computing = _computing(recent, key, b"new")
+    try:
+        got = _answer_within(recent, key, 0.5 if not gets_previous else 10)
+        assert got == ([b"previous"] if gets_previous else [])
+    finally:
+        let_go.set()
+        computing.join(10)
+    assert recent.answer(key, lambda: b"not again") == b"new"  # the computed one is kept
