@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from dictation import audio
-from dictation.errors import BadAudio
+from dictation.errors import BadAudio, TooLarge
 from tests.conftest import shared_file
 
 MEMO_SECONDS = {"en_mb-us1": 127.9, "fr_mb-fr1": 115.7}
@@ -205,6 +205,43 @@ def test_probe_memo_reports_format(ext):
     assert (info.container, info.codec) == FORMATS[ext]
     assert info.channels == 1 and info.sample_rate in (8000, 44100, 48000)
     assert info.duration == pytest.approx(seconds(decoded(path)), abs=0.1)
+
+
+def _wav(path: Path, codec: str, rate: int, layout: str, secs: float) -> Path:
+    with av.open(str(path), "w", format="wav") as out:
+        stream = out.add_stream(codec, rate=rate, layout=layout)
+        samples = int(rate * secs)
+        tone = (0.3 * np.sin(np.arange(samples) * 2 * math.pi * 440 / rate)).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(np.tile(tone, (stream.channels, 1)), format="fltp", layout=layout)
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return path
+
+
+def _streaming_wav(path: Path, secs: float) -> Path:
+    """A WAV as some recorders write it while recording: data size 0xFFFFFFFF, 'until the end'."""
+    rate, samples = 16000, int(16000 * secs)
+    header = b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVEfmt " + struct.pack(
+        "<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16) + b"data" + struct.pack("<I", 0xFFFFFFFF)
+    path.write_bytes(header + bytes(samples * 2))
+    return path
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: _wav(p, "pcm_s16le", 16000, "mono", 12.5),
+    lambda p: _wav(p, "pcm_s24le", 44100, "stereo", 7.25),
+    lambda p: _wav(p, "pcm_f32le", 48000, "mono", 3.0),
+    lambda p: _wav(p, "pcm_mulaw", 8000, "mono", 20.0),
+    lambda p: _streaming_wav(p, 9.0),
+], ids=["s16-16k-mono", "s24-44k-stereo", "f32-48k", "mulaw-8k", "streaming-size"])
+def test_check_stated_length_reads_wav_length_as_full_probe(make, tmp_path):
+    path = make(tmp_path / "memo.wav")
+    full = audio.probe(path).duration
+    assert full == pytest.approx(seconds(decoded(path)), abs=0.05)
+    audio.check_stated_length(path, full + 0.01)  # the quick look at the header finds the same length
+    with pytest.raises(TooLarge, match="longer than the limit"):
+        audio.check_stated_length(path, full - 0.5)
 
 
 def test_probe_recorder_webm_without_duration_measures_it(recorder_webm):
