@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from dictation import accounts, workflow
 from dictation.compose.derive import with_derived
@@ -47,7 +47,8 @@ EDITABLE = ("title", "body_markdown", "tags", "excerpt", "slug")
 def visible_draft(session: Session, user: User, draft_id: int) -> Draft:
     """The draft, if this user may see its memo; NotFound otherwise (an author never learns
     that someone else's draft exists)."""
-    draft = session.get(Draft, draft_id)
+    # The memo in the same query: every caller needs it (who may see it, its state).
+    draft = session.get(Draft, draft_id, options=[joinedload(Draft.memo)])
     if draft is None or not accounts.can_see(user, draft.memo):
         raise NotFound(f"There is no draft {draft_id}.")
     return draft
