@@ -16,7 +16,9 @@ behind shows it (no coordinated omission). Peak RSS is the server's (all its pro
 
 PostgreSQL: a fresh database made on the local server (127.0.0.1:5432, or the server in
 DICTATION_TEST_PG_URL) and dropped afterwards. Baseline in the same run: GET /healthz at the
-same rate on the same server, before the load (framework and HTTP, no database).
+same rate on the same server, before the load (framework and HTTP, no database). `--floor` sends
+the same load to bench/server.py's `floor_app` instead (the same routes, no database, no checks):
+what HTTP and the load generator cost on this machine by themselves.
 Goals (issue 10): no error; worklist p95 under 50 ms.
 """
 
@@ -284,7 +286,8 @@ def run_backend(name: str, url: str | None, args: argparse.Namespace, work: Path
     print(f"\n## {name}: {args.drafts:,} drafts seeded in {time.perf_counter() - started:.1f} s ({size}); "
           f"load average {os.getloadavg()[0]:.1f}")
     env = {"dictation_database_url": url} if url else {}
-    with base.app_server("api.app:create_app", data_dir, work / f"load-{name}.log", args.processes,
+    factory = "bench.server:floor_app" if args.floor else "api.app:create_app"
+    with base.app_server(factory, data_dir, work / f"load-{name}.log", args.processes,
                          **env) as (server_url, rss):
         hz = Tally()
         asyncio.run(baseline(server_url, tokens["assistant"], args.rate, min(10.0, args.seconds), hz))
@@ -322,7 +325,10 @@ def run_backend(name: str, url: str | None, args: argparse.Namespace, work: Path
           f"request), this load generator {client_cpu:.1f} s")
     worklist = tally.times.get("worklist", [])
     met = not tally.errors and bool(worklist) and float(np.percentile(worklist, 95)) < 50
-    print(f"goals (no error, worklist p95 < 50 ms): {'met' if met else 'NOT met'}")
+    if name == "floor":
+        print("(the floor: no database and no checks, so no goals)")
+    else:
+        print(f"goals (no error, worklist p95 < 50 ms): {'met' if met else 'NOT met'}")
     return met
 
 
@@ -337,6 +343,8 @@ def main() -> int:
                         help="each phone's upload rate (0: as fast as loopback goes)")
     parser.add_argument("--rate", type=float, default=200.0, help="reads per second (worklist and draft, half each)")
     parser.add_argument("--processes", type=int, default=1, help="server processes (uvicorn --workers)")
+    parser.add_argument("--floor", action="store_true",
+                        help="the same load against a bare app with the same routes (no database): the floor")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     args = parser.parse_args()
@@ -350,6 +358,8 @@ def main() -> int:
     met = True
     with tempfile.TemporaryDirectory(prefix="dictation-load-") as tmp:
         work = Path(tmp)
+        if args.floor:
+            return 0 if run_backend("floor", None, args, work) else 1
         if not args.no_sqlite:
             met &= run_backend("sqlite", None, args, work)
         if args.no_postgres:

@@ -130,7 +130,7 @@ def server(command: list[str], env: dict[str, str], port: int, log: Path):
 
 def app_server(factory: str, data_dir: Path, log: Path, processes: int = 1, **env: str):
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1",
+    command = [sys.executable, "-m", "uvicorn", "--factory", factory, "--app-dir", str(ROOT), "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning", *(["--workers", str(processes)] if processes > 1 else [])]
     base_env = {"DICTATION_DATA_DIR": str(data_dir), "DICTATION_WORKERS": "0", "DICTATION_MAX_UPLOAD_MB": "1024"}
     return server(command, {**base_env, **{k.upper(): v for k, v in env.items()}}, port, log)
@@ -153,6 +153,32 @@ def bare_app():
 
     alive = Route("/healthz", lambda request: JSONResponse({"status": "alive"}))
     return Starlette(routes=[Route("/upload", upload, methods=["POST"]), alive])
+
+
+def floor_app():
+    """The floor for bench/load.py (`--floor`): its routes, answered with no database and no
+    checks. Uploads are streamed and hashed; reads get a fixed JSON the size of a draft."""
+    import hashlib
+    import json
+
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    fixed = json.dumps({"id": 1, "title": "A memo", "body_markdown": "word " * 400}).encode()
+
+    async def upload(request):
+        digest, size = hashlib.sha256(), 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            digest.update(chunk)
+        return JSONResponse({"size": size, "sha256": digest.hexdigest()}, status_code=201)
+
+    async def read(request):
+        return Response(fixed, media_type="application/json")
+
+    return Starlette(routes=[Route("/api/v1/memos", upload, methods=["POST"]), Route("/api/v1/worklist", read),
+                             Route("/api/v1/drafts/{draft_id}", read), Route("/healthz", read)])
 
 
 # --- data -----------------------------------------------------------------------------
