@@ -5,7 +5,8 @@ jobs and publications: tens of milliseconds of Python per answer), and desks pol
 bench/load.py (100 worklist reads a second beside 50 uploads) computing each one was more CPU
 than one server process has. An answer is kept for `TTL_S` per caller (the credential they
 came with, hashed: no answer is ever shared between two callers) and query string, so what
-others changed shows within a second, as the live worklist promises (2 s). Read-your-writes:
+others changed shows within `STALE_S` at most (see below), as the live worklist promises (2 s).
+Read-your-writes:
 any write request (not GET/HEAD/OPTIONS) from the same credential drops that caller's kept
 answers, when it starts and again when it ends, so after a claim or an edit the next worklist
 is fresh. One computation at a time per caller and query: the same reads arriving while it runs
