@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import re
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -76,7 +77,38 @@ def make_engine(url: str) -> Engine:
 
         _one_writer_at_a_time(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A connection back in the pool for less than this is handed out again without a ping.
+IDLE_PING_S = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's pool_pre_ping pings on every checkout: one more round trip for each session,
+    two of a read's nine on PostgreSQL (the caller's session and the request's). Here only a
+    connection that rested in the pool for `IDLE_PING_S` or more is pinged, which is where a
+    restart or an idle timeout leaves dead ones; a broken one is replaced before anyone gets it.
+    One just used that broke meanwhile fails its request with a 503 (`unavailable`), and that
+    error makes the pool drop every connection older than it."""
+    from sqlalchemy import exc as sa_exc
+
+    @event.listens_for(engine.pool, "checkin")
+    def _rested(_dbapi_connection, record):
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _ping(dbapi_connection, record, _proxy):
+        since = record.info.pop("idle_since", None)  # none: a new connection
+        if since is None or time.monotonic() - since < IDLE_PING_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # noqa: BLE001 - the driver's errors vary; the pool retries
+            raise sa_exc.DisconnectionError("The database connection was closed while idle.") from exc
 
 
 _WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)

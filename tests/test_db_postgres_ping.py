@@ -1,0 +1,62 @@
+"""PostgreSQL connections are pinged only after resting in the pool (dictation/db.py): a
+connection just given back is handed out again without a round trip, and one that died while
+resting is replaced before anyone gets it. On the machine's real PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import text
+
+from dictation import db
+
+
+@pytest.fixture
+def counted_pings(pg_url, monkeypatch):
+    """(engine, list of pings) with the pool's pings counted."""
+    engine = db.make_engine(pg_url)
+    pings: list[float] = []
+    real = engine.dialect.do_ping
+
+    def counting(dbapi_connection):
+        pings.append(time.monotonic())
+        return real(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counting)
+    yield engine, pings
+    engine.dispose()
+
+
+def _backend(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def test_reuse_connection_just_given_back_without_ping(counted_pings):
+    engine, pings = counted_pings
+    first = _backend(engine)
+    assert [_backend(engine) for _ in range(20)] == [first] * 20  # the same connection each time
+    assert pings == []
+
+
+def test_ping_connection_that_rested_in_pool(counted_pings, monkeypatch):
+    engine, pings = counted_pings
+    monkeypatch.setattr(db, "IDLE_PING_S", 0.05)
+    first = _backend(engine)
+    time.sleep(0.1)
+    assert _backend(engine) == first
+    assert len(pings) == 1
+
+
+def test_replace_connection_that_died_while_resting(counted_pings, monkeypatch):
+    engine, pings = counted_pings
+    monkeypatch.setattr(db, "IDLE_PING_S", 0.05)
+    dead = _backend(engine)
+    killer = db.make_engine(engine.url.render_as_string(hide_password=False))
+    with killer.connect() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dead}).scalar_one()
+    killer.dispose()
+    time.sleep(0.1)
+    fresh = _backend(engine)  # no error reaches the caller: the ping found it dead
+    assert fresh != dead and len(pings) == 1
