@@ -130,7 +130,7 @@ def server(command: list[str], env: dict[str, str], port: int, log: Path):
 
 def app_server(factory: str, data_dir: Path, log: Path, processes: int = 1, **env: str):
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "--factory", factory, "--app-dir", str(ROOT), "--host", "127.0.0.1",
+    command = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning", *(["--workers", str(processes)] if processes > 1 else [])]
     base_env = {"DICTATION_DATA_DIR": str(data_dir), "DICTATION_WORKERS": "0", "DICTATION_MAX_UPLOAD_MB": "1024"}
     return server(command, {**base_env, **{k.upper(): v for k, v in env.items()}}, port, log)
