@@ -51,12 +51,17 @@ def _send(queue: huey.Huey, job_id: int, eta: dt.datetime | None = None, priorit
     queue.enqueue(queue.run_job_task.s(job_id, priority=priority, delay=delay if delay and delay > 0 else None))
 
 
-def send_after_commit(session: Session, job_id: int, queue: huey.Huey, eta: dt.datetime | None = None) -> None:
+def send_after_commit(
+    session: Session, job_id: int, queue: huey.Huey, eta: dt.datetime | None = None, priority: str | None = None
+) -> None:
     """Enqueue once the job row is committed: a worker must never get an id it cannot see.
+    `priority`: the memo's, when the caller has it at hand (else it is read).
 
     Should the queue be unreachable then, the job stays `queued` and recovery sends it later.
     """
-    memo_priority = session.scalar(select(Memo.priority).join(Job, Job.memo_id == Memo.id).where(Job.id == job_id))
+    memo_priority = priority if priority is not None else session.scalar(
+        select(Memo.priority).join(Job, Job.memo_id == Memo.id).where(Job.id == job_id)
+    )
     pending = session.info.setdefault("dictation.jobs.pending", [])
     pending.append((job_id, eta, queue, PRIORITIES.get(memo_priority, 0) if memo_priority else 0))
     if not session.info.get("dictation.jobs.hooked"):

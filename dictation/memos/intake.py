@@ -25,6 +25,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dictation.audio import check_stated_length
 from dictation.db import Database
@@ -47,7 +48,7 @@ class MemoDetails:
 
     title: str | None = None  # None: the draft's title comes from the transcript
     priority: Priority = Priority.normal  # orders the worklist after overdue memos
-    due_at: dt.datetime | None = None  # always timezone-aware (UTC when the sender gave none)
+    due_at: dt.datetime | None = None  # in UTC (the sender's zone converted; UTC when they gave none)
     language: str = "auto"  # "auto" lets Whisper detect it; else a code like "en", "fr"
     note: str | None = None  # for the assistant, never published
 
@@ -92,7 +93,7 @@ def parse_details(fields: Mapping[str, str]) -> MemoDetails:
             when = _DATETIME.validate_python(due)
         except ValidationError:
             raise InvalidInput(f"The due date {due!r} is not a date and time like 2025-06-30T17:00:00Z.") from None
-        due_at = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        due_at = when.astimezone(dt.UTC) if when.tzinfo else when.replace(tzinfo=dt.UTC)
     language = fields.get("language", "").strip().lower() or "auto"
     if not _LANGUAGE.match(language):
         raise InvalidInput(f"The language must be 'auto' or a language code like 'en', not {language!r}.")
@@ -137,12 +138,13 @@ def _record(
     database: Database, queue: huey.Huey, author: User, recording: Recording, details: MemoDetails, key: str | None
 ) -> Intake:
     sha256 = recording.stored.sha256
-    with database.session() as session:
-        existing = _existing(session, author, key, sha256)
-        if existing is not None:
-            return _answer_existing(session, author, existing, details)
     try:
+        # One session for the check and the insert: every upload runs this, and each session,
+        # query and lazy load was CPU that the readers of a busy server waited behind.
         with database.session() as session:
+            existing = _existing(session, author, key, sha256)
+            if existing is not None:
+                return _answer_existing(session, author, existing, details)
             memo = Memo(
                 author_id=author.id, status=State.received.value, idempotency_key=key,
                 media_sha256=sha256, size_bytes=recording.stored.size,
@@ -151,8 +153,12 @@ def _record(
             )
             session.add(memo)
             session.flush()
-            enqueue_processing(session, memo, queue)
-            memo_id = memo.id
+            enqueue_processing(session, memo, queue, fresh=True)
+            # What a door renders, known without reading it back: a new memo has no draft yet,
+            # and its author is the caller.
+            set_committed_value(memo, "draft", None)
+            set_committed_value(memo, "author", author)
+            return Intake(memo, created=True)
     except IntegrityError:
         # Another request with the same key or the same bytes committed first: answer with its memo.
         with database.session() as session:
@@ -160,8 +166,6 @@ def _record(
             if existing is None:
                 raise
             return _answer_existing(session, author, existing, details)
-    with database.session() as session:
-        return Intake(_load(session, memo_id), created=True)
 
 
 def _existing(session: Session, author: User, key: str | None, sha256: str) -> tuple[int, bool] | None:

@@ -198,17 +198,18 @@ def _tell_assistants(session: Session, memo: Memo, draft: Draft, settings: Setti
 KIND = JobKind(run=_process_run, started=_process_started, failed=_process_failed, cancelled=_process_cancelled)
 
 
-def enqueue_processing(session: Session, memo: Memo, queue: huey.Huey) -> Job:
-    """Queue prepare + transcribe + compose for a memo that was just received."""
+def enqueue_processing(session: Session, memo: Memo, queue: huey.Huey, *, fresh: bool = False) -> Job:
+    """Queue prepare + transcribe + compose for a memo that was just received. `fresh`: the memo
+    was made in this session, so no job can be queued for it yet (one query less per upload)."""
     if memo.id is None:
         session.flush()
-    if active_job(session, memo) is not None:
+    if not fresh and active_job(session, memo) is not None:
         raise Conflict("This memo is already queued for transcription.", memo_id=memo.id)
     job = Job(kind=PROCESS, memo_id=memo.id, status=JobStatus.queued.value, run_at=utcnow())
     session.add(job)
     session.flush()
     memo.progress = 0.0
-    send_after_commit(session, job.id, queue)
+    send_after_commit(session, job.id, queue, priority=memo.priority)
     return job
 
 
