@@ -26,10 +26,10 @@ from api.deps import (
     current_caller_deferred_csrf,
 )
 from api.errors import errors_doc
-from api.routers.memos import visible_memo
 from api.schemas import API, Id
 from api.upload import MEDIA_TYPES, receive_upload, sniff_audio
 from dictation.memos import additions, intake
+from dictation.memos.manage import visible_memo
 from dictation.models import MemoAddition
 from dictation.workflow import messages
 

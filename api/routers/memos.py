@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from starlette.concurrency import run_in_threadpool
 
@@ -28,11 +28,11 @@ from api.deps import (
 from api.errors import errors_doc
 from api.schemas import API, MAX_ID, Id, MemoOut, MemoPage, UploadOut
 from api.upload import MEDIA_TYPES, receive_upload, sniff_audio
-from dictation import accounts, jobs, text
-from dictation.errors import Conflict, Forbidden, NotFound
-from dictation.memos import additions, intake, processing
-from dictation.models import Memo, Priority, Role, State, User
-from dictation.publish import service as publishing
+from dictation import accounts, text
+from dictation.errors import NotFound
+from dictation.memos import intake, manage
+from dictation.memos.manage import visible_memo
+from dictation.models import Memo, Priority, State
 from dictation.storage import MediaStore
 
 router = APIRouter(prefix="/memos", tags=["memos"])
@@ -125,15 +125,6 @@ async def upload_memo(
 # --- reading --------------------------------------------------------------------------
 
 
-def visible_memo(session, user: User, memo_id: int) -> Memo:
-    """The memo, if this user may see it; NotFound otherwise (an author never learns that
-    someone else's memo exists)."""
-    memo = session.get(Memo, memo_id)
-    if memo is None or not accounts.can_see(user, memo):
-        raise NotFound(f"There is no memo {memo_id}.")
-    return memo
-
-
 @router.get("", response_model=MemoPage, responses=errors_doc(401, 422), summary="Memos you may see, newest first")
 def list_memos(
     user: CurrentUser,
@@ -217,11 +208,6 @@ def get_playback(memo_id: Id, user: CurrentUser, session: SessionDep, store: Sto
 # --- actions --------------------------------------------------------------------------
 
 
-def _may_manage(user: User, memo: Memo, doing: str) -> None:
-    if user.role == Role.author and memo.author_id != user.id:
-        raise Forbidden(f"Only the memo's author, an assistant or an admin may {doing} it.")
-
-
 @router.post(
     "/{memo_id}/retry",
     response_model=MemoOut,
@@ -229,17 +215,7 @@ def _may_manage(user: User, memo: Memo, doing: str) -> None:
     summary="Run the memo's failed or cancelled job again (transcription or publication)",
 )
 def retry_memo(memo_id: Id, user: CurrentUser, session: SessionDep, queue: QueueDep) -> MemoOut:
-    memo = visible_memo(session, user, memo_id)
-    _may_manage(user, memo, "retry")
-    last = jobs.latest_job(session, memo)
-    if last is not None and last.kind == publishing.PUBLISH and memo.status == State.failed:
-
-        publishing.retry_publication(session, memo, user, queue=queue)
-    else:
-        processing.retry(session, memo, queue, actor=user)
-    session.flush()
-    session.refresh(memo)
-    return MemoOut.of(memo)
+    return MemoOut.of(manage.retry(session, visible_memo(session, user, memo_id), user, queue=queue))
 
 
 @router.post(
@@ -249,13 +225,7 @@ def retry_memo(memo_id: Id, user: CurrentUser, session: SessionDep, queue: Queue
     summary="Stop a queued or running transcription",
 )
 def cancel_memo(memo_id: Id, user: CurrentUser, session: SessionDep) -> MemoOut:
-    memo = visible_memo(session, user, memo_id)
-    _may_manage(user, memo, "cancel")
-    if jobs.cancel(session, memo) is None:
-        raise Conflict("There is no transcription queued or running for this memo.", status=memo.status)
-    session.flush()
-    session.refresh(memo)
-    return MemoOut.of(memo)
+    return MemoOut.of(manage.cancel(session, visible_memo(session, user, memo_id), user))
 
 
 @router.delete(
@@ -265,18 +235,5 @@ def cancel_memo(memo_id: Id, user: CurrentUser, session: SessionDep) -> MemoOut:
     summary="Delete a memo before publication (its author or an admin)",
 )
 def delete_memo(memo_id: Id, user: CurrentUser, database: DatabaseDep, store: StoreDep) -> Response:
-    with database.session() as session:
-        memo = visible_memo(session, user, memo_id)
-        if user.role != Role.admin and memo.author_id != user.id:
-            raise Forbidden("Only the memo's author or an admin may delete it.")
-        refused = publishing.why_not_deletable(session, memo)
-        if refused:
-            raise Conflict(refused, status=memo.status)
-        jobs.cancel(session, memo)
-        shas = {sha for sha in (memo.media_sha256, memo.playback_sha256) if sha is not None}
-        shas |= additions.recordings(session, memo)  # the parts added to it, and the recording before each
-        # Core DELETE: the database cascades to the draft, revisions, comments, jobs, audit.
-        session.execute(delete(Memo).where(Memo.id == memo_id))
-    for sha in shas:
-        intake.forget_unreferenced(database, store, sha)
+    manage.delete_memo(database, store, user, memo_id)
     return Response(status_code=204)
