@@ -18,8 +18,9 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dictation import context
 from dictation.errors import NotAuthenticated, NotFound
-from dictation.ops import context, metrics
+from dictation.telemetry import metrics
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from dictation.context import current_request_id
 from dictation.db import Base, utcnow
-from dictation.ops.context import current_request_id
 
 
 class Role(enum.StrEnum):
@@ -347,7 +347,6 @@ class Publication(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     destination: Mapped[Destination] = relationship()
-
 
 # Registered on Base.metadata with the rest (migrations compare the models with the schema).
 from dictation.learning.tables import Correction, LearnedWord, VocabularyEntry  # noqa: E402,F401

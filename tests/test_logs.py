@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from dictation import accounts, jobs
 from dictation.models import Job
-from dictation.ops.logs import Redactor, configure_logging
 from dictation.settings import Settings
+from dictation.telemetry.logs import Redactor, configure_logging
 from tests.conftest import shared_file
 
 SECRET_KEY = "s3cret-key-of-this-installation-0123456789"

@@ -13,8 +13,8 @@ def cmd_mail_in(args: argparse.Namespace) -> int:
     from dictation.mailin.imap import Mailbox, fetch_once
     from dictation.mailin.senders import memo_address
     from dictation.mailin.service import mail_desk, start_mail_in
-    from dictation.ops.logs import configure_logging
     from dictation.settings import get_settings
+    from dictation.telemetry.logs import configure_logging
 
     settings = get_settings()
     configure_logging(settings)  # refusals from the mailbox are only logged: they must show

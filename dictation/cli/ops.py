@@ -18,12 +18,12 @@ def start_observability(worker_processes: bool, database_gauges: bool = False) -
     from dictation.settings import get_settings
 
     settings = get_settings()
-    from dictation.ops.logs import configure_logging
+    from dictation.telemetry.logs import configure_logging
 
     configure_logging(settings)
     if settings.metrics_port is None and not settings.metrics_token:
         return
-    from dictation.ops import metrics
+    from dictation.telemetry import metrics
 
     if worker_processes:
         metrics.enable_multiprocess()

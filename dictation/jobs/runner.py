@@ -13,6 +13,7 @@ import huey
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from dictation import context as work_context
 from dictation.db import Database, rows_changed, unavailable, utcnow
 from dictation.errors import DictationError, InvalidInput, StorageFull, TransitionRefused, is_disk_full
 from dictation.jobs.context import (
@@ -27,9 +28,8 @@ from dictation.jobs.options import JobOptions
 from dictation.jobs.queue import DEFAULT_QUEUE_NAME, database_for, send_after_commit
 from dictation.jobs.recovery import new_worker_name
 from dictation.models import Job, JobStatus
-from dictation.ops import context as ops_context
-from dictation.ops import metrics
 from dictation.settings import Settings
+from dictation.telemetry import metrics
 from dictation.text import without_paths
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def execute(job_id: int, settings: Settings, queue: huey.Huey | None) -> str:
         found = session.execute(select(Job.kind, Job.memo_id, Job.request_id).where(Job.id == job_id)).first()
     kind, memo_id, request_id = found or (None, None, None)
     started = time.perf_counter()
-    with ops_context.bound(job_id=job_id, memo_id=memo_id, request_id=request_id):
+    with work_context.bound(job_id=job_id, memo_id=memo_id, request_id=request_id):
         outcome = _execute(job_id, settings, queue)
     if kind is not None and outcome != "skipped":
         metrics.job_finished(kind, outcome, time.perf_counter() - started)

@@ -43,9 +43,9 @@ from dictation.models import (
     User,
 )
 from dictation.notify import Mailer
-from dictation.ops import metrics
 from dictation.settings import Settings
 from dictation.storage import MediaStore
+from dictation.telemetry import metrics
 from dictation.transcribe import TranscribeOptions, Transcript, heap, transcribe
 from dictation.transcribe.coverage import with_decode_gaps
 from dictation.transcribe.device import resolve_device

@@ -13,8 +13,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from dictation.ops.logs import Redactor
 from dictation.settings import Settings
+from dictation.telemetry.logs import Redactor
 
 # Below this the media store refuses the next long memo soon: say so before it happens.
 MIN_FREE_BYTES = 1024**3

@@ -20,12 +20,12 @@ from dictation.jobs import JobContext, JobKind
 from dictation.learning import service as learning
 from dictation.models import Draft, Job, Memo, Publication, PublicationStatus, State
 from dictation.notify import Mailer
-from dictation.ops import metrics
 from dictation.publish import destinations
 from dictation.publish.cms import get_publisher
 from dictation.publish.idempotent import RetryPolicy, publish_with_retries
 from dictation.publish.service import post_for, published_text, published_version
 from dictation.settings import Settings
+from dictation.telemetry import metrics
 
 log = logging.getLogger("dictation.publish")
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from dictation.ops import context
+from dictation import context
 from dictation.settings import Settings
 
 _HANDLER_NAME = "dictation"
