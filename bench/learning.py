@@ -32,9 +32,10 @@ def main() -> None:
 
     from dictation import accounts
     from dictation.compose import ComposeOptions, compose
-    from dictation.db import Base, Database
+    from dictation.db import Database
     from dictation.learning import service as learning
     from dictation.models import Draft, Memo
+    from dictation.schema import metadata
     from dictation.settings import Settings
     from dictation.transcribe import TranscribeOptions, transcribe
     from tests.support.jargon import have_espeak, memo_texts, speak, term_hits
@@ -45,7 +46,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="learning-bench-"))
     settings = Settings(data_dir=work / "data", language="en", model=args.model)
     database = Database(settings)
-    Base.metadata.create_all(database.engine)
+    metadata.create_all(database.engine)
     texts = memo_texts(args.learn + args.unseen)
     audio = [speak(text, work / f"memo{k}.wav") for k, text in enumerate(texts)]
 

@@ -112,9 +112,10 @@ def child_new_prepare(path: str) -> dict:
 def child_job(path: str, model: str) -> dict:
     """The real processing job, as a worker process runs it, on a fresh data dir."""
     from dictation import jobs
-    from dictation.db import Base, Database
+    from dictation.db import Database
     from dictation.memos import processing
     from dictation.models import Memo, User
+    from dictation.schema import metadata
     from dictation.settings import Settings
     from dictation.startup import register_job_kinds
     from dictation.storage import MediaStore
@@ -123,7 +124,7 @@ def child_job(path: str, model: str) -> dict:
     data = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     settings = Settings(data_dir=data, model=model, workers=0)
     database = Database(settings)
-    Base.metadata.create_all(database.engine)
+    metadata.create_all(database.engine)
     with open(path, "rb") as fh:
         stored = MediaStore(settings.media_dir).save_stream(fh)
     queue = jobs.make_queue(settings)

@@ -347,6 +347,3 @@ class Publication(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     destination: Mapped[Destination] = relationship()
-
-# Registered on Base.metadata with the rest (migrations compare the models with the schema).
-from dictation.learning.tables import Correction, LearnedWord, VocabularyEntry  # noqa: E402,F401

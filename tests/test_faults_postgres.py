@@ -92,9 +92,10 @@ def test_record_job_outcome_once_database_is_back(data_dir, monkeypatch):
     """The outcome of a job that ends while the database restarts is written when it is back,
     not lost (which left the job `running` until recovery ran it all again a minute later)."""
     from dictation import jobs
-    from dictation.db import Base, Database
+    from dictation.db import Database
     from dictation.jobs import JobKind, register_kind
     from dictation.models import Job
+    from dictation.schema import metadata
     from dictation.settings import get_settings
 
     with private_postgres() as pg:
@@ -102,7 +103,7 @@ def test_record_job_outcome_once_database_is_back(data_dir, monkeypatch):
         get_settings.cache_clear()
         settings = get_settings()
         database = Database(settings)
-        Base.metadata.create_all(database.engine)
+        metadata.create_all(database.engine)
         restarted: list[threading.Thread] = []
 
         def run(ctx):  # the work is done; the database goes away before its outcome is written

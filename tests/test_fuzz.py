@@ -33,7 +33,8 @@ def fuzz_people(tmp_path_factory):
     import sqlalchemy as sa
 
     from api import create_app
-    from dictation.db import Base, Database
+    from dictation.db import Database
+    from dictation.schema import metadata
     from dictation.settings import Settings
     from tests.support.dbfixtures import PG_URL, pg_available
 
@@ -46,7 +47,7 @@ def fuzz_people(tmp_path_factory):
     settings = Settings(data_dir=tmp_path_factory.mktemp("fuzz"),
                         database_url=f"{PG_URL}{sep}options=-csearch_path%3D{schema_name}")
     setup = Database(settings)
-    Base.metadata.create_all(setup.engine)
+    metadata.create_all(setup.engine)
     setup.dispose()
     app = create_app(settings, migrate=False)
     people = {"author": make_person(app, "author"), "admin": make_person(app, "admin")}

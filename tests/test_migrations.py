@@ -8,12 +8,12 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 
-import dictation.models  # noqa: F401  (registers the tables on Base.metadata)
 from dictation import migrations
-from dictation.db import Base, make_engine
+from dictation.db import make_engine
 from dictation.errors import Conflict
+from dictation.schema import metadata
 
-MODEL_TABLES = set(Base.metadata.tables)
+MODEL_TABLES = set(metadata.tables)
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_upgrade_concurrent_starts_both_succeed(empty_url):
 
 def test_upgrade_stamps_database_made_by_create_all(empty_url):
     engine = make_engine(empty_url)
-    Base.metadata.create_all(engine)
+    metadata.create_all(engine)
     engine.dispose()
     assert migrations.current(empty_url) is None
     assert migrations.upgrade(empty_url) == migrations.head()

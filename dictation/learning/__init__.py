@@ -6,5 +6,5 @@ transcriptions (DESIGN: issue 12, part 1).
 - `service`: mining on publication, proposals, accept/reject, and the terms a memo is
   transcribed and composed with.
 
-Kept empty so that `dictation.models` can register `tables` without importing the rest.
+Kept empty so that `dictation.schema` can register `tables` without importing the rest.
 """

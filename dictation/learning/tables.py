@@ -1,4 +1,4 @@
-"""The tables of learning from corrections (registered on Base.metadata by dictation.models).
+"""The tables of learning from corrections (with the core ones in `dictation.schema.metadata`).
 
 Kept beside their package rather than in models.py: three tables with their own life, and
 models.py is near the size where a file stops being read whole."""

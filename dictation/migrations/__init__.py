@@ -84,11 +84,10 @@ def differences(database_or_url) -> list:
 
 
 def _diff(conn: Connection) -> list:
-    import dictation.models  # noqa: F401  (registers the tables on Base.metadata)
-    from dictation.db import Base
+    from dictation.schema import metadata  # every table, the feature packages' included
 
     ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-    return [d for d in compare_metadata(ctx, Base.metadata) if not _is_alembic_table(d)]
+    return [d for d in compare_metadata(ctx, metadata) if not _is_alembic_table(d)]
 
 
 def _is_alembic_table(diff) -> bool:

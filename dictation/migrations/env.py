@@ -6,10 +6,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.types import TypeDecorator
 
-import dictation.models  # noqa: F401  (registers the tables)
-from dictation.db import Base, make_engine
-
-target_metadata = Base.metadata
+from dictation.db import make_engine
+from dictation.schema import metadata as target_metadata  # every table, the feature packages' included
 
 
 def render_item(type_, obj, autogen_context):

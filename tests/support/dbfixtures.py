@@ -14,7 +14,7 @@ only the factories:
   `make_draft(session, memo)`: rows with sensible defaults, flushed so they have ids;
   any column can be given as a keyword.
 
-Tables are made with `Base.metadata.create_all` (fast); tests/test_migrations.py checks that
+Tables are made with `dictation.schema.metadata.create_all` (fast); tests/test_migrations.py checks that
 the migrations build the same schema.
 """
 
@@ -80,9 +80,9 @@ def pg_url():
 
 
 def _database(monkeypatch, url: str | None):
-    import dictation.models  # noqa: F401  (registers the tables)
     from dictation import settings
-    from dictation.db import Base, Database
+    from dictation.db import Database
+    from dictation.schema import metadata
 
     if url is not None:
         monkeypatch.setenv("DICTATION_DATABASE_URL", url)
@@ -90,7 +90,7 @@ def _database(monkeypatch, url: str | None):
         monkeypatch.delenv("DICTATION_DATABASE_URL", raising=False)
     settings.get_settings.cache_clear()
     database = Database(settings.get_settings())
-    Base.metadata.create_all(database.engine)
+    metadata.create_all(database.engine)
     return database
 
 
