@@ -74,6 +74,18 @@ class RecentAnswers:
             return None
         return body if age <= (self.ttl_s if within_s is None else within_s) else None
 
+    def ready(self, key: tuple[str, str, str] | None) -> bytes | None:
+        """What `answer` would give at once, without computing or waiting: the kept answer, or
+        while its successor is computed the previous one under `stale_s` old. None: call
+        `answer`. The event loop asks this first, so a kept answer costs no thread."""
+        if key is None:
+            return None
+        with self._lock:
+            body = self._fresh(key)
+            if body is None and key in self._running:
+                body = self._fresh(key, within_s=self.stale_s)
+            return body
+
     def answer(self, key: tuple[str, str, str] | None, compute: Callable[[], bytes], wait_s: float = 30.0) -> bytes:
         """The kept answer for `key`, else `compute()`'s, kept. Callers of the same key that come
         while it computes get the previous answer if it is under `stale_s` old, else wait for

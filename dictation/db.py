@@ -144,6 +144,7 @@ class Database:
             self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(self.settings.sqlalchemy_url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.sessionmaker, "after_begin", _mark_connected)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
@@ -158,3 +159,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_CONNECTED = "dictation.db.connected"
+
+
+def _mark_connected(session: Session, _transaction: Any, _connection: Any) -> None:
+    session.info[_CONNECTED] = True
+
+
+def untouched(session: Session) -> bool:
+    """Whether this session (from `Database.sessionmaker`) never took a connection and holds
+    nothing to write: ending it sends nothing to the database, so it may end anywhere."""
+    return not session.info.get(_CONNECTED) and not (session.new or session.dirty or session.deleted)

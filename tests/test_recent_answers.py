@@ -188,3 +188,53 @@ def test_answer_worklist_while_successor_computes_by_age_and_writes(age, wrote, 
         let_go.set()
         computing.join(10)
     assert recent.answer(key, lambda: b"not again") == b"new"  # the computed one is kept
+
+
+@pytest.mark.parametrize(("age", "computing", "expected"), [
+    (TTL_S / 2, False, b"previous"),  # kept and fresh
+    (TTL_S + 0.5, False, None),  # past the TTL, nobody computing: the caller computes
+    (TTL_S + 0.5, True, b"previous"),  # its successor is being computed: the previous one
+    (STALE_S + 0.1, True, None),  # too old to give: the caller waits in a thread
+])
+def test_give_ready_worklist_only_when_answer_would_not_wait(age, computing, expected):
+    clock = Clock()
+    recent = RecentAnswers(clock=clock)
+    key = ("caller", "/api/v1/worklist", "")
+    assert recent.ready(key) is None
+    recent.put(key, clock(), b"previous")
+    clock.now += age
+    let_go, thread = _computing(recent, key, b"new") if computing else (None, None)
+    try:
+        assert recent.ready(key) == expected
+        assert recent.ready(None) is None  # no credential: never a kept answer
+    finally:
+        if let_go is not None:
+            let_go.set()
+            thread.join(10)
+
+
+def test_end_request_session_without_connection_for_kept_worklist(client, api_app, clock):
+    """A kept answer needs no database: the request's session takes no connection (so it is
+    ended on the event loop, without a thread), while the token is still checked each time."""
+    ada, eve = make_person(api_app, "author"), make_person(api_app, "assistant")
+    make_ready_draft(api_app, ada)
+    engine = api_app.state.database.engine
+    assert shown(client, eve)  # computed and kept
+    checkouts: list[int] = []
+    from sqlalchemy import event
+
+    def count(*_args) -> None:
+        checkouts.append(1)
+
+    event.listen(engine.pool, "checkout", count)
+    try:
+        clock.now += TTL_S / 2
+        assert shown(client, eve)  # kept
+        kept = len(checkouts)
+        clock.now += TTL_S
+        assert shown(client, eve)  # computed again
+        computed = len(checkouts) - kept
+    finally:
+        event.remove(engine.pool, "checkout", count)
+    assert kept == 1  # the token's own check, nothing for the request's session
+    assert computed == 2  # the token's check and the request's session

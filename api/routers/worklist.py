@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentUser, SessionDep
 from api.errors import errors_doc
@@ -19,7 +20,7 @@ router = APIRouter(tags=["worklist"])
     "/worklist", response_model=WorklistOut, responses=errors_doc(401, 422),
     summary="Open memos: overdue first, then urgent > high > normal, then by due date",
 )
-def worklist(
+async def worklist(
     request: Request,
     user: CurrentUser,
     session: SessionDep,
@@ -49,4 +50,8 @@ def worklist(
         ]
         return WorklistOut(items=items, counts=found.counts).model_dump_json().encode()
 
-    return Response(recent.answer(recent.key(request), compute), media_type="application/json")
+    key = recent.key(request)
+    body = recent.ready(key)  # on the event loop: a kept answer needs no thread
+    if body is None:
+        body = await run_in_threadpool(recent.answer, key, compute)
+    return Response(body, media_type="application/json")
