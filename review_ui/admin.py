@@ -1,7 +1,8 @@
 """The admin pages: destinations, users, and one user's API tokens. Each page is rendered
 from the tables; what it changes goes through the JSON API (/api/v1/destinations, users,
-tokens) from admin.js, with the session cookie and the page's CSRF token, so the API's own
-checks (admin only, the last admin, the built-in blog) are the only ones."""
+tokens) from admin.js, with the session cookie and the page's CSRF token, so the checks behind
+the API (admin only; in dictation's services the last admin, the default destination, the
+built-in blog) are the only ones."""
 
 from __future__ import annotations
 

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from api.deps import AdminUser, SessionDep, SettingsDep, StaffUser
 from api.errors import errors_doc
 from api.schemas import Input
-from dictation.errors import Conflict, InvalidInput
-from dictation.models import Publication
 from dictation.publish import destinations
 
 router = APIRouter(prefix="/destinations", tags=["publishing"])
@@ -69,22 +66,10 @@ class DestinationPatch(BaseModel):
               summary="Make a destination the default (admin)")
 def update_destination(name_or_id: str, body: DestinationPatch, user: AdminUser,
                        session: SessionDep) -> DestinationOut:
-    row = destinations.get_destination(session, name_or_id)
-    if body.default is False and row.is_default:
-        # Drafts always need somewhere to go: the default moves, it is never just dropped.
-        raise InvalidInput("Make another destination the default instead; there is always one.")
-    if body.default:
-        destinations.set_default(session, row)
-    session.flush()
-    return DestinationOut(**destinations.describe(row))
+    return DestinationOut(**destinations.describe(destinations.update_destination(session, name_or_id, body.default)))
 
 
 @router.delete("/{name_or_id}", status_code=204, responses=errors_doc(401, 403, 404, 409))
 def delete_destination(name_or_id: str, user: AdminUser, session: SessionDep) -> Response:
-    row = destinations.get_destination(session, name_or_id)
-    if row.name == destinations.BUILTIN_BLOG:
-        raise Conflict("The built-in blog cannot be removed.")
-    if session.scalar(select(Publication.id).where(Publication.destination_id == row.id).limit(1)):
-        raise Conflict(f"Drafts were published on {row.name}; it stays so their posts can be updated.")
-    session.delete(row)
+    destinations.delete_destination(session, name_or_id)
     return Response(status_code=204)

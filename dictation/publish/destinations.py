@@ -1,6 +1,8 @@
 """Where drafts are published: rows in `destinations`, their secrets encrypted at rest.
 
 The built-in blog exists from the start as `blog`, so a fresh install can publish with no CMS.
+There is always a default destination (it moves, it is never just dropped), the built-in blog
+cannot be removed, and a destination that has been published to stays.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dictation.errors import Conflict, InvalidInput, NotFound
-from dictation.models import Destination
+from dictation.models import Destination, Publication
 from dictation.publish import secretbox
 from dictation.publish.cms import PUBLISHERS
 from dictation.publish.cms import Destination as DestinationConfig
@@ -68,6 +70,30 @@ def add_destination(
 def set_default(session: Session, row: Destination) -> None:
     session.execute(update(Destination).where(Destination.id != row.id).values(is_default=False))
     row.is_default = True
+
+
+def update_destination(session: Session, name_or_id: str | int, default: bool | None = None) -> Destination:
+    """Make the destination the default (`default=True`); None leaves it as it is. Unsetting
+    the default is refused (InvalidInput): another destination is made the default instead."""
+    row = get_destination(session, name_or_id)
+    if default is False and row.is_default:
+        # Drafts always need somewhere to go: the default moves, it is never just dropped.
+        raise InvalidInput("Make another destination the default instead; there is always one.")
+    if default:
+        set_default(session, row)
+    session.flush()
+    return row
+
+
+def delete_destination(session: Session, name_or_id: str | int) -> None:
+    """Remove a destination; Conflict for the built-in blog, and for one that drafts were
+    published on (it stays so their posts can be updated or taken down)."""
+    row = get_destination(session, name_or_id)
+    if row.name == BUILTIN_BLOG:
+        raise Conflict("The built-in blog cannot be removed.")
+    if session.scalar(select(Publication.id).where(Publication.destination_id == row.id).limit(1)):
+        raise Conflict(f"Drafts were published on {row.name}; it stays so their posts can be updated.")
+    session.delete(row)
 
 
 def list_destinations(session: Session) -> list[Destination]:
