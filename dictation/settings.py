@@ -10,8 +10,10 @@ import math
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dictation.errors import DictationError
 
 PLACEHOLDER_SECRET = "change-me"
 
@@ -247,9 +249,36 @@ def local_secret_key(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+class SettingsInvalid(DictationError):
+    """The environment (or .env) holds a setting that does not validate; the message names
+    each problem in a sentence and never repeats a value, since the values may be secrets."""
+
+    code = "settings_invalid"
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """One line per error, without the input: pydantic's own text quotes the settings it was
+    given (an IMAP URL with its password, the SMTP password) in `input_value`."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False, include_context=False):
+        message = error["msg"].removeprefix("Value error, ")
+        names = [str(part) for part in error["loc"]]
+        lines.append(f"DICTATION_{names[0].upper()}{''.join(f'.{n}' for n in names[1:])}: {message}"
+                     if names else message)
+    return "The settings are invalid:\n  " + "\n  ".join(lines)
+
+
+def load_settings() -> Settings:
+    """The settings from the environment, or SettingsInvalid with a message safe to print."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsInvalid(describe_invalid(exc)) from None
+
+
 @functools.lru_cache
 def get_settings() -> Settings:
-    settings = Settings()
+    settings = load_settings()
     if settings.secret_key == PLACEHOLDER_SECRET:
         # Development with no key set: a known placeholder would sign cookies and "encrypt" CMS
         # secrets with a key anyone can read here, so use one of this installation's own.

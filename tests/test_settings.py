@@ -67,3 +67,49 @@ def test_get_settings_replaces_placeholder_secret_with_local_key(data_dir):
     assert (data_dir / "secret.key").stat().st_mode & 0o777 == 0o600
     get_settings.cache_clear()
     assert get_settings().secret_key == first  # the same key after a restart
+
+
+# Every setting that may hold a secret, each with one the refusal must not print.
+_SECRET_SETTINGS = {
+    "DICTATION_SMTP_USER": "smtp-user-SECRET1",
+    "DICTATION_SMTP_PASSWORD": "smtp-pass-SECRET2",
+    "DICTATION_IMAP_URL": "imaps://u:IMAPSECRET3@imap.example/INBOX",
+    "DICTATION_DATABASE_URL": "postgresql+psycopg://desk:DBSECRET4@db.example/desk",
+    "DICTATION_QUEUE_URL": "redis://:REDISSECRET5@redis.example:6379/0",
+    "DICTATION_METRICS_TOKEN": "metrics-SECRET6",
+    "DICTATION_MAIL_IN_ADDRESS": "memo+MAILINSECRET7@desk.example",
+}
+_WEAK_KEY = "hunter2hunter2hunter2"
+
+
+def _refused_start(tmp_path, *args: str, **extra: str):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DICTATION_")}
+    env.update(_SECRET_SETTINGS, DICTATION_ENVIRONMENT="production", DICTATION_SECRET_KEY=_WEAK_KEY,
+               DICTATION_DATA_DIR=str(tmp_path), PYTHONPATH=str(ROOT), **extra)
+    return subprocess.run([sys.executable, "-m", "dictation", *args], capture_output=True, text=True, env=env,
+                          timeout=120, cwd=tmp_path)  # cwd: no .env of the checkout's
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["worker"], ["migrate"], ["doctor", "--skip-model"]])
+def test_refuse_weak_key_with_a_sentence_that_repeats_no_setting(tmp_path, command):
+    done = _refused_start(tmp_path, *command)
+    said = done.stdout + done.stderr
+    assert done.returncode == 2, said
+    for secret in [*_SECRET_SETTINGS.values(), _WEAK_KEY, "hunter2"]:
+        assert secret not in said, f"the refusal printed {secret}"
+    assert "DICTATION_SECRET_KEY is too weak" in said and "Make one with" in said
+    assert "Traceback" not in said and "input_value" not in said
+
+
+def test_refuse_a_malformed_setting_by_its_name_only(tmp_path):
+    done = _refused_start(tmp_path, "worker", DICTATION_SMTP_PORT="587-SECRET8")
+    said = done.stdout + done.stderr
+    assert done.returncode == 2, said
+    assert "DICTATION_SMTP_PORT" in said and "integer" in said
+    for secret in [*_SECRET_SETTINGS.values(), "587-SECRET8", _WEAK_KEY]:
+        assert secret not in said, f"the refusal printed {secret}"
+    assert "Traceback" not in said
