@@ -1,5 +1,6 @@
 """The application factory: one database, one media store and the settings on `app.state`,
-the routers under /api/v1, and every error answered as JSON by `api.errors`."""
+the routers and the resumable upload endpoint (`api.uploads`) under /api/v1, and every error
+answered as JSON by `api.errors`."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import contextlib
 
 from fastapi import FastAPI
 
-from api import errors, middleware, observability
+from api import errors, middleware, observability, uploads
 from api.admission import Admission
+from api.paths import API_PREFIX as API_PREFIX  # where the pages and tests look for it
 from api.recent import ForgetOnWrite, RecentAnswers
 from api.routers import (
     additions,
@@ -31,8 +33,6 @@ from dictation.jobs import start_in_process_worker
 from dictation.settings import Settings, get_settings
 from dictation.startup import register_job_kinds
 from dictation.storage import MediaStore
-
-API_PREFIX = "/api/v1"
 
 DESCRIPTION = """
 Spoken memos in, blog posts out.
@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, worker
     for module in (session, tokens, users, memos, additions, drafts, publications, destinations, worklist,
                    vocabulary, health):
         app.include_router(module.router, prefix=API_PREFIX)
+    uploads.install(app)  # tus, under UPLOADS_PATH; not a router: it holds this app's upload folders
     # Probes at the root as well, where load balancers and orchestrators look for them.
     app.include_router(health.router, include_in_schema=False)
     app.include_router(blog.router)

@@ -14,10 +14,11 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.paths import API_PREFIX, UPLOADS_PATH
 from dictation.errors import TooLarge
 
 # (method, path prefix) of routes that stream a recording to disk under DICTATION_MAX_UPLOAD_MB.
-OWN_LIMIT = (("POST", "/api/v1/memos"), ("POST", "/api/v1/uploads/"), ("PATCH", "/api/v1/uploads/"))
+OWN_LIMIT = (("POST", f"{API_PREFIX}/memos"), ("POST", UPLOADS_PATH + "/"), ("PATCH", UPLOADS_PATH + "/"))
 # (method, path end) of routes with a limit of their own: a post's image (DICTATION_MAX_IMAGE_MB).
 OWN_LIMIT_ENDS = (("PUT", "/featured-image"),)
 
@@ -46,7 +47,8 @@ class RequestGuard:
     def _own_limit(self, scope: Scope) -> bool:
         method, path = scope["method"], scope["path"]
         return (any(method == m and (path == p.rstrip("/") or path.startswith(p)) for m, p in OWN_LIMIT)
-                or any(method == m and path.startswith("/api/v1/") and path.endswith(e) for m, e in OWN_LIMIT_ENDS))
+                or any(method == m and path.startswith(f"{API_PREFIX}/") and path.endswith(e)
+                       for m, e in OWN_LIMIT_ENDS))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -1,5 +1,5 @@
-"""The whole application: the JSON API (api.app) plus the pages, their static files and
-the resumable upload endpoint. `dictation serve` runs `serve_app` as a uvicorn factory."""
+"""The whole application: the JSON API (api.app, the resumable upload endpoint included) plus
+the pages and their static files. `dictation serve` runs `serve_app` as a uvicorn factory."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from dictation.settings import Settings
-from review_ui import account, admin, admin_storage, mail_address, offline, pages, uploads, vocabulary, worklist_live
+from review_ui import account, admin, admin_storage, mail_address, offline, pages, vocabulary, worklist_live
 from review_ui.context import STATIC
 
 
@@ -16,7 +16,6 @@ def create_app(settings: Settings | None = None, *, worker: bool = False) -> Fas
 
     app = create_api(settings, worker=worker)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    uploads.install(app)
     app.include_router(pages.router)
     app.include_router(offline.router)
     app.include_router(worklist_live.router)

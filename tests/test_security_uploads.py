@@ -29,6 +29,15 @@ def desk(data_dir):
     app.state.database.dispose()
 
 
+@pytest.fixture
+def api_only(data_dir):
+    from api.app import create_app
+
+    app = create_app(Settings(data_dir=data_dir, workers=0, upload_quota_mb=3, max_upload_mb=2))
+    yield app
+    app.state.database.dispose()
+
+
 def _meta(**fields) -> str:
     return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in fields.items())
 
@@ -61,6 +70,29 @@ def test_answer_options_without_reading_any_upload(desk):
     assert answer.status_code == 204
     assert answer.headers["tus-version"] == "1.0.0" and answer.headers["tus-extension"] == "creation"
     assert "upload-metadata" not in answer.headers and "upload-offset" not in answer.headers
+
+
+def test_serve_uploads_from_api_app_alone(api_only, desk):
+    from api.paths import API_PREFIX, UPLOADS_PATH
+
+    assert UPLOADS_PATH == f"{API_PREFIX}/uploads" and TUS == UPLOADS_PATH + "/"
+    ada = make_person(api_only, "author")
+    http = TestClient(api_only)
+    answer = http.options(TUS)
+    assert answer.status_code == 204 and answer.headers["tus-version"] == "1.0.0"
+    assert answer.headers["tus-max-size"] == str(2 * 1024 * 1024)
+    wav = sine_wav(0.5)
+    upload_id = _create(http, ada, len(wav), title="Sent to the API alone")
+    done = http.patch(TUS + upload_id, content=wav, headers={
+        **V, **ada.auth, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
+    assert done.status_code == 204 and done.headers["memo-id"]
+    memo = http.get(f"{API_PREFIX}/memos/{done.headers['memo-id']}", headers=ada.auth).json()
+    assert memo["title"] == "Sent to the API alone"
+    # The desk wraps the API app and adds no second tus route of its own; neither documents it.
+    for app in (api_only, desk):
+        tus_routes = [r for r in app.routes if getattr(r, "path", "") == UPLOADS_PATH + "/{rest:path}"]
+        assert len(tus_routes) == 1
+        assert not any(path.startswith(UPLOADS_PATH) for path in app.openapi()["paths"])
 
 
 def test_hide_upload_from_everyone_but_its_creator(desk):

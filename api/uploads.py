@@ -1,4 +1,6 @@
-"""Resumable memo uploads (tus 1.0, served by `tussi`) under /api/v1/uploads/.
+"""Resumable memo uploads (tus 1.0, served by `tussi`) under /api/v1/uploads/, installed by
+`api.app.create_app` (`install`), so the API alone serves them. (`api.upload` is the other
+way in: one multipart POST to /api/v1/memos.)
 
 A phone on a bad connection sends 2 MB chunks and, after a drop, asks the server (HEAD)
 how much arrived and goes on from there. The same credentials as the API apply (session
@@ -26,6 +28,7 @@ from tussi.storage import UploadAlreadyExistsException
 
 from api.deps import CSRF_HEADER, Caller, check_csrf, get_queue, identify
 from api.errors import error_response, passing_fault
+from api.paths import UPLOADS_PATH
 from api.upload import MEDIA_TYPES, SNIFF_BYTES, sniff_audio
 from dictation.errors import DISK_FULL_MESSAGE, DictationError, StorageFull, TooLarge
 from dictation.housekeeping import open_upload_bytes, open_uploads, upload_dirs
@@ -33,7 +36,6 @@ from dictation.memos import intake
 from dictation.models import Memo, User
 
 log = logging.getLogger(__name__)
-UPLOADS_PATH = "/api/v1/uploads"
 MAX_CHUNK_BYTES = 8 * 1024 * 1024  # the page sends 2 MB; other tus clients may send more
 MEMO_FIELDS = ("title", "priority", "due_at", "language", "note")  # from Upload-Metadata
 TUS_HEADERS = {"Tus-Resumable": "1.0.0", "Tus-Version": "1.0.0", "Tus-Extension": "creation"}
