@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from dictation import accounts
-from dictation.errors import Conflict, InvalidInput, NotFound
+from dictation.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dictation.models import ApiToken, User
 from tests.support.dbfixtures import make_memo, make_user
 
@@ -54,6 +54,22 @@ def test_authenticate_accepts_right_password_only(any_db):
         accounts.deactivate_user(session, session.get(User, passwordless.id))
         accounts.deactivate_user(session, session.scalar(select(User).where(User.email == "ada@example.test")))
         assert accounts.authenticate(session, "ada@example.test", PASSWORD) is None
+
+
+def test_change_password_refuses_wrong_current_password(any_db):
+    cookies = accounts.SessionCookies("k" * 32, max_age_s=3600)
+    with any_db.session() as session:
+        ada = accounts.create_user(session, "ada@example.test", "author", PASSWORD)
+        signed_in = cookies.issue(session, ada)
+        with pytest.raises(Forbidden, match="current password is wrong"):
+            accounts.change_password(session, ada, "not my password", "a brand new password")
+        assert accounts.verify_password(ada.password_hash, PASSWORD)
+        assert cookies.user(session, signed_in).id == ada.id  # nobody was signed out
+        with pytest.raises(InvalidInput, match="at least 8"):
+            accounts.change_password(session, ada, PASSWORD, "short")
+        accounts.change_password(session, ada, PASSWORD, "a brand new password")
+        assert accounts.authenticate(session, "ada@example.test", "a brand new password").id == ada.id
+        assert cookies.user(session, signed_in) is None  # every browser signed out
 
 
 def test_create_token_stores_only_its_hash(any_db):

@@ -22,7 +22,6 @@ from api.errors import errors_doc
 from api.schemas import Id, PasswordChange, SessionOut, UserIn, UserOut, UserPatch
 from dictation import accounts
 from dictation.accounts import users
-from dictation.errors import Forbidden
 from dictation.models import User
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -42,9 +41,7 @@ def change_password(
     settings: SettingsDep,
 ) -> JSONResponse:
     user = caller.user
-    if not accounts.verify_password(user.password_hash, body.current_password):
-        raise Forbidden("The current password is wrong.")
-    accounts.set_password(session, user, body.new_password)
+    accounts.change_password(session, user, body.current_password, body.new_password)
     # This browser stays signed in with a fresh cookie (and so a fresh CSRF token).
     value = cookies.issue(session, user, request.headers.get("user-agent")) if caller.via == "session" else None
     out = SessionOut(user=UserOut.of(user), csrf_token=cookies.csrf_token(value) if value else "")

@@ -6,6 +6,7 @@ from dictation.accounts.access import can_see, require_role, visible_memos_query
 from dictation.accounts.passwords import (
     MIN_PASSWORD_LENGTH,
     authenticate,
+    change_password,
     create_user,
     deactivate_user,
     hash_password,
@@ -33,8 +34,8 @@ from dictation.accounts.tokens import (
 
 __all__ = [
     "MIN_PASSWORD_LENGTH", "TOKEN_PREFIX", "SessionCookies", "SignInThrottle", "authenticate", "can_see",
-    "create_token", "create_user", "deactivate_user", "hash_password", "normalise_email", "parse_role",
-    "require_role", "revoke_token", "set_password", "user_for_token", "verify_password", "visible_memos_query",
-    "visible_tokens_query", "delete_expired_sessions", "end_all_sessions", "end_session", "list_sessions",
-    "safe_next",
+    "change_password", "create_token", "create_user", "deactivate_user", "hash_password", "normalise_email",
+    "parse_role", "require_role", "revoke_token", "set_password", "user_for_token", "verify_password",
+    "visible_memos_query", "visible_tokens_query", "delete_expired_sessions", "end_all_sessions", "end_session",
+    "list_sessions", "safe_next",
 ]

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dictation.accounts.sessions import end_all_sessions
-from dictation.errors import Conflict, InvalidInput
+from dictation.errors import Conflict, Forbidden, InvalidInput
 from dictation.models import Role, User
 
 MIN_PASSWORD_LENGTH = 8
@@ -101,6 +101,14 @@ def set_password(session: Session, user: User, password: str) -> None:
     user.session_epoch += 1
     end_all_sessions(session, user)
     session.flush()
+
+
+def change_password(session: Session, user: User, current_password: str, new_password: str) -> None:
+    """A person changing their own password: Forbidden when `current_password` is not theirs,
+    else as `set_password` (signed out of every browser)."""
+    if not verify_password(user.password_hash, current_password):
+        raise Forbidden("The current password is wrong.")
+    set_password(session, user, new_password)
 
 
 def deactivate_user(session: Session, user: User) -> None:
