@@ -188,17 +188,39 @@ def test_healthz_and_readyz_report_each_check(client):
         assert body["error"] == "not_ready" and "the model" in body["message"]
 
 
-def test_readyz_says_which_check_fails(api_app, monkeypatch):
+def test_readyz_says_which_check_fails_and_only_admins_what_it_found(api_app, monkeypatch, caplog):
     from fastapi.testclient import TestClient
 
+    from api.routers import health
+
+    monkeypatch.setattr(health, "_said", {})  # what the log said a minute ago is not said again
+    found = "The model path /nowhere/model-dir does not exist (or is not a directory)."
+    admin, author = make_person(api_app, "admin"), make_person(api_app, "author")
     monkeypatch.setattr(api_app.state.settings, "model", "/nowhere/model-dir")
     with TestClient(api_app) as http:
-        answer = http.get("/readyz")
-    assert answer.status_code == 503
-    assert answer.json()["checks"]["model"] == {
-        "ok": False,
-        "detail": "The model path /nowhere/model-dir does not exist (or is not a directory).",
-    }
+        anonymous = http.get("/readyz")
+        as_author = http.get(f"{API}/readyz", headers=author.auth)
+        as_stranger = http.get("/readyz", headers={"Authorization": "Bearer dd_not-a-token"})
+        as_admin = http.get(f"{API}/readyz", headers=admin.auth)
+    # Anyone: the status and which check failed, in words, and nothing it found (no path).
+    for answer in (anonymous, as_author, as_stranger):
+        assert answer.status_code == 503
+        body = answer.json()
+        assert body["error"] == "not_ready" and "the model" in body["message"]
+        assert body["checks"] == {"database": {"ok": True}, "queue": {"ok": True}, "model": {"ok": False}}
+        assert "/nowhere" not in answer.text and "model-dir" not in answer.text
+    # An admin, and the server log: what was found.
+    assert as_admin.status_code == 503
+    assert as_admin.json()["checks"]["model"] == {"ok": False, "detail": found}
+    assert found in as_admin.json()["message"]
+    assert found in caplog.text
+
+
+def test_readyz_tells_anyone_no_path_when_ready(client, api_app):
+    answer = client.get("/readyz")
+    assert all(set(check) == {"ok"} for check in answer.json()["checks"].values())
+    assert str(api_app.state.settings.data_dir) not in answer.text
+    assert "sqlite" not in answer.text and "pending" not in answer.text
 
 
 def test_openapi_documents_every_route_with_errors(client):
