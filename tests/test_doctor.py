@@ -172,3 +172,29 @@ def test_check_destinations_closes_each_publisher_it_opened(db, settings, monkey
         # Read as stored: WordPress's `client` property would make a new client.
         client = vars(publisher).get("client") or vars(publisher).get("_client")
         assert client is None or client.is_closed, publisher.kind
+
+
+def test_check_destinations_reaches_no_private_address_unless_allowed(db, settings):
+    """A webhook saved while private destinations were allowed (or whose name now resolves to
+    loopback) is not contacted by doctor once they are not: the guarded client refuses it
+    before connecting, as a publication would."""
+    import socket
+
+    from dictation.ops import doctor as checks
+    from dictation.publish import destinations
+    from tests.support.webhook import SECRET
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    try:
+        with db.session() as session:
+            destinations.add_destination(session, settings, "hook", "webhook", url=url, secret=SECRET)
+        strict = settings.model_copy(update={"allow_private_destinations": False, "publish_timeout_s": 2.0})
+        found = {check.name: check for check in checks.check_destinations(strict)}
+        listener.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            listener.accept()  # the kernel would have queued any connection made to it
+    finally:
+        listener.close()
+    hook = found["destination hook"]
+    assert not hook.ok and "not allowed" in hook.detail and "loopback" in hook.detail, hook
