@@ -33,6 +33,7 @@ from dictation.jobs import start_in_process_worker
 from dictation.settings import Settings, get_settings
 from dictation.startup import register_job_kinds
 from dictation.storage import MediaStore
+from dictation.writemarks import SharedMarks, marks_path
 
 DESCRIPTION = """
 Spoken memos in, blog posts out.
@@ -90,7 +91,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, worker
     errors.install_error_handlers(app)
     observability.install(app)  # request ids, latency by route, /metrics
     middleware.install(app, settings)  # body limit, no method overrides
-    app.state.recent = RecentAnswers()  # worklist answers kept a second per caller
+    # Worklist answers kept a second per caller; dropped at the caller's writes, which several
+    # server processes (DICTATION_WEB_PROCESSES) must all see.
+    marks = SharedMarks(marks_path(settings.data_dir)) if settings.web_processes > 1 else None
+    app.state.recent = RecentAnswers(marks=marks)
     app.add_middleware(ForgetOnWrite, recent=app.state.recent)
     app.add_middleware(Admission, exempt=middleware.OWN_LIMIT)  # no pool/thread deadlock under bursts
     # Outermost: every answer gets the browser defences, errors and static files included.

@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import SESSION_COOKIE
+from dictation.writemarks import LocalMarks, SharedMarks
 
 TTL_S = 1.0
 # The oldest answer given while its successor is being computed: the live worklist's promise.
@@ -43,12 +44,14 @@ def _credential(headers: dict[str, str], cookies: dict[str, str]) -> str | None:
 
 class RecentAnswers:
     def __init__(
-        self, ttl_s: float = TTL_S, clock: Callable[[], float] = time.monotonic, stale_s: float = STALE_S
+        self, ttl_s: float = TTL_S, clock: Callable[[], float] = time.monotonic, stale_s: float = STALE_S,
+        marks: LocalMarks | SharedMarks | None = None,
     ) -> None:
         self.ttl_s, self.clock, self.stale_s = ttl_s, clock, stale_s
         self._lock = threading.Lock()
         self._kept: OrderedDict[tuple[str, str, str], tuple[float, bytes]] = OrderedDict()
-        self._wrote: dict[str, float] = {}  # credential -> when its last write started or ended
+        # credential -> when its last write started or ended; shared by the server's processes
+        self._wrote: LocalMarks | SharedMarks = marks if marks is not None else LocalMarks()
         self._running: dict[tuple[str, str, str], threading.Event] = {}  # answers being computed
 
     def key(self, request: Request) -> tuple[str, str, str] | None:
@@ -69,7 +72,7 @@ class RecentAnswers:
             return None
         started, body = found
         age = self.clock() - started
-        if age > max(self.ttl_s, self.stale_s) or started <= self._wrote.get(key[0], float("-inf")):
+        if age > max(self.ttl_s, self.stale_s) or started <= self._wrote.get(key[0]):
             del self._kept[key]
             return None
         return body if age <= (self.ttl_s if within_s is None else within_s) else None
@@ -121,7 +124,7 @@ class RecentAnswers:
         if key is None:
             return
         with self._lock:
-            if started <= self._wrote.get(key[0], float("-inf")):
+            if started <= self._wrote.get(key[0]):
                 return  # a write of this caller began meanwhile: the answer may miss it
             self._kept[key] = (started, body)
             self._kept.move_to_end(key)
@@ -130,10 +133,7 @@ class RecentAnswers:
 
     def wrote(self, credential: str) -> None:
         with self._lock:
-            self._wrote[credential] = self.clock()
-            if len(self._wrote) > 4 * MAX_KEPT:  # forget the oldest callers' marks, keep the recent
-                for name in sorted(self._wrote, key=self._wrote.__getitem__)[: len(self._wrote) // 2]:
-                    del self._wrote[name]
+            self._wrote.set(credential, self.clock())
 
 
 class ForgetOnWrite:

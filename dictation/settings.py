@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     workers: int = Field(
         1, description="Worker processes `dictation serve` supervises beside the API, restarted if they die (0 = none)."
     )
+    web_processes: int = Field(
+        1, ge=1, le=64,
+        description="Processes of `dictation serve` answering HTTP (one Python process uses about one core; "
+        "a busy server on several cores wants one per core). The workers above are separate either way.",
+    )
 
     # --- transcription ----------------------------------------------------------------
     engine: Literal["faster-whisper", "openai-whisper"] = Field(

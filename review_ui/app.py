@@ -1,5 +1,6 @@
 """The whole application: the JSON API (api.app, the resumable upload endpoint included) plus
-the pages and their static files. `dictation serve` runs `serve_app` as a uvicorn factory."""
+the pages and their static files. `dictation serve` runs `serve_app` as a uvicorn factory
+(`web_app` in each of its processes when there are several)."""
 
 from __future__ import annotations
 
@@ -30,3 +31,14 @@ def create_app(settings: Settings | None = None, *, worker: bool = False) -> Fas
 def serve_app() -> FastAPI:
     """`dictation serve`: the whole app with its in-process worker, from the settings."""
     return create_app(worker=True)
+
+
+def web_app() -> FastAPI:
+    """One of `dictation serve`'s processes with DICTATION_WEB_PROCESSES over 1: the whole app
+    without workers (the parent supervises those). Started afresh by uvicorn, so it sets up
+    its own logging, as the parent did for itself."""
+    from dictation.settings import get_settings
+    from dictation.telemetry.logs import configure_logging
+
+    configure_logging(get_settings())
+    return create_app(worker=False)

@@ -36,11 +36,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from dictation.cli.ops import book_retention, start_observability
     from dictation.settings import get_settings
 
+    settings = get_settings()
+    processes = settings.web_processes
     # The supervised worker processes inherit it when they are spawned.
-    limit_native_threads(get_settings().cpu_threads)
-    start_observability(worker_processes=False, database_gauges=True)
+    limit_native_threads(settings.cpu_threads)
+    # With several web processes every one of them counts, so in shared files, as workers do.
+    start_observability(worker_processes=processes > 1, database_gauges=True)
     database = open_database()
-    if get_settings().workers > 0:
+    if settings.workers > 0:
         book_retention(database)
     first = ensure_first_admin(database)
     if first:
@@ -49,13 +52,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("(shown once; change it after signing in)")
     database.dispose()
     _start_mail_in()
+    workers = None
+    if processes > 1:
+        # One supervisor of the transcription workers (here), however many processes answer HTTP;
+        # and the callers' write marks, shared by those processes (dictation/writemarks.py).
+        from dictation.jobs import start_in_process_worker
+        from dictation.startup import register_job_kinds
+        from dictation.writemarks import SharedMarks, marks_path
+
+        SharedMarks.reset(marks_path(settings.data_dir))
+        register_job_kinds()
+        workers = start_in_process_worker(settings)
     # A string factory keeps `dictation` free of imports from `api` and `review_ui`:
     # dependencies point one way, and the full app (pages + API) is assembled in review_ui.
     # log_config=None: uvicorn's lines go through our handler (JSON, request ids, redaction).
     # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from loopback; the
     # app reads it itself, only from DICTATION_TRUSTED_PROXIES (api.deps.client_address).
-    uvicorn.run("review_ui.app:serve_app", factory=True, host=args.host, port=args.port, log_config=None,
-                proxy_headers=False)
+    try:
+        uvicorn.run("review_ui.app:web_app" if processes > 1 else "review_ui.app:serve_app", factory=True,
+                    host=args.host, port=args.port, log_config=None, proxy_headers=False,
+                    workers=processes if processes > 1 else None)
+    finally:
+        if workers is not None:
+            workers.stop()
     return 0
 
 
