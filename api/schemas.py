@@ -14,9 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dictation import text
 from dictation.memos.drafts import Revision
-from dictation.models import ApiToken, Comment, Draft, Memo, PublicationStatus, User
+from dictation.models import ApiToken, Comment, Draft, Memo, User
 from dictation.ops.retention import removals
 from dictation.publish.check import live_differs
+from dictation.publish.service import published_url
 
 API = "/api/v1"
 
@@ -145,8 +146,7 @@ class MemoOut(BaseModel):
             audio_removed_at=memo.original_purged_at, playback_removed_at=memo.playback_purged_at,
             transcript_removed_at=memo.transcript_purged_at,
             retention=[RemovalOut.model_validate(removal, from_attributes=True) for removal in removals(memo)],
-            published_url=next((p.remote_url for p in (draft.publications if draft else ())
-                                if p.status == PublicationStatus.published and p.remote_url), None),
+            published_url=published_url(memo),
             created_at=memo.created_at, updated_at=memo.updated_at,
             links=MemoLinks(
                 self=base,

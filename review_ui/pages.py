@@ -14,6 +14,7 @@ from api.schemas import MAX_DRAFT_CHARS, Id, Input
 from dictation import accounts
 from dictation.memos import additions
 from dictation.models import Memo, State, User
+from dictation.publish import service as publishing
 from review_ui import diff, views
 from review_ui import worklist as worklist_model
 from review_ui.context import (
@@ -190,7 +191,7 @@ def phone_page(request: Request) -> Response:
         if user is None:
             return to_login(request)
         memos, waiting = views.author_memos(session, user)
-        return render(request, "phone.html", user, memos=memos, waiting=waiting, post_url=views.published_url,
+        return render(request, "phone.html", user, memos=memos, waiting=waiting, post_url=publishing.published_url,
                       max_upload_mb=request.app.state.settings.max_upload_mb)
 
 

@@ -210,10 +210,3 @@ def publish_view(session: Session, memo: Memo, lang: str = messages.DEFAULT_LANG
     elif State(memo.status) not in PUBLISHABLE:
         refused = messages.say("not_publishable", lang, state=memo.status)
     return PublishView(rows, publications, refused is None, refused)
-
-
-def published_url(memo: Memo) -> str | None:
-    """The post's address on the first destination that has it live (as the API's MemoOut)."""
-    draft = memo.draft
-    return next((p.remote_url for p in (draft.publications if draft else ())
-                 if p.status == PublicationStatus.published and p.remote_url), None)

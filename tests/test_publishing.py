@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from dictation import jobs
 from dictation.db import utcnow
 from dictation.errors import Forbidden, TransitionRefused
-from dictation.models import AuditEntry, Draft, Job, Memo, Publication, State
+from dictation.models import AuditEntry, Destination, Draft, Job, Memo, Publication, State
 from dictation.publish import destinations
 from dictation.publish import service as publishing
 from dictation.publish.cms.blog import render_blog_path
@@ -128,6 +128,29 @@ def test_publish_refused_before_draft_ready_or_by_author(db, settings, queue):
         memo.status = "in_review"
         with pytest.raises(Forbidden):
             publishing.request_publication(session, draft, None, author, queue=queue)
+
+
+def test_published_url_is_the_first_live_post(db):
+    with db.session() as session:
+        memo = make_memo(session, make_user(session, "author"), status="published")
+        assert publishing.published_url(memo) is None  # no draft yet
+        draft = make_draft(session, memo)
+        blog = destinations.ensure_builtin_blog(session)
+        hooks = [Destination(name=f"hook{n}", kind="webhook", url="https://hooks.example.test/",
+                            options={}) for n in range(3)]
+        session.add_all(hooks)
+        session.flush()
+        rows = [
+            Publication(draft_id=draft.id, destination_id=blog.id, status="unpublished", remote_url="https://a/"),
+            Publication(draft_id=draft.id, destination_id=hooks[0].id, status="published", remote_url=None),
+            Publication(draft_id=draft.id, destination_id=hooks[1].id, status="published", remote_url="https://b/"),
+            Publication(draft_id=draft.id, destination_id=hooks[2].id, status="published", remote_url="https://c/"),
+        ]
+        session.add_all(rows)
+        session.flush()
+        session.refresh(draft, ["publications"])
+        assert publishing.published_url(memo) == "https://b/"
+        assert publishing.live_url(rows[:2]) is None
 
 
 def test_publish_failure_keeps_reason_and_retry_succeeds(db, settings, queue):

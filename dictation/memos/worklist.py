@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from dictation import accounts
 from dictation.db import utcnow
 from dictation.models import Draft, Job, JobStatus, Memo, Priority, Publication, PublicationStatus, State, User
+from dictation.publish.service import live_url
 
 DONE = frozenset({State.scheduled, State.publishing, State.published, State.archived})
 PRIORITY_RANK = {Priority.urgent: 0, Priority.high: 1, Priority.normal: 2}
@@ -117,9 +118,7 @@ def load(session: Session, user: User, wanted: WorklistQuery, now: dt.datetime |
             memo=memo,
             overdue=is_overdue(memo, now),
             job=jobs.get(memo.id),
-            published_url=next(
-                (p.remote_url for p in mine if p.status == PublicationStatus.published and p.remote_url), None
-            ),
+            published_url=live_url(mine),
             scheduled_at=next(
                 (p.publish_at for p in mine if p.status == PublicationStatus.scheduled and p.publish_at), None
             ) if memo.status == State.scheduled else None,

@@ -11,6 +11,7 @@ row does, and recovery sends it again should the queue have lost it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from contextlib import closing
 from typing import Any
 
@@ -132,6 +133,19 @@ def why_not_deletable(session: Session, memo: Memo) -> str | None:
     if State(memo.status) is State.published and not rows:
         return "This memo has been published; archive it instead of deleting it."
     return None
+
+
+def live_url(publications: Iterable[Publication]) -> str | None:
+    """The post's address on the first of these publications that has it live."""
+    return next((p.remote_url for p in publications if p.status == PublicationStatus.published and p.remote_url),
+                None)
+
+
+def published_url(memo: Memo) -> str | None:
+    """The memo's post's address on the first destination that has it live, or None (what the
+    API's memo record, the worklist and the phone page link to)."""
+    draft = memo.draft
+    return live_url(draft.publications if draft is not None else ())
 
 
 def published_version(draft: Draft) -> int:
