@@ -25,6 +25,7 @@ from dictation.models import (
     User,
 )
 from dictation.publish import destinations
+from dictation.publish import service as publishing
 from dictation.workflow import messages
 
 # While one of these is on screen the publish panel asks again every few seconds.
@@ -198,8 +199,6 @@ class PublishView:
 
 def publish_view(session: Session, memo: Memo, lang: str = messages.DEFAULT_LANGUAGE) -> PublishView:
     """The publish panel; why it cannot publish now in `lang`, the words the API would use."""
-    from dictation.publish.service import PUBLISHABLE
-
     draft = memo.draft
     rows = destinations.list_destinations(session)
     rows.sort(key=lambda d: (not d.is_default, d.name.casefold()))
@@ -207,6 +206,6 @@ def publish_view(session: Session, memo: Memo, lang: str = messages.DEFAULT_LANG
     refused = None
     if draft is None:
         refused = messages.say("no_draft", lang)
-    elif State(memo.status) not in PUBLISHABLE:
-        refused = messages.say("not_publishable", lang, state=memo.status)
+    elif (refusal := publishing.publishable_refusal(memo)) is not None:
+        refused = workflow.refused_message(refusal, lang)
     return PublishView(rows, publications, refused is None, refused)

@@ -130,6 +130,18 @@ def test_publish_refused_before_draft_ready_or_by_author(db, settings, queue):
             publishing.request_publication(session, draft, None, author, queue=queue)
 
 
+def test_publishable_refusal_names_the_state(db):
+    with db.session() as session:
+        author = make_user(session, "author")
+        for state in State:
+            refusal = publishing.publishable_refusal(make_memo(session, author, status=state))
+            if state in publishing.PUBLISHABLE:
+                assert refusal is None, state
+            else:
+                assert isinstance(refusal, TransitionRefused), state
+                assert refusal.detail == {"reason": "not_publishable", "state": state.value}
+
+
 def test_published_url_is_the_first_live_post(db):
     with db.session() as session:
         memo = make_memo(session, make_user(session, "author"), status="published")

@@ -69,8 +69,9 @@ def request_publication(
                                holder=(holder.name or holder.email) if holder is not None else None)
     memo = draft.memo
     state = State(memo.status)
-    if state not in PUBLISHABLE:
-        raise messages.refused(TransitionRefused, "not_publishable", state=state.value)
+    refusal = publishable_refusal(memo)
+    if refusal is not None:
+        raise refusal
     if state in (State.ready, State.in_review) and draft.approved_version is None and _signoff_asked(session, memo):
         # Once the author has been asked, only the text they sign goes out (an edit after
         # their sign-off sent the draft back here).
@@ -97,6 +98,15 @@ def request_publication(
     session.flush()
     send_after_commit(session, job.id, queue, eta=when)
     return publication
+
+
+def publishable_refusal(memo: Memo) -> TransitionRefused | None:
+    """Why the memo's draft cannot go out in the memo's state, or None when it can: the refusal
+    `request_publication` raises, which the desk's publish panel words in the page's language."""
+    state = State(memo.status)
+    if state not in PUBLISHABLE:
+        return messages.refused(TransitionRefused, "not_publishable", state=state.value)
+    return None
 
 
 def retry_publication(session: Session, memo: Memo, actor: User, *, queue: huey.Huey) -> Publication:
