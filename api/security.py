@@ -10,6 +10,10 @@ UI from its CDN, and only that page may.
 
 A URL holding a NUL or another control character (`/blog/a%00b/`) is refused here with a
 sentence, before any route can pass it to a file name or to PostgreSQL.
+
+No answer's Location follows the request's Host header: Starlette's trailing-slash redirect
+(and tussi's upload address) build an absolute URL from it, so `Host: evil.example` sent a
+browser, a cache or a phone there. Such a Location leaves here as a path of this site.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import base64
 import hashlib
 import re
 import secrets
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -82,6 +86,15 @@ def blog_style_hashes(settings) -> tuple[str, ...]:
     return tuple(style_hash(css) for css in _STYLE_BLOCK.findall(body.decode("utf-8")))
 
 
+def own_location(location: str, host: str) -> str:
+    """`location` as a path when it names `host` (the request's Host header), else unchanged.
+    The path starts with one slash only: `//x` or `/\\x` would send a browser to the host x."""
+    parts = urlsplit(location)
+    if not parts.scheme or not host or parts.netloc.lower() != host.lower():
+        return location
+    return urlunsplit(("", "", "/" + parts.path.lstrip("/\\"), parts.query, parts.fragment))
+
+
 def csp_nonce(request) -> str:
     """The nonce of this answer's policy, for the few inline blocks a page must have."""
     return request.scope.get("state", {}).get("csp_nonce", "")
@@ -119,13 +132,16 @@ class SecurityHeaders:
             nonce = secrets.token_urlsafe(16)
             scope.setdefault("state", {})["csp_nonce"] = nonce
             policy = desk_policy(nonce, self._hashes(scope))
-        await self.app(scope, receive, self._with_headers(send, policy))
+        host = next((v for k, v in scope.get("headers", ()) if k == b"host"), b"").decode("latin-1")
+        await self.app(scope, receive, self._with_headers(send, policy, host))
 
     @staticmethod
-    def _with_headers(send: Send, policy: str) -> Send:
+    def _with_headers(send: Send, policy: str, host: str = "") -> Send:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
+                headers = [(name, own_location(value.decode("latin-1"), host).encode("latin-1"))
+                           if name.lower() == b"location" else (name, value)
+                           for name, value in message.get("headers", [])]
                 present = {name.lower() for name, _ in headers}
                 for name, value in {**_COMMON, "Content-Security-Policy": policy}.items():
                     if name.lower().encode() not in present:

@@ -49,6 +49,40 @@ def test_send_browser_defences_on_every_kind_of_answer(web, path):
         assert "'unsafe-inline'" not in policy["style-src"] and policy["img-src"] == "img-src 'self' data: blob:"
 
 
+@pytest.mark.parametrize("path", ["/login/", "/api/v1/memos/", "/api/v1/worklist/", "/api/v1/uploads"])
+def test_redirect_to_this_site_whatever_the_host_header_says(web, path):
+    """Starlette's trailing-slash redirect built its Location from the Host header."""
+    answer = web.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+    assert answer.status_code == 307
+    assert "evil.example" not in answer.headers["location"]
+    assert answer.headers["location"] == (path + "/" if path.endswith("uploads") else path.rstrip("/"))
+
+
+def test_give_a_tus_upload_an_address_on_this_site_whatever_the_host_header_says(web, api_app):
+    from tests.support.api import make_person
+
+    author = make_person(api_app, "author")
+    tus = {"Tus-Resumable": "1.0.0", **author.auth}
+    created = web.post("/api/v1/uploads/", headers={**tus, "Host": "evil.example", "Upload-Length": "1000"})
+    assert created.status_code == 201, created.text
+    location = created.headers["location"]
+    assert "evil.example" not in location and location.startswith("/api/v1/uploads/")
+    assert web.head(location, headers=tus).headers["upload-offset"] == "0"  # the address works
+
+
+@pytest.mark.parametrize(("location", "kept"), [
+    ("http://evil.example/login", "/login"),
+    ("http://EVIL.example//other.example/x?a=1", "/other.example/x?a=1"),  # never protocol-relative
+    ("http://evil.example/\\other.example/x", "/other.example/x"),
+    ("https://elsewhere.example/post/", "https://elsewhere.example/post/"),  # not the Host: left alone
+    ("/already/a/path", "/already/a/path"),
+])
+def test_turn_a_location_naming_the_host_header_into_a_path_of_this_site(location, kept):
+    from api.security import own_location
+
+    assert own_location(location, "evil.example") == kept
+
+
 def test_allow_import_map_only_by_the_nonce_of_its_own_answer(web):
     first, second = web.get("/login"), web.get("/login")
     nonces = []

@@ -65,7 +65,9 @@ export class ResumableUpload {
       "Upload-Length": String(this.file.size), "Upload-Metadata": metadata,
     }));
     if (reply.status !== 201) return reply;
-    this.url = reply.header("Location");
+    // The server answers with a path (never an address built from the Host header, which a
+    // client chooses); tus says a relative Location is resolved against the upload URL.
+    this.url = new URL(reply.header("Location"), new URL(this.endpoint, globalThis.location.href)).href;
     localStorage.setItem(fingerprint(this.file), this.url);
     this.offset = 0;
     return reply;
