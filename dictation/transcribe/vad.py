@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# The 16 kHz audio decodes at and the engines take; from audio, as the engines import this module.
+from dictation.audio import SAMPLE_RATE
 from dictation.transcribe import heap
-from dictation.transcribe.engines.base import SAMPLE_RATE
 from dictation.transcribe.options import TranscribeOptions
 
 # Short pauses split spans (sentence level); coarse spans (VAD's defaults) hide a
