@@ -1,8 +1,9 @@
 """No import circles among the project's modules, function-level imports included.
 
-import-linter checks the layers (pyproject.toml); a circle anywhere is not one of its contracts,
-so it is found here on grimp's graph (import-linter's engine), with the modules of each circle
-named. Imports under `if TYPE_CHECKING:` do not count: they never run.
+import-linter (`make check`, contracts in pyproject.toml) checks the layers and, with its
+acyclic_siblings contract, that the children of each package import one way. This check runs in
+the pytest suite itself, on grimp's graph (import-linter's engine), and names the modules of each
+circle. Imports under `if TYPE_CHECKING:` do not count: they never run.
 """
 
 from __future__ import annotations
