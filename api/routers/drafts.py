@@ -3,16 +3,14 @@ workflow transitions, and the comment thread. The rules are in `dictation.memos.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Header, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 
 from api.deps import CurrentUser, SessionDep, SettingsDep
+from api.drafts_http import draft_answer, draft_out, etag, if_match_version, stale_with_current, version_of
 from api.errors import errors_doc
 from api.schemas import (
     CommentIn,
@@ -24,35 +22,13 @@ from api.schemas import (
     TransitionIn,
     TransitionOut,
 )
-from dictation import workflow
-from dictation.errors import PreconditionRequired, StaleVersion
 from dictation.memos import drafts, revisions
 from dictation.memos.drafts import visible_draft
-from dictation.models import Draft, State, User
+from dictation.models import State
 from dictation.notify import Mailer
 from dictation.workflow import messages
 
 router = APIRouter(prefix="/drafts", tags=["drafts"])
-
-
-def etag(draft: Draft) -> str:
-    return f'"{draft.version}"'
-
-
-def draft_out(draft: Draft, user: User) -> DraftOut:
-    return DraftOut.of(draft, workflow.allowed_actions(draft.memo, draft, user))
-
-
-def _answer(draft: Draft, user: User, status: int = 200) -> JSONResponse:
-    body = draft_out(draft, user).model_dump(mode="json")
-    return JSONResponse(body, status_code=status, headers={"ETag": etag(draft), "Cache-Control": "no-cache"})
-
-
-def _version_of(if_match: str) -> int | None:
-    value = if_match.strip()
-    value = value.removeprefix("W/")
-    value = value.strip('"')
-    return int(value) if value.isdigit() else None
 
 
 @router.get(
@@ -66,7 +42,7 @@ def get_draft(
     draft = visible_draft(session, user, draft_id)
     if if_none_match and etag(draft) in [v.strip().removeprefix("W/") for v in if_none_match.split(",")]:
         return Response(status_code=304, headers={"ETag": etag(draft)})
-    return _answer(draft, user)
+    return draft_answer(draft, user)
 
 
 @router.patch(
@@ -79,38 +55,14 @@ def save_draft(
     accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
     draft = visible_draft(session, user, draft_id)
-    version = _if_match(draft, if_match)
+    version = if_match_version(draft, if_match)
     burst = dt.timedelta(minutes=settings.revision_burst_minutes)
-    with _stale_with_current(session, user, draft_id):
+    with stale_with_current(session, user, draft_id):
         changes = body.model_dump(exclude_unset=True, exclude={"automatic"})
         saved = drafts.save_draft(session, user, draft, version, changes,
                                   messages.preferred_language(user.language, accept_language), body.automatic,
                                   burst=burst)
-    return _answer(saved, user)
-
-
-def _if_match(draft: Draft, if_match: str | None) -> int:
-    """The version a write is based on (428 without a usable If-Match)."""
-    if not if_match:
-        raise PreconditionRequired(
-            "Send If-Match with the draft's ETag (from GET) so that nobody's edit is overwritten.",
-            version=draft.version,
-        )
-    version = _version_of(if_match)
-    if version is None:
-        raise PreconditionRequired(f'If-Match must be the draft\'s ETag, like "{draft.version}", not {if_match}.')
-    return version
-
-
-@contextlib.contextmanager
-def _stale_with_current(session: Session, user: User, draft_id: int) -> Iterator[None]:
-    """A 412 carries the current text, so the editor can show both versions."""
-    try:
-        yield
-    except StaleVersion as stale:
-        current = session.get_one(Draft, draft_id)
-        stale.detail.update(current=draft_out(current, user).model_dump(mode="json"), headers={"ETag": etag(current)})
-        raise
+    return draft_answer(saved, user)
 
 
 @router.get(
@@ -135,11 +87,11 @@ def restore_revision(
     accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
     draft = visible_draft(session, user, draft_id)
-    base = _if_match(draft, if_match)
-    with _stale_with_current(session, user, draft_id):
+    base = if_match_version(draft, if_match)
+    with stale_with_current(session, user, draft_id):
         saved = revisions.restore(session, user, draft, base, version,
                                   messages.preferred_language(user.language, accept_language))
-    return _answer(saved, user)
+    return draft_answer(saved, user)
 
 
 @router.post(
@@ -156,7 +108,7 @@ def transition(draft_id: Id, body: TransitionIn, user: CurrentUser, session: Ses
     # The review desk shows a refusal in a toast: in the page's language (the person's setting,
     # else Accept-Language), English by default; `reason` stays for programs.
     language = messages.preferred_language(user.language, accept_language)
-    version = _version_of(if_match) if if_match else None
+    version = version_of(if_match) if if_match else None
     entry = drafts.transition(session, user, draft, body.action, body.comment, body.to_user_id, language, version)
     if entry.to_state == State.awaiting_approval:
         # After the response: a slow mail server must not hold the assistant's click.

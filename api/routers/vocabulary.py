@@ -10,8 +10,8 @@ from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser, SessionDep, StaffUser
+from api.drafts_http import draft_answer, if_match_version, stale_with_current
 from api.errors import errors_doc
-from api.routers.drafts import _answer, _if_match, _stale_with_current
 from api.schemas import DraftOut, Id, Input
 from dictation.learning import service as learning
 from dictation.memos import learned
@@ -121,8 +121,8 @@ def revert_learned(
     accept_language: Annotated[str | None, Header()] = None,
 ) -> Response:
     draft = visible_draft(session, user, draft_id)
-    version = _if_match(draft, if_match)
-    with _stale_with_current(session, user, draft_id):
+    version = if_match_version(draft, if_match)
+    with stale_with_current(session, user, draft_id):
         saved = learned.revert(session, user, draft, word_id, version,
                                messages.preferred_language(user.language, accept_language))
-    return _answer(saved, user)
+    return draft_answer(saved, user)
