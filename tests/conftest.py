@@ -20,6 +20,7 @@ os.environ.setdefault("DICTATION_ALLOW_PRIVATE_DESTINATIONS", "true")
 # never fixtures. Session-scoped ones (the CMS peers) start once per run, not once per module.
 pytest_plugins = [
     "tests.support.dbfixtures",
+    "tests.support.gaps",
     "tests.support.api",
     "tests.support.mail",
     "tests.support.mailin",

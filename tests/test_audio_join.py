@@ -10,12 +10,12 @@ import pytest
 from dictation import audio
 from dictation.audio.edit import join_into
 from tests.conftest import shared_file
-from tests.test_decode_gaps import cut, memo_m4a  # noqa: F401 - the module's fixture, reused
+from tests.support.gaps import cut
 
 FOLLOW_UP = "audio/real/pv_test.wav"  # 5.855 s
 
 
-def test_join_pads_lost_end_so_addition_starts_after_gap(memo_m4a, tmp_path):  # noqa: F811
+def test_join_pads_lost_end_so_addition_starts_after_gap(memo_m4a, tmp_path):
     half = cut(memo_m4a, 0.5, tmp_path / "half.m4a")
     (first_at, first), (second_at, second) = join_into([half, shared_file(FOLLOW_UP)], tmp_path / "joined.flac",
                                                        gap_seconds=0.75)

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import ROOT, shared_file
-
-
-def dictation(*args: str, data_dir=None, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    if data_dir is not None:
-        env["DICTATION_DATA_DIR"] = str(data_dir)
-    return subprocess.run([sys.executable, "-m", "dictation", *args], capture_output=True, text=True,
-                          env=env, input=stdin, timeout=600, cwd=ROOT)
+from tests.conftest import shared_file
+from tests.support.cli import dictation
 
 
 def test_transcribe_jfk_prints_draft_json_and_text(tmp_path):

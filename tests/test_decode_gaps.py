@@ -7,7 +7,6 @@ import json
 import re
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 from sqlalchemy import select
@@ -16,45 +15,8 @@ from dictation import audio
 from dictation.models import Job, Memo
 from dictation.transcribe import Transcript
 from dictation.transcribe.coverage import with_decode_gaps
-from tests.conftest import shared_file
 from tests.support.desk import ALICE, ERIN, desk_app, signed_in
-
-SPEECH = "audio/real/jfk.flac"  # 11 s, speech to the end
-
-
-def encode_m4a(samples: np.ndarray, dest: Path) -> Path:
-    """AAC in an m4a whose index comes first (as phones write them): a cut file still opens."""
-    with av.open(str(dest), "w", format="ipod", options={"movflags": "faststart"}) as out:
-        stream = out.add_stream("aac", rate=audio.SAMPLE_RATE, layout="mono")
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1).astype(np.float32), format="flt", layout="mono")
-        frame.sample_rate = audio.SAMPLE_RATE
-        resampler = av.AudioResampler("fltp", "mono", audio.SAMPLE_RATE)
-        for piece in resampler.resample(frame) + resampler.resample(None):
-            out.mux(stream.encode(piece))
-        out.mux(stream.encode(None))
-    return dest
-
-
-@pytest.fixture(scope="module")
-def memo_m4a(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("gaps")
-    return encode_m4a(audio.decode(shared_file(SPEECH)), folder / "memo.m4a")
-
-
-def cut(path: Path, keep: float, dest: Path) -> Path:
-    """The first `keep` share of the file's bytes: a phone that died mid-write."""
-    data = path.read_bytes()
-    dest.write_bytes(data[: int(len(data) * keep)])
-    return dest
-
-
-def damaged(path: Path, dest: Path, at: float = 0.5, size: int = 3000) -> Path:
-    """The file with `size` bytes of its middle overwritten: a few packets no decoder reads."""
-    data = bytearray(path.read_bytes())
-    start = int(len(data) * at)
-    data[start : start + size] = b"\xff" * size
-    dest.write_bytes(bytes(data))
-    return dest
+from tests.support.gaps import cut, damaged
 
 
 def decoded(path: Path) -> tuple[np.ndarray, audio.DecodeReport]:
@@ -182,7 +144,7 @@ def test_editor_draws_band_over_lost_end(page, live_server, memo_m4a, tmp_path):
 
 
 def test_transcribe_cli_warns_of_lost_end(memo_m4a, tmp_path):
-    from tests.test_cli import dictation
+    from tests.support.cli import dictation
 
     path = cut(memo_m4a, 0.5, tmp_path / "cut.m4a")
     done = dictation("transcribe", str(path), "--model", "tiny.en", "--language", "en", "--format", "json",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support import doors
-from tests.test_permissions import EXPECTED
+from tests.support.permissions import EXPECTED
 
 SIGN_IN = ("POST", "/api/v1/session")
 UNSAFE_ROUTES = sorted((r for r in EXPECTED if r[0] in doors.UNSAFE and r != SIGN_IN), key=lambda r: (r[1], r[0]))
