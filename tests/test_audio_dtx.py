@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import av
 import numpy as np
 import pytest
@@ -99,7 +101,11 @@ def test_decode_dtx_note_lines_up_with_playback_copy(notes, tmp_path):
 
 
 def test_decode_amr_without_opencore_says_what_to_install(notes, monkeypatch):
-    monkeypatch.setattr(amr, "_library", lambda flavour: None)  # the library absent, as on a bare machine
+    # The library absent, as on a bare machine: AMR-NB looked up under a soname no machine has.
+    absent = replace(amr.AMR_NB, library="libopencore-amrnb-absent.so.0")
+    for name, flavour in list(amr.FLAVOURS.items()):
+        if flavour == amr.AMR_NB:
+            monkeypatch.setitem(amr.FLAVOURS, name, absent)
     with pytest.raises(DecoderUnavailable) as caught:
         audio.decode(notes["amr"])
     assert "libopencore-amrnb0" in caught.value.message and caught.value.status == 503

@@ -151,10 +151,20 @@ def test_load_engine_reuses_loaded_model(base, base_engine):
     assert load_engine(replace(base, beam_size=1, language="fr")) is base_engine
 
 
-def test_load_engine_faster_whisper_computes_features_in_blocks(base_engine):
+def test_load_engine_faster_whisper_computes_features_in_blocks(base, base_engine, monkeypatch):
     from dictation.transcribe.engines.features import BlockFeatureExtractor
 
-    assert isinstance(base_engine._model.feature_extractor, BlockFeatureExtractor)  # what transcribe() calls
+    samples_seen = []
+    in_blocks = BlockFeatureExtractor.__call__
+
+    def counted(self, waveform, *args, **kwargs):
+        samples_seen.append(len(waveform))
+        return in_blocks(self, waveform, *args, **kwargs)
+
+    monkeypatch.setattr(BlockFeatureExtractor, "__call__", counted)
+    speech = decode(shared_file("audio/real/jfk.flac"))[: 3 * SR]
+    assert base_engine.transcribe(speech, base).segments
+    assert samples_seen  # the features of what transcribe() decoded came from BlockFeatureExtractor
 
 
 def test_english_only_model_refuses_french(models_dir):
