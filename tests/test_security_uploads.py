@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -177,3 +180,79 @@ def test_run_housekeeping_from_worker_supervision(desk, monkeypatch):
     monkeypatch.setattr(housekeeping, "sweep", lambda settings, database: rounds.append(settings))
     consumer.housekeep(desk.state.settings)
     assert rounds == [desk.state.settings]
+
+
+
+MB = 1024 * 1024
+
+
+def _create_at_once(base_urls: list[str], auth: dict, lengths: list[int]) -> list[httpx.Response]:
+    """Every creation sent at the same moment, each on its own connection, to the servers in turn."""
+    start = threading.Barrier(len(lengths))
+
+    def create(n: int) -> httpx.Response:
+        with httpx.Client(base_url=base_urls[n % len(base_urls)], timeout=60) as http:
+            start.wait()
+            return http.post(TUS, headers={**V, **auth, "Upload-Length": str(lengths[n]),
+                                           "Upload-Metadata": _meta(filename="memo.wav")})
+
+    with ThreadPoolExecutor(len(lengths)) as pool:
+        return list(pool.map(create, range(len(lengths))))
+
+
+def _held_within(quota: int, answers: list[httpx.Response], lengths: list[int]) -> int:
+    """What the accepted creations announced, after checking it is within `quota`."""
+    accepted = [length for answer, length in zip(answers, lengths, strict=True) if answer.status_code == 201]
+    for answer in answers:
+        assert answer.status_code in (201, 413), answer.text
+        if answer.status_code == 413:
+            assert answer.json()["error"] == "too_large" and "unfinished uploads" in answer.json()["message"]
+    assert sum(accepted) <= quota, f"{len(accepted)} creations accepted: {sum(accepted) / MB:g} MB"
+    assert accepted, "every creation was refused"
+    return sum(accepted)
+
+
+def _empty(staging) -> None:
+    for upload in housekeeping.open_uploads(staging):
+        (staging / upload.upload_id).unlink()
+        (staging / f"{upload.upload_id}.meta").unlink()
+
+
+def test_hold_quota_under_parallel_creations_on_two_apps_sharing_a_data_dir(data_dir):
+    """Two apps on one data dir behind two uvicorns, as two servers: 12 creations of 1 MB at once
+    against a 3 MB quota, a few rounds. Checking, then creating, let up to 12 through."""
+    from api.app import create_app
+    from tests.support.servers import serve
+
+    settings = Settings(data_dir=data_dir, workers=0, upload_quota_mb=3, max_upload_mb=2)
+    one, other = create_app(settings), create_app(settings, migrate=False)
+    ada = make_person(one, "author")
+    staging = housekeeping.upload_dirs(settings).staging
+    lengths = [MB] * 12
+    try:
+        with serve(one) as first, serve(other) as second:
+            for _ in range(4):  # a race is a matter of timing: several rounds
+                held = _held_within(3 * MB, _create_at_once([first, second], ada.auth, lengths), lengths)
+                assert housekeeping.open_upload_bytes(staging, ada.id) == held  # the refused left nothing
+                _empty(staging)
+    finally:
+        one.state.database.dispose()
+        other.state.database.dispose()
+
+
+def test_hold_quota_under_parallel_creations_on_dictation_serve_with_two_processes(tmp_path):
+    from tests.support.serve import serve
+
+    with serve(tmp_path, DICTATION_WEB_PROCESSES="2", DICTATION_WORKERS="0", DICTATION_UPLOAD_QUOTA_MB="3",
+               DICTATION_MAX_UPLOAD_MB="2") as served:
+        with httpx.Client(base_url=served.base_url, timeout=30) as http:
+            login = http.post("/api/v1/session", json={"email": served.email, "password": served.password})
+            token = http.post("/api/v1/tokens", json={"name": "phone"},
+                              headers={"X-CSRF-Token": login.json()["csrf_token"]}).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        staging = tmp_path / "uploads" / "partial"
+        lengths = [MB // 2] * 4 + [MB] * 8  # some fit twice where others fit once
+        for _ in range(3):
+            held = _held_within(3 * MB, _create_at_once([served.base_url], auth, lengths), lengths)
+            assert sum(u.length for u in housekeeping.open_uploads(staging)) == held
+            _empty(staging)
