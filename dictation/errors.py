@@ -99,13 +99,6 @@ class StorageFull(DictationError):
     code = "storage_full"
 
 
-class ServiceUnavailable(DictationError):
-    """A service the server needs (its database) does not answer for now; try again shortly."""
-
-    status = 503
-    code = "unavailable"
-
-
 def is_disk_full(exc: BaseException) -> bool:
     """Whether an error is the disk (or the user's quota on it) running out of space."""
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
