@@ -83,6 +83,10 @@ def idempotency_key(upload_id: str) -> str:
     return f"tus:{upload_id}"
 
 
+def _memo_fields(metadata: dict[str, str]) -> dict[str, str]:
+    return {k: metadata[k] for k in MEMO_FIELDS if metadata.get(k)}
+
+
 def _upload_id(rest: str) -> str | None:
     part = rest.strip("/").split("/")[-1]
     return part or None
@@ -110,6 +114,9 @@ class MemoUploads:
 
     # --- tussi hooks --------------------------------------------------------------------
     async def _on_create(self, headers: dict[str, str], metadata: dict[str, str]) -> dict[str, str]:
+        # The memo's details are checked now, with the same rules and sentence (422) as when
+        # the file has arrived: a bad title or date must not cost the phone the whole upload.
+        intake.parse_details(_memo_fields(metadata))
         return {"user_id": str(_call.get().user.id)}
 
     async def _on_event(self, event) -> None:
@@ -133,7 +140,7 @@ class MemoUploads:
                 stored=stored, media_type=MEDIA_TYPES.get(kind, "application/octet-stream"),
                 filename=metadata.get("filename"),
             )
-            fields = {k: metadata[k] for k in MEMO_FIELDS if metadata.get(k)}
+            fields = _memo_fields(metadata)
             return intake.receive_memo(
                 database, store, call.queue, call.user, recording, fields, idempotency_key(upload_id),
                 max_seconds=self.app.state.settings.max_memo_minutes * 60,

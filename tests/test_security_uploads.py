@@ -132,6 +132,33 @@ def test_refuse_upload_patch_from_session_without_csrf(desk):
     assert http.post(TUS, headers={**V, "Upload-Length": "100"}).status_code == 403
 
 
+@pytest.mark.parametrize("fields", [
+    {"title": "x" * 301},
+    {"title": "\x1b[31m" + "y" * 301 + "\x07"},  # cleaned of its control characters, still too long
+    {"priority": "whenever"},
+    {"due_at": "next tuesday"},
+    {"language": "english please"},
+])
+def test_refuse_bad_memo_details_at_creation_before_any_byte(desk, fields):
+    """The same rules and sentence as when the file has arrived, but before a byte is sent."""
+    from dictation.errors import InvalidInput
+    from dictation.memos.intake import parse_details
+
+    ada = make_person(desk, "author")
+    http = TestClient(desk)
+    answer = http.post(TUS, headers={**V, **ada.auth, "Upload-Length": "1000",
+                                     "Upload-Metadata": _meta(filename="memo.wav", **fields)})
+    with pytest.raises(InvalidInput) as refusal:
+        parse_details(fields)
+    assert answer.status_code == 422, answer.text
+    assert answer.json() == {"error": "invalid", "message": refusal.value.message}
+    assert housekeeping.open_uploads(housekeeping.upload_dirs(desk.state.settings).staging) == []
+    # Good details are taken as before, and reach the memo.
+    upload_id = _create(http, ada, 1000, title="Board memo", priority="high", due_at="2030-06-30T17:00:00Z",
+                        language="fr")
+    assert http.head(TUS + upload_id, headers={**V, **ada.auth}).status_code == 204
+
+
 def test_create_upload_reserves_no_disk(desk):
     ada = make_person(desk, "author")
     http = TestClient(desk)
