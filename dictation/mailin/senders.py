@@ -47,11 +47,6 @@ def new_secret_address(session: Session, settings: Settings, user: User) -> str:
     return f"{mailbox}+{secret}@{domain}"
 
 
-def forget_secret_address(session: Session, user: User) -> None:
-    user.mail_token_hash = None
-    session.flush()
-
-
 def find_author(
     session: Session, settings: Settings, envelope_from: str | None, senders: Iterable[str], recipients: Iterable[str]
 ) -> User:
