@@ -1,5 +1,5 @@
 """dictation.audio on the real memos in ../shared/audio: every phone format, bad input, the
-playback copy, loudness, joining and peaks."""
+playback copy, loudness and peaks (joining: tests/test_audio_join.py)."""
 
 from __future__ import annotations
 
@@ -295,7 +295,7 @@ def test_make_playback_copy_bad_input_raises_and_leaves_nothing(tmp_path):
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
-# --- loudness, normalize, join -------------------------------------------------------------
+# --- loudness ------------------------------------------------------------------------------
 
 
 def test_measure_loudness_known_signals():
@@ -306,35 +306,6 @@ def test_measure_loudness_known_signals():
     assert audio.loudness_dbfs(np.sign(sine)) == pytest.approx(0.0, abs=0.02)
     assert audio.loudness_dbfs(np.zeros(100, np.float32)) == -math.inf
     assert audio.loudness_dbfs(np.zeros(0, np.float32)) == -math.inf
-
-
-@pytest.mark.parametrize("target", [-20.0, -26.0, -16.0])
-def test_normalize_memo_reaches_target(target):
-    samples = decoded(shared_file("audio/memos/fr_mb-fr1.m4a"))
-    louder = audio.normalize(samples, target_dbfs=target)
-    assert louder.dtype == np.float32 and louder.size == samples.size
-    assert audio.loudness_dbfs(louder) == pytest.approx(target, abs=1.0)
-    assert abs(audio.loudness_dbfs(samples) - target) > 1.0  # the gain did something
-
-
-def test_normalize_silence_stays_silent():
-    assert not audio.normalize(np.zeros(16000, np.float32)).any()
-
-
-def test_join_memos_length_is_sum_plus_gaps():
-    names = ["audio/real/pv_test.wav", "audio/real/pv_test_fr.wav", "audio/real/jfk.flac"]
-    parts = [decoded(shared_file(n)) for n in names]
-    joined = audio.join([shared_file(n) for n in names], gap_seconds=0.5)
-    gap = audio.SAMPLE_RATE // 2
-    assert joined.size == sum(p.size for p in parts) + 2 * gap
-    first = parts[0].size
-    assert not joined[first : first + gap].any()  # the gap is silence
-    assert np.allclose(joined[:first], parts[0], atol=1 / 16384)  # 16-bit round trip
-    assert np.allclose(joined[first + gap : first + gap + parts[1].size], parts[1], atol=1 / 16384)
-
-
-def test_join_nothing_is_empty():
-    assert audio.join([]).size == 0
 
 
 # --- peaks ---------------------------------------------------------------------------------

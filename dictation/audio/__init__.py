@@ -9,7 +9,7 @@ input that cannot be read raises `BadAudio` with a sentence a person understands
 - `peaks`: the waveform the editor draws;
 - `prepare`: playback copy, peaks, length and decode gaps in one streamed pass;
 - `amr`: AMR voice notes (DTX included) through opencore-amr;
-- `edit`: normalising and joining recordings (pydub, on decoded PCM).
+- `edit`: joining recordings into one file (pydub, on decoded PCM).
 """
 
 from dictation.audio.decode import (
@@ -23,7 +23,6 @@ from dictation.audio.decode import (
     loudness_dbfs,
     probe,
 )
-from dictation.audio.edit import join, normalize
 from dictation.audio.peaks import PeakMeter, peaks
 from dictation.audio.playback import make_playback_copy, remux
 from dictation.audio.prepare import Prepared, prepare
@@ -31,6 +30,6 @@ from dictation.audio.sniff import looks_like, sniff
 
 __all__ = [
     "SAMPLE_RATE", "AudioInfo", "DecodeReport", "PeakMeter", "Prepared", "Source", "check_stated_length",
-    "decode", "iter_decode", "join", "looks_like", "loudness_dbfs", "make_playback_copy", "normalize",
-    "peaks", "prepare", "probe", "remux", "sniff",
+    "decode", "iter_decode", "looks_like", "loudness_dbfs", "make_playback_copy", "peaks", "prepare", "probe",
+    "remux", "sniff",
 ]
