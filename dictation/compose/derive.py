@@ -38,7 +38,10 @@ notre nous vous parce pendant peut plus pour quand quelque sans sont tous toutes
 être était étaient aujourd'hui point virgule paragraphe
 """.split())
 
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+# Linear: a label stops at any bracket, an address at any parenthesis but one balanced pair
+# (Foo_(bar)). The former `\[([^\]]*)\]\([^)]*\)` went back over the rest of the text from
+# every bracket: 30,000 characters of `[[[...]]]` took 10 s, 300,000 of `[x](a` 25 s.
+_LINK = re.compile(r"!?\[([^\[\]]*)\]\((?:[^()]|\([^()]*\))*\)")
 _MARKS = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+|\d{1,9}[.)]\s+)", re.MULTILINE)
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>&|~=])")
 _WORD = re.compile(r"[^\W\d_](?:[\w'’-]*\w)?")
