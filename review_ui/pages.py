@@ -4,17 +4,22 @@ scripts, with the session cookie and the CSRF token this module puts in the page
 
 from __future__ import annotations
 
+import contextlib
+from html import escape
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import Field
 
+from api.errors import error_response
 from api.schemas import MAX_DRAFT_CHARS, Id, Input
 from dictation import accounts
 from dictation.memos import additions
 from dictation.models import Memo, State, User
 from dictation.publish import service as publishing
+from dictation.publish.cms.render import MarkdownTooComplex
+from dictation.workflow import messages
 from review_ui import diff, views
 from review_ui import worklist as worklist_model
 from review_ui.context import (
@@ -26,7 +31,7 @@ from review_ui.context import (
     to_login,
 )
 from review_ui.i18n import LANGUAGES
-from review_ui.preview import post_meta, preview_html
+from review_ui.preview import PREVIEWS, post_meta, preview_html
 
 router = APIRouter(include_in_schema=False)
 
@@ -155,20 +160,30 @@ class PreviewIn(Input):
 
 @router.post("/preview")
 def preview(request: Request, body: PreviewIn) -> Response:
-    with _database(request).session() as session:
-        user = current_user(request, session)
-        if user is None:
-            return Response(status_code=401)
-        if not check_csrf(request, request.headers.get("x-csrf-token")):
-            return Response(status_code=403)
-        memo = _memo_for(session, user, body.memo_id)
-        author = (memo.author.name or memo.author.email) if memo else ""
-        language = (memo.transcript or {}).get("language", "en") if memo else "en"
-        settings = request.app.state.settings
-        meta = post_meta(settings, memo.draft if memo else None, body.title, body.body_markdown,
-                         {"slug": body.slug, "excerpt": body.excerpt, "tags": body.tags}, body.manual)
-        page = preview_html(settings, body.title, body.body_markdown, author, language, meta=meta,
-                            ui_language=language_for(request, user))
+    with contextlib.ExitStack() as turn:
+        with _database(request).session() as session:
+            user = current_user(request, session)
+            if user is None:
+                return Response(status_code=401)
+            if not check_csrf(request, request.headers.get("x-csrf-token")):
+                return Response(status_code=403)
+            ui_language = language_for(request, user)
+            if not turn.enter_context(PREVIEWS.turn(user.id)):
+                # One preview at a time per person: the editor asks again with its latest text.
+                return error_response(429, "preview_busy", messages.say("preview_busy", ui_language),
+                                      headers={"Retry-After": "1"}, detail={"reason": "preview_busy"})
+            memo = _memo_for(session, user, body.memo_id)
+            author = (memo.author.name or memo.author.email) if memo else ""
+            language = (memo.transcript or {}).get("language", "en") if memo else "en"
+            settings = request.app.state.settings
+            meta = post_meta(settings, memo.draft if memo else None, body.title, body.body_markdown,
+                             {"slug": body.slug, "excerpt": body.excerpt, "tags": body.tags}, body.manual)
+        try:  # with the database connection given back: the rendering needs none
+            page = preview_html(settings, body.title, body.body_markdown, author, language, meta=meta,
+                                ui_language=ui_language)
+        except MarkdownTooComplex as exc:
+            reason = str(exc.detail["reason"])
+            return error_response(422, exc.code, messages.say(reason, ui_language), detail={"reason": reason})
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 
@@ -206,11 +221,14 @@ def signoff_page(request: Request, memo_id: Id) -> Response:
             return _error(request, user, 404, "error.not_found")
         draft = memo.draft
         post = None
-        if draft is not None:
-            post = preview_html(request.app.state.settings, draft.title, draft.body_markdown,
-                                memo.author.name or memo.author.email,
-                                (memo.transcript or {}).get("language", "en"), draft.tags)
         language = language_for(request, user)
+        if draft is not None:
+            try:
+                post = preview_html(request.app.state.settings, draft.title, draft.body_markdown,
+                                    memo.author.name or memo.author.email,
+                                    (memo.transcript or {}).get("language", "en"), draft.tags)
+            except MarkdownTooComplex as exc:  # the frame says why there is no post to read
+                post = f"<p>{escape(messages.say(str(exc.detail['reason']), language))}</p>"
         changed = diff.since_answer(session, draft, user) if draft is not None else None
         return render(request, "signoff.html", user, memo=memo, draft=draft, post=post, changed=changed,
                       actions=views.actions_for(memo, draft, user, language),

@@ -1,11 +1,14 @@
 """The draft as the blog will show it: the blog's own post template around the sanitised
-Markdown (dictation.publish.render: markdown-it with HTML off, then nh3)."""
+Markdown (dictation.publish.cms.render: markdown-it with HTML off, then nh3, its work
+bounded), and the turn each person waits for: one preview at a time."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -82,3 +85,29 @@ def preview_html(settings: Settings, title: str, markdown: str, author: str = ""
                 f'{escape(meta.excerpt or t("post.preview_no_excerpt"))}</span></div></aside>')
         page = page.replace('<article class="post">', head + '<article class="post">', 1)
     return page.replace("</head>", _PREVIEW_STYLE + "</head>", 1)
+
+
+class OnePerCaller:
+    """At most one computation at a time for each caller (in this process): a second one asked
+    while the first runs is refused at once, so one person never holds more than one thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._busy: set[int] = set()
+
+    @contextlib.contextmanager
+    def turn(self, caller: int) -> Iterator[bool]:
+        """True, and the turn held until the block ends; False where the caller has it already."""
+        with self._lock:
+            mine = caller not in self._busy
+            if mine:
+                self._busy.add(caller)
+        try:
+            yield mine
+        finally:
+            if mine:
+                with self._lock:
+                    self._busy.discard(caller)
+
+
+PREVIEWS = OnePerCaller()  # the editor's previews, by user id

@@ -39,6 +39,7 @@ from dictation.models import (
 )
 from dictation.publish import destinations
 from dictation.publish.cms import Post, get_publisher
+from dictation.publish.cms.render import check_markdown
 from dictation.settings import Settings
 from dictation.storage import MediaStore
 from dictation.workflow import messages
@@ -80,6 +81,9 @@ def request_publication(
         raise messages.refused(TransitionRefused, "failed_before_ready")
     if active_job(session, memo) is not None:
         raise messages.refused(Conflict, "already_publishing", memo_id=memo.id)
+    # Markdown past the rendering's bounds is refused here, in a sentence, not by the job
+    # (whose renderer refuses it too, at the same bounded cost).
+    check_markdown(published_text(session, draft).body_markdown)
     target = destinations.get_destination(session, destination)
     publication = session.scalar(
         select(Publication).where(Publication.draft_id == draft.id, Publication.destination_id == target.id))

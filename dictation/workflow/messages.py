@@ -68,6 +68,16 @@ TEMPLATES: dict[str, dict[str, str]] = {
         ),
         "failed_before_ready": "This memo failed before its draft was ready; retry its transcription first.",
         "already_publishing": "This draft is already being published or processed.",
+        # The rendering's bounds (dictation.publish.cms.render), for the preview and publishing.
+        "markdown_too_complex": (
+            "This text has more Markdown formatting than a blog post can carry (list items, headings, "
+            "emphasis marks and brackets each take some); remove repeated marks or split it into shorter posts."
+        ),
+        "markdown_too_deep": (
+            "Lists or quotes are nested too deeply in this text (more than 7 lists or 15 quotes inside one "
+            "another); flatten the deepest ones."
+        ),
+        "preview_busy": "Your previous preview is still being made; this one follows when it is ready.",
     },
     "fr": {
         "no_such_action": "Il n’existe pas d’action « {action} ».",
@@ -125,6 +135,16 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "Ce mémo a échoué avant que son brouillon soit prêt ; relancez d’abord sa transcription."
         ),
         "already_publishing": "Ce brouillon est déjà en cours de publication ou de traitement.",
+        "markdown_too_complex": (
+            "Ce texte contient plus de mise en forme Markdown qu’un article ne peut en porter (éléments de "
+            "liste, titres, marques d’emphase et crochets comptent) ; retirez les marques répétées ou "
+            "découpez-le en articles plus courts."
+        ),
+        "markdown_too_deep": (
+            "Des listes ou des citations sont imbriquées trop profondément dans ce texte (plus de 7 listes "
+            "ou 15 citations les unes dans les autres) ; aplatissez les plus profondes."
+        ),
+        "preview_busy": "Votre aperçu précédent est encore en préparation ; celui-ci suivra dès qu’il sera prêt.",
     },
 }
 

@@ -26,6 +26,8 @@ export function installTabs(tablist) {
   });
 }
 
+const escapeHtml = (text) => text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+
 export class Preview {
   constructor(frame, memoId, onParagraphClick) {
     Object.assign(this, { frame, memoId, onParagraphClick });
@@ -35,6 +37,7 @@ export class Preview {
   }
 
   schedule(title, body, delay = 500) {
+    this.source = [title, body];
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.render(title(), body()), delay);
   }
@@ -46,6 +49,17 @@ export class Preview {
       // `extra`: the post fields (slug, excerpt, tags), shown above the post as readers meet it.
       body: JSON.stringify({ title, body_markdown: body, memo_id: this.memoId, ...(this.extra ? this.extra() : {}) }),
     }).catch(() => null);
+    if (response?.status === 429) {
+      // The previous preview is still being made (one at a time): ask again, with the text as it is then.
+      this.schedule(...this.source, 1000);
+      return;
+    }
+    if (response?.status === 422) {
+      // Refused (too much formatting, nested too deep, too long): the frame says why, in words.
+      const refusal = await response.json().catch(() => null);
+      if (refusal?.message) this.frame.srcdoc = `<p>${escapeHtml(refusal.message)}</p>`;
+      return;
+    }
     if (!response || !response.ok) return;
     this.scrollY = this.frame.contentWindow?.scrollY || 0;
     // Sandboxed without scripts: the page is sanitised already, and could not run any anyway.
