@@ -132,7 +132,9 @@ def app_server(factory: str, data_dir: Path, log: Path, processes: int = 1, **en
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning", *(["--workers", str(processes)] if processes > 1 else [])]
-    base_env = {"DICTATION_DATA_DIR": str(data_dir), "DICTATION_WORKERS": "0", "DICTATION_MAX_UPLOAD_MB": "1024"}
+    # DICTATION_WEB_PROCESSES as `dictation serve` sets it: the processes share callers' write marks.
+    base_env = {"DICTATION_DATA_DIR": str(data_dir), "DICTATION_WORKERS": "0", "DICTATION_MAX_UPLOAD_MB": "1024",
+                "DICTATION_WEB_PROCESSES": str(processes)}
     return server(command, {**base_env, **{k.upper(): v for k, v in env.items()}}, port, log)
 
 
