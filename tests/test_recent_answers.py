@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import event
 
 from api.recent import STALE_S, TTL_S, RecentAnswers
 from tests.support.api import make_person, make_ready_draft
@@ -221,7 +222,6 @@ def test_end_request_session_without_connection_for_kept_worklist(client, api_ap
     engine = api_app.state.database.engine
     assert shown(client, eve)  # computed and kept
     checkouts: list[int] = []
-    from sqlalchemy import event
 
     def count(*_args) -> None:
         checkouts.append(1)

@@ -36,7 +36,7 @@ def _answering_processes(server: psutil.Process, port: int) -> set[int]:
             if c.pid in tree and c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port}
 
 
-def test_serve_two_processes_see_callers_write_and_transcribe_once(tmp_path):
+def test_serve_two_processes_see_callers_write_and_transcribe_upload(tmp_path):
     with serve(tmp_path, DICTATION_WEB_PROCESSES="2") as served:
         base = served.base_url
         with httpx.Client(base_url=base, timeout=30) as http:
@@ -79,5 +79,5 @@ def test_serve_two_processes_see_callers_write_and_transcribe_once(tmp_path):
         finally:
             for client in clients:
                 client.close()
-        jobs = httpx.get(f"{base}{API}/memos/{memo['id']}", headers=auth, timeout=10).json()
-        assert jobs["status"] == "in_review"
+        claimed_memo = httpx.get(f"{base}{API}/memos/{memo['id']}", headers=auth, timeout=10).json()
+        assert claimed_memo["status"] == "in_review"
