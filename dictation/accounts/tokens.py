@@ -6,8 +6,8 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Select, inspect, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from dictation.db import utcnow
 from dictation.errors import InvalidInput, NotFound
@@ -35,20 +35,32 @@ def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str
     return row, token
 
 
+# The owner's columns by attribute name, read beside the token's in one statement.
+_OWNER_COLUMNS = tuple((prop.key, prop.columns[0]) for prop in inspect(User).column_attrs)
+_OWNER_QUERY = (
+    select(ApiToken.id, ApiToken.revoked_at, ApiToken.last_used_at, *(column for _, column in _OWNER_COLUMNS))
+    .join(User, User.id == ApiToken.user_id)
+)
+
+
 def user_for_token(session: Session, token: str) -> User | None:
     """The active owner of a valid, unrevoked token, or None."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    # One query with its owner: this runs on every API request.
-    row = session.scalar(
-        select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == _token_hash(token))
-    )
-    if row is None or row.revoked_at is not None or not row.user.is_active:
+    # This runs on every API request: one plain statement, the owner built from its row and put
+    # into the session as loaded. Loading the token and its owner as ORM entities cost ~0.45 ms
+    # of CPU more a request (0.6 ms against 0.15), a tenth of a read under bench/load.py.
+    row = session.execute(_OWNER_QUERY.where(ApiToken.token_hash == _token_hash(token))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    owner = User(**{key: row[3 + index] for index, (key, _) in enumerate(_OWNER_COLUMNS)})
+    if not owner.is_active:
         return None
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-        row.last_used_at = now
-    return row.user
+        session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    make_transient_to_detached(owner)
+    return session.merge(owner, load=False)
 
 
 def visible_tokens_query(user: User) -> Select[ApiToken]:
