@@ -47,8 +47,10 @@ EDITABLE = ("title", "body_markdown", "tags", "excerpt", "slug")
 def visible_draft(session: Session, user: User, draft_id: int) -> Draft:
     """The draft, if this user may see its memo; NotFound otherwise (an author never learns
     that someone else's draft exists)."""
-    # The memo in the same query: every caller needs it (who may see it, its state).
-    draft = session.get(Draft, draft_id, options=[joinedload(Draft.memo)])
+    # The memo and the publications in the same query: every caller needs the memo (who may see
+    # it, its state), every answer the publications (the post's address). Left to the
+    # publications' own selectin load, a draft read made a second query (~0.5 ms of CPU).
+    draft = session.get(Draft, draft_id, options=[joinedload(Draft.memo), joinedload(Draft.publications)])
     if draft is None or not accounts.can_see(user, draft.memo):
         raise NotFound(f"There is no draft {draft_id}.")
     return draft
