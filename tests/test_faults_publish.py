@@ -62,7 +62,7 @@ def publication_of(db, draft_id: int) -> tuple[Publication, Job]:
         return publication, job
 
 
-@pytest.mark.parametrize("kind", ["wordpress", "ghost"])
+@pytest.mark.parametrize("kind", [pytest.param(kind, marks=pytest.mark.peers(kind)) for kind in ("wordpress", "ghost")])
 def test_make_one_post_when_worker_killed_between_create_and_recording_id(
         request, kind, db, settings, tmp_path):
     fixture, url_key, user_key, secret_key, (method, path_end), posts = CMS[kind]

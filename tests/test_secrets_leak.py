@@ -73,7 +73,8 @@ def _publish(app, client, assistant, author, destination: str, title: str) -> di
 
 
 @pytest.mark.peers
-@pytest.mark.parametrize("kind", ["wordpress", "ghost", "micropub", "webhook"])
+@pytest.mark.parametrize("kind", [pytest.param(kind, marks=pytest.mark.peers(kind))
+                                  for kind in ("wordpress", "ghost", "micropub", "webhook")])
 def test_keep_every_secret_out_of_logs_answers_errors_mail_and_pages(kind, desk, smtp_server, request, caplog):
     app, client = desk
     caplog.set_level(logging.DEBUG)

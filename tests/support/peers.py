@@ -6,13 +6,24 @@ packages, no network for the first install) the tests skip with the tail of its 
 and fail under CI=true, which starts them.
 
 The fixtures are a plugin (tests/conftest.py), so each peer starts once per run however
-many modules ask for it; a test asks for `wordpress_peer` by name.
+many modules ask for it; a test asks for `wordpress_peer` by name, or marks itself
+`pytest.mark.peers("ghost")` when it asks with `request.getfixturevalue`.
+
+Once the tests are collected, every peer they will ask for starts in the background: Ghost
+boots for minutes, and the tests before the first one that needs it run meanwhile (on the
+machine's spare core) instead of waiting for it. The fixture then waits for that start.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -22,28 +33,88 @@ from tests.conftest import SHARED, need
 START_TIMEOUT_S = {"wordpress": 300, "ghost": 900, "micropub": 180}
 
 
+@dataclass
+class _Start:
+    process: subprocess.Popen
+    began: float  # time.monotonic() at launch
+    stdout: Path
+    stderr: Path
+
+
+_starting: dict[str, _Start] = {}
+
+
+def _script(name: str) -> Path:
+    return SHARED / "peers" / name / f"start-{name}.sh"
+
+
+def _launch(name: str) -> None:
+    # Files, not pipes: nobody reads a background start's output until it ends, and a chatty
+    # npm would fill a pipe and stall.
+    folder = Path(tempfile.mkdtemp(prefix=f"peer-{name}-"))
+    out, err = folder / "stdout", folder / "stderr"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(["bash", str(_script(name))], stdout=stdout, stderr=stderr,
+                                   env={**os.environ, "PYTHONPATH": ""}, start_new_session=True)
+    _starting[name] = _Start(process, time.monotonic(), out, err)
+
+
+def peers_asked_for(items) -> set[str]:
+    """The peers these tests ask for: by fixture name, or by `pytest.mark.peers(name)`."""
+    wanted: set[str] = set()
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            if fixture.endswith("_peer") and fixture.removesuffix("_peer") in START_TIMEOUT_S:
+                wanted.add(fixture.removesuffix("_peer"))
+        for mark in item.iter_markers("peers"):
+            wanted.update(name for name in mark.args if name in START_TIMEOUT_S)
+    return wanted
+
+
+def pytest_collection_finish(session) -> None:
+    if session.config.option.collectonly:
+        return
+    for name in sorted(peers_asked_for(session.items)):
+        if _script(name).exists():  # else the fixture skips (fails under CI) with the reason
+            _launch(name)
+
+
+def pytest_sessionfinish(session) -> None:
+    # A start still running when the tests end (they were interrupted, or none asked) is not
+    # left behind, nor the npm or yarn it runs.
+    for start in _starting.values():
+        _stop(start)
+
+
+def _stop(start: _Start) -> None:
+    if start.process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(start.process.pid, signal.SIGKILL)
+        start.process.wait()
+
+
 def start_peer(name: str) -> dict[str, str]:
-    """Run the start script of a peer and return its KEY=VALUE lines; skip if it fails."""
-    script = SHARED / "peers" / name / f"start-{name}.sh"
+    """The peer's KEY=VALUE lines from its start script (begun in the background once the
+    tests were collected, else run now); skip if it fails."""
+    script = _script(name)
     need(script.exists(), f"{script} is absent (../shared is laid beside the checkout on CI)")
+    if name not in _starting:
+        _launch(name)
+    start = _starting[name]
+    left = START_TIMEOUT_S[name] - (time.monotonic() - start.began)
     try:
-        done = subprocess.run(
-            ["bash", str(script)],
-            capture_output=True,
-            text=True,
-            timeout=START_TIMEOUT_S[name],
-            env={**os.environ, "PYTHONPATH": ""},
-        )
-    except subprocess.TimeoutExpired as exc:
-        tail = (exc.stderr or b"")[-600:]
+        start.process.wait(timeout=max(1.0, left))
+    except subprocess.TimeoutExpired:
+        _stop(start)
+        tail = start.stderr.read_bytes()[-600:]
         need(False, f"{name} peer did not start within {START_TIMEOUT_S[name]} s: {tail!r}")
         raise  # unreachable: need() skipped or failed
-    values = dict(
-        line.split("=", 1) for line in done.stdout.splitlines() if "=" in line and not line.startswith("#")
-    )
+    stdout = start.stdout.read_text(errors="replace")
+    values = dict(line.split("=", 1) for line in stdout.splitlines() if "=" in line and not line.startswith("#"))
     need(
-        done.returncode == 0 and bool(values),
-        f"{name} peer could not start (exit {done.returncode}): {done.stderr.strip()[-600:]}",
+        start.process.returncode == 0 and bool(values),
+        f"{name} peer could not start (exit {start.process.returncode}): "
+        f"{start.stderr.read_text(errors='replace').strip()[-600:]}",
     )
     return values
 
