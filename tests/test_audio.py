@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from dictation import audio
+from dictation.audio.decode import wav_stated_seconds
 from dictation.errors import BadAudio, TooLarge
 from tests.conftest import shared_file
 
@@ -242,6 +243,29 @@ def test_check_stated_length_reads_wav_length_as_full_probe(make, tmp_path):
     audio.check_stated_length(path, full + 0.01)  # the quick look at the header finds the same length
     with pytest.raises(TooLarge, match="longer than the limit"):
         audio.check_stated_length(path, full - 0.5)
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: _wav(p, "pcm_s16le", 16000, "mono", 12.5),
+    lambda p: _wav(p, "pcm_s24le", 44100, "stereo", 7.25),
+    lambda p: _wav(p, "pcm_f32le", 48000, "mono", 3.0),
+    lambda p: _wav(p, "pcm_mulaw", 8000, "mono", 20.0),
+    lambda p: _streaming_wav(p, 9.0),
+], ids=["s16-16k-mono", "s24-44k-stereo", "f32-48k", "mulaw-8k", "streaming-size"])
+def test_read_plain_wav_length_from_chunks_like_ffmpeg(make, tmp_path):
+    path = make(tmp_path / "memo.wav")
+    assert wav_stated_seconds(path) == pytest.approx(audio.probe(path).duration, abs=0.01)
+
+
+def test_read_wav_length_leaves_compressed_and_cut_headers_to_ffmpeg(tmp_path):
+    adpcm = _wav(tmp_path / "adpcm.wav", "adpcm_ima_wav", 16000, "mono", 4.0)
+    assert wav_stated_seconds(adpcm) is None  # its byte rate is an average
+    audio.check_stated_length(adpcm, audio.probe(adpcm).duration + 0.01)  # FFmpeg's answer decides
+    plain = _wav(tmp_path / "plain.wav", "pcm_s16le", 16000, "mono", 4.0)
+    (tmp_path / "cut.wav").write_bytes(plain.read_bytes()[:30])  # the fmt chunk cut short
+    assert wav_stated_seconds(tmp_path / "cut.wav") is None
+    (tmp_path / "m4a.wav").write_bytes(shared_file("audio/memos/en_mb-us1.m4a").read_bytes()[:4096])
+    assert wav_stated_seconds(tmp_path / "m4a.wav") is None
 
 
 def test_probe_recorder_webm_without_duration_measures_it(recorder_webm):

@@ -1,6 +1,7 @@
 """Audio in and out: phone formats to 16 kHz mono float32, a playback copy, loudness, peaks.
 
-Everything goes through PyAV (no system ffmpeg); pydub only ever sees PCM that PyAV decoded,
+Everything goes through PyAV (no system ffmpeg; a plain WAV's stated length is read from its
+chunks, which is quicker than asking FFmpeg); pydub only ever sees PCM that PyAV decoded,
 because its `from_file` calls an ffprobe that is not installed. PyAV's exceptions never leave
 this module: input that cannot be read raises `BadAudio` with a sentence a person understands.
 
@@ -16,6 +17,7 @@ import io
 import logging
 import math
 import os
+import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,8 +176,45 @@ _HEADER_PROBE = {"wav": 32 * 1024}
 
 def check_stated_length(source: Source, max_seconds: float | None) -> None:
     """Refuse a memo whose header already says it is too long, before anything decodes it."""
-    if max_seconds is not None and probe(source, probe_bytes=_HEADER_PROBE).duration > max_seconds:
+    if max_seconds is None:
+        return
+    stated = wav_stated_seconds(Path(source)) if isinstance(source, (str, os.PathLike)) else None
+    if stated is None:
+        stated = probe(source, probe_bytes=_HEADER_PROBE).duration
+    if stated > max_seconds:
         raise too_long(max_seconds)
+
+
+# Sample formats whose byte rate is exact: PCM, float, A-law, mu-law, and the extensible header.
+_PLAIN_WAV_TAGS = frozenset({1, 3, 6, 7, 0xFFFE})
+_WAV_HEAD_BYTES = 64 * 1024
+
+
+def wav_stated_seconds(path: Path) -> float | None:
+    """A plain WAV's length from its chunks (the data's bytes over the byte rate, no further
+    than the file goes), or None for anything else, which FFmpeg then probes. Every WAV upload
+    is checked, and FFmpeg's probe of such a header took 3.5 ms of CPU (an m4a's 1.7)."""
+    with path.open("rb") as fh:
+        head = fh.read(_WAV_HEAD_BYTES)
+        size = os.fstat(fh.fileno()).st_size
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None  # RF64, or not a WAV at all
+    at, byte_rate = 12, 0
+    while at + 8 <= len(head):
+        kind, length = head[at:at + 4], struct.unpack_from("<I", head, at + 4)[0]
+        body = at + 8
+        if kind == b"fmt ":
+            if length < 16 or body + 16 > len(head):
+                return None
+            tag, _channels, _rate, byte_rate = struct.unpack_from("<HHII", head, body)
+            if tag not in _PLAIN_WAV_TAGS or not byte_rate:
+                return None  # compressed: its byte rate is an average
+        elif kind == b"data":
+            if not byte_rate or length == 0:
+                return None  # no format before the data, or a size left for FFmpeg to work out
+            return min(length, size - body) / byte_rate  # 0xFFFFFFFF: "until the end"
+        at = body + length + (length & 1)
+    return None
 
 
 def stated_duration(container, stream) -> float | None:
