@@ -103,6 +103,22 @@ def test_user_for_token_refuses_revoked_unknown_and_inactive(any_db):
         assert accounts.user_for_token(session, bob_token) is None
 
 
+def test_user_for_token_keeps_changes_of_owner_already_in_session(any_db):
+    # The owner already in the session, changed and not yet flushed, is the one returned, its
+    # change kept: not overwritten by the row read from the database.
+    with any_db.session() as session:
+        ada = make_user(session, "author")
+        _, token = accounts.create_token(session, ada, "phone")
+    with any_db.session() as session:
+        user = session.get(User, ada.id)
+        with session.no_autoflush:
+            user.language = "fr"
+            assert accounts.user_for_token(session, token) is user
+        assert user.language == "fr"
+    with any_db.session() as session:
+        assert session.get(User, ada.id).language == "fr"
+
+
 def test_revoke_token_only_own_unless_admin(any_db):
     with any_db.session() as session:
         ada = make_user(session, "author")

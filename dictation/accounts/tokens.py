@@ -54,11 +54,16 @@ def user_for_token(session: Session, token: str) -> User | None:
     if row is None or row.revoked_at is not None:
         return None
     owner = User(**{key: row[3 + index] for index, (key, _) in enumerate(_OWNER_COLUMNS)})
-    if not owner.is_active:
+    # An owner already in this session is the one to return, as an ORM load would: merging the
+    # row without loading would overwrite it and drop changes it has not flushed yet.
+    present = session.identity_map.get(session.identity_key(User, owner.id))
+    if not (present if present is not None else owner).is_active:
         return None
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
         session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    if present is not None:
+        return present
     make_transient_to_detached(owner)
     return session.merge(owner, load=False)
 
