@@ -14,9 +14,11 @@ RUN_DEBS := libopencore-amrnb0 libopencore-amrwb0
 # PostgreSQL installations (`dictation backup`); dovecot-imapd is the IMAP mailbox mail-in is
 # tested against; espeak-ng speaks the memos full of names that learning is measured on; the
 # fault tests (tests/test_faults_*.py) start PostgreSQL (/usr/lib/postgresql/*/bin) and
-# redis-server instances of their own, to stop and kill them without touching shared ones.
+# redis-server instances of their own, to stop and kill them without touching shared ones. jq:
+# Ghost's start script needs it and would apt-get it itself, without waiting for the package
+# lock that WordPress's start script, started beside it (tests/support/peers.py), may hold.
 TEST_DEBS := $(RUN_DEBS) chromium chromium-driver sox libsox-fmt-base libvo-amrwbenc0 postgresql-client dovecot-imapd espeak-ng \
-	postgresql redis-server
+	postgresql redis-server jq
 DEBS ?= $(TEST_DEBS)
 
 .PHONY: scale-test run test check install install-dev system-deps bench clean fuzz

@@ -9,7 +9,7 @@ The fixtures are a plugin (tests/conftest.py), so each peer starts once per run 
 many modules ask for it; a test asks for `wordpress_peer` by name, or marks itself
 `pytest.mark.peers("ghost")` when it asks with `request.getfixturevalue`.
 
-Once the tests are collected, every peer they will ask for starts in the background: Ghost
+Once the tests are collected and about to run, every peer they will ask for starts in the background: Ghost
 boots for minutes, and the tests before the first one that needs it run meanwhile (on the
 machine's spare core) instead of waiting for it. The fixture then waits for that start.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -71,8 +72,12 @@ def peers_asked_for(items) -> set[str]:
     return wanted
 
 
-def pytest_collection_finish(session) -> None:
-    if session.config.option.collectonly:
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session) -> None:
+    # Here, not at the end of collection: only a run that will run its tests starts them (not
+    # --collect-only, --fixtures, --setup-plan, nor a run that stops at a collection error).
+    option = session.config.option
+    if option.collectonly or option.setupplan or (session.testsfailed and not option.continue_on_collection_errors):
         return
     for name in sorted(peers_asked_for(session.items)):
         if _script(name).exists():  # else the fixture skips (fails under CI) with the reason
@@ -84,6 +89,8 @@ def pytest_sessionfinish(session) -> None:
     # left behind, nor the npm or yarn it runs.
     for start in _starting.values():
         _stop(start)
+        # Its output holds the peer's credentials: not left lying in /tmp.
+        shutil.rmtree(start.stdout.parent, ignore_errors=True)
 
 
 def _stop(start: _Start) -> None:
