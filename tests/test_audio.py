@@ -229,13 +229,17 @@ def _streaming_wav(path: Path, secs: float) -> Path:
     return path
 
 
-@pytest.mark.parametrize("make", [
+# WAVs whose length a header states plainly: PCM, float and mu-law, and a recorder's "until the end".
+PLAIN_WAVS = pytest.mark.parametrize("make", [
     lambda p: _wav(p, "pcm_s16le", 16000, "mono", 12.5),
     lambda p: _wav(p, "pcm_s24le", 44100, "stereo", 7.25),
     lambda p: _wav(p, "pcm_f32le", 48000, "mono", 3.0),
     lambda p: _wav(p, "pcm_mulaw", 8000, "mono", 20.0),
     lambda p: _streaming_wav(p, 9.0),
 ], ids=["s16-16k-mono", "s24-44k-stereo", "f32-48k", "mulaw-8k", "streaming-size"])
+
+
+@PLAIN_WAVS
 def test_check_stated_length_reads_wav_length_as_full_probe(make, tmp_path):
     path = make(tmp_path / "memo.wav")
     full = audio.probe(path).duration
@@ -245,13 +249,7 @@ def test_check_stated_length_reads_wav_length_as_full_probe(make, tmp_path):
         audio.check_stated_length(path, full - 0.5)
 
 
-@pytest.mark.parametrize("make", [
-    lambda p: _wav(p, "pcm_s16le", 16000, "mono", 12.5),
-    lambda p: _wav(p, "pcm_s24le", 44100, "stereo", 7.25),
-    lambda p: _wav(p, "pcm_f32le", 48000, "mono", 3.0),
-    lambda p: _wav(p, "pcm_mulaw", 8000, "mono", 20.0),
-    lambda p: _streaming_wav(p, 9.0),
-], ids=["s16-16k-mono", "s24-44k-stereo", "f32-48k", "mulaw-8k", "streaming-size"])
+@PLAIN_WAVS
 def test_read_plain_wav_length_from_chunks_like_ffmpeg(make, tmp_path):
     path = make(tmp_path / "memo.wav")
     assert wav_stated_seconds(path) == pytest.approx(audio.probe(path).duration, abs=0.01)
