@@ -59,15 +59,29 @@ def free_port() -> int:
 
 class PeakRss:
     """Samples the RSS of a process and its children (uvicorn --workers) in a thread; `reset()`
-    starts a new window, `peak` is its max."""
+    starts a new window, `peak` is its max.
 
-    def __init__(self, pid: int, interval: float = 0.005) -> None:
+    The children are looked up again every `refresh` seconds, not at each sample: finding them
+    walks every process in /proc, and at 200 samples a second that walk was most of the load
+    generator's CPU (bench/load.py measured 0.35 cores, ~0.3 of them this thread), taken from the
+    two cores the server shares, and its GIL held the generator's own event loop back."""
+
+    def __init__(self, pid: int, interval: float = 0.005, refresh: float = 0.5) -> None:
         self.process, self.interval, self.peak, self._stop = psutil.Process(pid), interval, 0, threading.Event()
+        self.refresh = refresh
+        self._known, self._found_at = self._find(), time.monotonic()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
-    def processes(self) -> list[psutil.Process]:
-        return [self.process, *self.process.children(recursive=True)]
+    def _find(self) -> list[psutil.Process]:
+        with contextlib.suppress(psutil.Error):
+            return [self.process, *self.process.children(recursive=True)]
+        return [self.process]
+
+    def processes(self, fresh: bool = False) -> list[psutil.Process]:
+        if fresh or time.monotonic() - self._found_at > self.refresh:
+            self._known, self._found_at = self._find(), time.monotonic()
+        return self._known
 
     def rss(self) -> int:
         total = 0
@@ -78,7 +92,7 @@ class PeakRss:
 
     def cpu_seconds(self) -> float:
         total = 0.0
-        for process in self.processes():
+        for process in self.processes(fresh=True):
             with contextlib.suppress(psutil.Error):
                 times = process.cpu_times()
                 total += times.user + times.system
