@@ -224,6 +224,15 @@ async def finish(tasks: set[asyncio.Task], tally: Tally, kind: str) -> None:
         await asyncio.wait(late)
 
 
+async def own_delay(until: float, tally: Tally) -> None:
+    """How late this process's own event loop runs (a 10 ms sleep, overslept by): a read sent
+    late counts against the server, so this says how much of a latency is the client's."""
+    while time.perf_counter() < until:
+        asked = time.perf_counter()
+        await asyncio.sleep(0.01)
+        tally.ok("lag", (time.perf_counter() - asked) * 1000 - 10)
+
+
 async def load(url: str, tokens: dict[str, str], args: argparse.Namespace, tally: Tally) -> tuple[int, float]:
     seconds, uploaders, rate, drafts = args.seconds, args.uploaders, args.rate, args.drafts
     recording = wav_bytes(args.upload_seconds, 11)
@@ -233,10 +242,12 @@ async def load(url: str, tokens: dict[str, str], args: argparse.Namespace, tally
     ups = {asyncio.create_task(uploader(uploads, tokens["author"], recording, i, until, tally,
                                         args.uplink_kbps * 1000))
            for i in range(uploaders)}
+    lag = asyncio.create_task(own_delay(until, tally))
     sent, running = await reads(readers, tokens["assistant"], rate, until, drafts, tally)
     took = time.perf_counter() - started
     await finish(running, tally, "reads")
     await finish(ups, tally, "upload")
+    await lag
     return sent, took
 
 
@@ -307,13 +318,14 @@ def run_backend(name: str, url: str | None, args: argparse.Namespace, work: Path
     # CPU seconds, not wall time: what each request cost the server, however busy the machine was.
     server_cpu = cpu_after - cpu_before
     client_cpu = (own_after.user + own_after.system) - (own_before.user + own_before.system)
-    answered = sum(len(t) for t in tally.times.values()) + sum(len(e) for e in tally.errors.values())
+    answered = sum(len(t) for k, t in tally.times.items() if k != "lag") + sum(len(e) for e in tally.errors.values())
     print(f"{args.uploaders} uploaders ({args.upload_seconds:g} s WAVs at {args.uplink_kbps:g} kbit/s, worker off) + "
           f"{sent / took:.0f} reads/s "
           f"for {took:.1f} s; load average after: {os.getloadavg()[0]:.1f}")
     print(f"{'request':<22} {'count':>7} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'per s':>7}")
     for kind, label in (("healthz", "healthz (baseline)"), ("worklist", "GET worklist"),
-                        ("draft", "GET draft"), ("upload", "POST memo (upload)")):
+                        ("draft", "GET draft"), ("upload", "POST memo (upload)"),
+                        ("lag", "generator's own delay")):
         source = hz if kind == "healthz" else tally
         times, errors = source.times.get(kind, []), source.errors.get(kind, [])
         span = min(10.0, args.seconds) if kind == "healthz" else took
