@@ -68,8 +68,7 @@ class PeakRss:
 
     def __init__(self, pid: int, interval: float = 0.005, refresh: float = 0.5) -> None:
         self.process, self.interval, self.peak, self._stop = psutil.Process(pid), interval, 0, threading.Event()
-        self.refresh = refresh
-        self._known, self._found_at = self._find(), time.monotonic()
+        self.refresh, self._known, self._found_at = refresh, [self.process], float("-inf")  # found at first use
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
