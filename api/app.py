@@ -8,11 +8,12 @@ import contextlib
 import gc
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from api import errors, middleware, observability, uploads
 from api.admission import Admission
 from api.paths import API_PREFIX as API_PREFIX  # where the pages and tests look for it
-from api.recent import ForgetOnWrite, RecentAnswers
+from api.recent import ForgetOnWrite, KeptAtTheDoor, RecentAnswers
 from api.routers import (
     additions,
     blog,
@@ -102,14 +103,17 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, worker
     app.state.cookies = accounts.SessionCookies(settings.secret_key, settings.session_max_age_hours * 3600)
     app.state.sign_in_throttle = accounts.SignInThrottle()
     errors.install_error_handlers(app)
-    observability.install(app)  # request ids, latency by route, /metrics
-    middleware.install(app, settings)  # body limit, no method overrides
-    # Worklist answers kept a second per caller; dropped at the caller's writes, which several
-    # server processes (DICTATION_WEB_PROCESSES) must all see.
+    # Middleware, innermost first. Worklist answers kept a second per caller; dropped at the
+    # caller's writes, which several server processes (DICTATION_WEB_PROCESSES) must all see.
     marks = SharedMarks(marks_path(settings.data_dir)) if settings.web_processes > 1 else None
     app.state.recent = RecentAnswers(marks=marks)
     app.add_middleware(ForgetOnWrite, recent=app.state.recent)
     app.add_middleware(Admission, exempt=middleware.OWN_LIMIT)  # no pool/thread deadlock under bursts
+    # Outside the gate: a kept worklist answer does not wait for a place inside.
+    app.add_middleware(KeptAtTheDoor, recent=app.state.recent, routes={
+        f"{API_PREFIX}{route.path}": route for route in worklist.router.routes if isinstance(route, APIRoute)})
+    observability.install(app)  # request ids, latency by route, /metrics
+    middleware.install(app, settings)  # body limit, no method overrides
     # Outermost: every answer gets the browser defences, errors and static files included.
     app.add_middleware(SecurityHeaders, docs_path=f"{API_PREFIX}/docs")
     for module in (session, tokens, users, memos, additions, drafts, publications, destinations, worklist,

@@ -163,7 +163,9 @@ def _is_form(request: Request) -> bool:
     return request.headers.get("content-type", "").split(";")[0].strip().lower() in _FORM_TYPES
 
 
-def _identify_briefly(request: Request, database: Database, cookies: accounts.SessionCookies) -> Caller:
+def identify_briefly(request: Request, database: Database, cookies: accounts.SessionCookies) -> Caller:
+    """`identify` in a short session of its own: for callers outside a request's session (the
+    streamed upload, a kept answer at the door), which must not hold a connection longer."""
     with database.session() as session:
         caller = identify(request, session, cookies, database)
         session.expunge(caller.user)
@@ -180,7 +182,7 @@ async def current_caller_deferred_csrf(
     """The caller, without the CSRF check: for the streamed upload, whose form field
     arrives in the body the handler parses itself (it must call `check_csrf`). Its own short
     session: an upload may take minutes and must not hold a database connection meanwhile."""
-    return await run_in_threadpool(_identify_briefly, request, database, cookies)
+    return await run_in_threadpool(identify_briefly, request, database, cookies)
 
 
 async def _current_caller_in_session(

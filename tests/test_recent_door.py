@@ -1,0 +1,101 @@
+"""A kept worklist answer given at the door (api/recent.py's `KeptAtTheDoor`), outside the
+admission gate: it does not wait for a place inside, it is the same answer with the same headers
+as the app's, it is counted under the route's template, and it is never given to a credential
+that stopped working, nor past the request guard. On the real app and database; the clock is
+the test's, so an answer stays kept for as long as a test needs."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from fastapi.testclient import TestClient
+
+from api.admission import Admission
+from dictation.telemetry import metrics
+from tests.support.api import PASSWORD, make_person, make_ready_draft
+from tests.test_recent_answers import Clock
+
+WORKLIST = "/api/v1/worklist"
+
+
+def _admission(app) -> Admission:
+    layer = app.middleware_stack
+    while not isinstance(layer, Admission):
+        layer = layer.app
+    return layer
+
+
+def _counted(route: str) -> float:
+    return sum(sample.value for family in metrics.HTTP_SECONDS.collect() for sample in family.samples
+               if sample.name.endswith("_count") and sample.labels.get("route") == route)
+
+
+def _prime(api_app):
+    clock = Clock()
+    api_app.state.recent.__init__(clock=clock)  # the instance the middleware holds, on the test's clock
+    ada, eve = make_person(api_app, "author"), make_person(api_app, "assistant")
+    make_ready_draft(api_app, ada)
+    return eve
+
+
+def test_answer_kept_worklist_while_admission_is_full(client, api_app):
+    eve = _prime(api_app)
+    computed = client.get(WORKLIST, headers=eve.auth)
+    assert computed.status_code == 200, computed.text
+    gate = _admission(api_app)
+    full = gate._gate = asyncio.Semaphore(0)  # nobody gets inside any more
+    answers: list = []
+    asking = threading.Thread(target=lambda: answers.append(client.get(WORKLIST, headers=eve.auth)))
+    try:
+        asking.start()
+        asking.join(20)
+        assert answers, "the kept worklist waited at the full admission gate"
+    finally:
+        client.portal.call(full.release)  # whatever waits gets in, so the test ends either way
+        asking.join(20)
+        gate._gate = None
+    kept = answers[0]
+    assert kept.status_code == 200 and kept.content == computed.content
+    assert set(kept.headers) == set(computed.headers)  # the security headers and request id too
+    per_request = {"x-request-id", "content-security-policy"}  # an id and a nonce of its own
+    assert {k: v for k, v in kept.headers.items() if k not in per_request} == \
+        {k: v for k, v in computed.headers.items() if k not in per_request}
+    assert kept.headers["x-request-id"] != computed.headers["x-request-id"]
+
+
+def test_count_kept_worklist_under_route_template(client, api_app):
+    eve = _prime(api_app)
+    assert client.get(WORKLIST, headers=eve.auth).status_code == 200
+    before, unmatched = _counted(WORKLIST), _counted("<unmatched>")
+    assert client.get(WORKLIST, headers=eve.auth).status_code == 200  # the kept one
+    assert _counted(WORKLIST) == before + 1
+    assert _counted("<unmatched>") == unmatched
+
+
+def test_refuse_method_override_before_kept_worklist(client, api_app):
+    eve = _prime(api_app)
+    assert client.get(WORKLIST, headers=eve.auth).status_code == 200
+    answer = client.get(WORKLIST, headers={**eve.auth, "X-HTTP-Method-Override": "DELETE"})
+    assert answer.status_code == 400 and answer.json()["error"] == "method_override"
+
+
+def test_refuse_kept_worklist_to_browser_signed_out_elsewhere(api_app):
+    eve = _prime(api_app)
+    with TestClient(api_app, base_url="http://127.0.0.1") as desk, \
+            TestClient(api_app, base_url="http://127.0.0.1") as other:
+        for browser in (desk, other):
+            signed_in = browser.post("/api/v1/session", json={"email": eve.email, "password": PASSWORD})
+            assert signed_in.status_code == 200, signed_in.text
+        assert desk.get(WORKLIST).status_code == 200  # kept for the desk's cookie
+        csrf = other.get("/api/v1/session").json()["csrf_token"]
+        assert other.post("/api/v1/session/everywhere", headers={"X-CSRF-Token": csrf}).status_code == 204
+        refused = desk.get(WORKLIST)  # the same instant on the test's clock: still kept, not given
+        assert refused.status_code == 401 and "sign in" in refused.json()["message"]
+
+
+def test_pass_other_queries_and_methods_to_app(client, api_app):
+    eve = _prime(api_app)
+    assert client.get(WORKLIST, headers=eve.auth).status_code == 200
+    assert client.get(f"{WORKLIST}?limit=0", headers=eve.auth).status_code == 422  # not the kept query
+    assert client.head(WORKLIST, headers=eve.auth).content == b""
