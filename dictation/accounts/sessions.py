@@ -15,7 +15,7 @@ import hmac
 import secrets
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from dictation.db import rows_changed, utcnow
@@ -26,6 +26,9 @@ from dictation.models import BrowserSession, User
 # every page view a write, so it moves at most this often.
 LAST_SEEN_RESOLUTION = dt.timedelta(minutes=1)
 USER_AGENT_LENGTH = 300  # the column's length
+# Read at every request of a signed-in browser: one statement object, its SQL compiled once.
+# Built anew with the hash in it, each read cost ~0.16 ms of CPU more (its cache key computed).
+_ROW_BY_HASH = select(BrowserSession).where(BrowserSession.token_hash == bindparam("token_hash"))
 
 
 def _hash(sid: str) -> str:
@@ -65,7 +68,7 @@ class SessionCookies:
         payload = self._payload(cookie)
         if payload is None:
             return None
-        return session.scalar(select(BrowserSession).where(BrowserSession.token_hash == _hash(payload["sid"])))
+        return session.scalar(_ROW_BY_HASH, {"token_hash": _hash(payload["sid"])})
 
     def user(self, session: Session, cookie: str) -> User | None:
         """The active user of a live session, or None (signed out, expired, deactivated, forged)."""
