@@ -116,7 +116,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, worker
     middleware.install(app, settings)  # body limit, no method overrides
     # Outermost: every answer gets the browser defences, errors and static files included.
     app.add_middleware(SecurityHeaders, docs_path=f"{API_PREFIX}/docs")
-    for module in (session, tokens, users, memos, additions, drafts, publications, destinations, worklist,
+    # Most requested first: a request is matched against each route before its own, one by one
+    # (a draft read went through 28 of them, ~15 % of its CPU). No two routes answer the same
+    # request (tests/test_route_order.py), so the order changes nothing else.
+    for module in (drafts, memos, worklist, additions, publications, session, tokens, users, destinations,
                    vocabulary, health):
         app.include_router(module.router, prefix=API_PREFIX)
     uploads.install(app)  # tus, under UPLOADS_PATH; not a router: it holds this app's upload folders
