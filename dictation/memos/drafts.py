@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, joinedload
 
@@ -44,13 +44,21 @@ FROZEN = frozenset({State.publishing, State.archived})
 EDITABLE = ("title", "body_markdown", "tags", "excerpt", "slug")
 
 
+# One statement object, so its cache key is computed once: `session.get` with these options
+# built a new statement a read (1.03 against 0.67 ms for a short session, sequential).
+_VISIBLE_DRAFT = (
+    select(Draft).options(joinedload(Draft.memo), joinedload(Draft.publications))
+    .where(Draft.id == bindparam("draft_id"))
+)
+
+
 def visible_draft(session: Session, user: User, draft_id: int) -> Draft:
     """The draft, if this user may see its memo; NotFound otherwise (an author never learns
     that someone else's draft exists)."""
     # The memo and the publications in the same query: every caller needs the memo (who may see
     # it, its state), every answer the publications (the post's address). Left to the
     # publications' own selectin load, a draft read made a second query (~0.5 ms of CPU).
-    draft = session.get(Draft, draft_id, options=[joinedload(Draft.memo), joinedload(Draft.publications)])
+    draft = session.execute(_VISIBLE_DRAFT, {"draft_id": draft_id}).unique().scalar_one_or_none()
     if draft is None or not accounts.can_see(user, draft.memo):
         raise NotFound(f"There is no draft {draft_id}.")
     return draft
