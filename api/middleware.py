@@ -6,6 +6,8 @@
   to disk); they are named in `OWN_LIMIT`.
 - No X-HTTP-Method-Override: every check decides on the request's real method, so nothing
   behind it may run another one.
+- One Authorization header: with two, what identifies the caller and what keys the answers kept
+  for them (api/recent.py) could read different ones.
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ class RequestGuard:
         if b"x-http-method-override" in headers:
             await _answer(send, 400, "method_override",
                           "This server does not accept X-HTTP-Method-Override; send the real HTTP method.")
+            return
+        if sum(name == b"authorization" for name, _ in scope["headers"]) > 1:
+            await _answer(send, 400, "several_credentials",
+                          "Send one Authorization header, not several: which one counts would be a guess.")
             return
         if self._own_limit(scope):
             await self.app(scope, receive, send)

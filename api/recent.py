@@ -24,7 +24,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from starlette.concurrency import run_in_threadpool
+import anyio
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -37,10 +38,17 @@ TTL_S = 1.0
 STALE_S = 2.0
 MAX_KEPT = 512  # callers × queries; the oldest go first
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Threads the door may use at once to identify callers: well under the pool's 40, which the
+# requests inside the admission gate (10) need to finish.
+DOOR_THREADS = 8
 
 
-def _credential(headers: dict[str, str], cookies: dict[str, str]) -> str | None:
-    raw = headers.get("authorization") or cookies.get(SESSION_COOKIE)
+def _credential(request: Request) -> str | None:
+    """The credential `api.deps.identify` will judge, hashed: the Authorization header when it
+    is not empty, else the session cookie. The same rule as there, or an answer kept for one
+    credential could be given to a request identified by another (the request guard refuses
+    a second Authorization header)."""
+    raw = request.headers.get("authorization") or request.cookies.get(SESSION_COOKIE)
     return hashlib.sha256(raw.encode()).hexdigest() if raw else None
 
 
@@ -57,7 +65,7 @@ class RecentAnswers:
         self._running: dict[tuple[str, str, str], threading.Event] = {}  # answers being computed
 
     def key(self, request: Request) -> tuple[str, str, str] | None:
-        who = _credential({k.lower(): v for k, v in request.headers.items()}, dict(request.cookies))
+        who = _credential(request)
         return (who, request.url.path, request.url.query) if who else None
 
     def get(self, key: tuple[str, str, str] | None) -> bytes | None:
@@ -148,8 +156,7 @@ class ForgetOnWrite:
         if scope["type"] != "http" or scope["method"] in _READS:
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
-        who = _credential({k.lower(): v for k, v in request.headers.items()}, dict(request.cookies))
+        who = _credential(Request(scope))
         if who is None:
             await self.app(scope, receive, send)
             return
@@ -170,13 +177,17 @@ class KeptAtTheDoor:
     several milliseconds. Who the caller is is checked exactly as inside (`identify_briefly`:
     the token or session row, revoked or deactivated refused), in one thread hop that holds a
     database connection only while it runs, as the streamed upload's own check does, so it
-    cannot deadlock the pool the gate protects. Anything else (no kept answer, a credential that
-    does not work, a database that does not answer) goes on into the app, which answers it
-    the usual way. It sits inside the request guard (a method override is refused first) and
-    the request context (ids, metrics under the route's template)."""
+    cannot deadlock the pool the gate protects; at most `DOOR_THREADS` at once, so a burst of
+    them (each may wait on SQLite's writer lock when a token's last use is due to be written)
+    leaves threads for the requests inside, whose commits free that lock. Anything else (no kept
+    answer, a credential that does not work, a database that does not answer) goes on into the
+    app, which answers it the usual way. It sits inside the request guard (a method override or
+    a second Authorization header is refused first) and the request context (ids, metrics under
+    the route's template)."""
 
     def __init__(self, app: ASGIApp, recent: RecentAnswers, routes: dict[str, BaseRoute]) -> None:
         self.app, self.recent, self.routes = app, recent, routes
+        self._threads: anyio.CapacityLimiter | None = None  # made in the server's own loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self.routes.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
@@ -188,8 +199,11 @@ class KeptAtTheDoor:
         body = self.recent.ready(key)
         if body is not None:
             state = scope["app"].state
+            if self._threads is None:
+                self._threads = anyio.CapacityLimiter(DOOR_THREADS)
             try:
-                await run_in_threadpool(identify_briefly, request, state.database, state.cookies)
+                await anyio.to_thread.run_sync(identify_briefly, request, state.database, state.cookies,
+                                               limiter=self._threads)
             except Exception:
                 body = None  # refused or unanswered: the app's own path says why, as JSON
         if body is None:

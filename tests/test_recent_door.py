@@ -7,12 +7,15 @@ the test's, so an answer stays kept for as long as a test needs."""
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.admission import Admission
 from dictation.telemetry import metrics
+from tests.support import doors
 from tests.support.api import PASSWORD, make_person, make_ready_draft
 from tests.test_recent_answers import Clock
 
@@ -99,3 +102,33 @@ def test_pass_other_queries_and_methods_to_app(client, api_app):
     assert client.get(WORKLIST, headers=eve.auth).status_code == 200
     assert client.get(f"{WORKLIST}?limit=0", headers=eve.auth).status_code == 422  # not the kept query
     assert client.head(WORKLIST, headers=eve.auth).content == b""
+
+
+def test_refuse_two_authorization_headers_before_kept_worklist(client, api_app):
+    from dictation.models import ApiToken
+
+    eve = _prime(api_app)
+    mallory = make_person(api_app, "author")  # sees none of the memos eve's worklist shows
+    assert client.get(WORKLIST, headers=eve.auth).json()["items"]  # kept for eve's token
+    with api_app.state.database.session() as session:
+        session.query(ApiToken).filter_by(user_id=eve.id).delete()
+    both = [("Authorization", f"Bearer {mallory.token}"), ("Authorization", f"Bearer {eve.token}")]
+    answer = client.get(WORKLIST, headers=both)  # identified as mallory, keyed as eve: never
+    assert answer.status_code == 400 and answer.json()["error"] == "several_credentials"
+    assert client.get(WORKLIST, headers=eve.auth).status_code == 401
+
+
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory):
+    with doors.whole_app(tmp_path_factory.mktemp("door")) as built:
+        yield built
+
+
+def test_refuse_two_authorization_headers_at_every_route(whole):
+    app, http = whole
+    ada = make_person(app, "admin")
+    for method, template in sorted(doors.routes(app)):
+        path = re.sub(r"{[^}]+}", "7", template)
+        answer = http.request(method, path, headers=[("Authorization", f"Bearer {ada.token}")] * 2)
+        assert answer.status_code == 400, (method, path, answer.status_code)
+        assert method == "HEAD" or answer.json()["error"] == "several_credentials"

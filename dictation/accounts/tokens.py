@@ -45,7 +45,8 @@ _OWNER_QUERY = (
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    """The active owner of a valid, unrevoked token, or None."""
+    """The active owner of a valid, unrevoked token, or None. Read on the session's connection,
+    without flushing: call it in a session with no unflushed change to tokens (identify's own)."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     # This runs on every API request: one plain statement, the owner built from its row and put
