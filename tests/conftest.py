@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.support.dbfixtures",
     "tests.support.gaps",
     "tests.support.api",
+    "tests.support.doors",
     "tests.support.mail",
     "tests.support.mailin",
     "tests.support.peers",

@@ -27,14 +27,8 @@ MAY_NOT_SEE = ("anonymous", "other_author", "revoked_token", "deactivated")  # t
 GET_ROUTES = sorted(route for route in EXPECTED if route[0] == "GET")
 
 
-@pytest.fixture(scope="module")
-def desk(tmp_path_factory):
-    with doors.whole_app(tmp_path_factory.mktemp("doors")) as built:
-        yield built
-
-
-def test_give_every_route_a_row(desk):
-    app, _ = desk
+def test_give_every_route_a_row(whole_desk):
+    app, _ = whole_desk
     found = doors.routes(app)
     missing, gone = sorted(found - EXPECTED.keys()), sorted(EXPECTED.keys() - found)
     assert not missing, f"routes without a row in the permission matrix: {missing}"
@@ -47,8 +41,8 @@ def test_name_the_same_people_as_the_columns():
 
 
 @pytest.mark.parametrize("route", sorted(EXPECTED, key=lambda r: (r[1], r[0])), ids=lambda r: f"{r[0]} {r[1]}")
-def test_answer_each_caller_as_the_matrix_says(desk, route):
-    app, http = desk
+def test_answer_each_caller_as_the_matrix_says(whole_desk, route):
+    app, http = whole_desk
     method, template = route
     world = doors.build_world(app)
     got, leaks = [], []
@@ -67,9 +61,9 @@ def test_answer_each_caller_as_the_matrix_says(desk, route):
 
 
 @pytest.fixture(scope="module")
-def reading_world(desk):
+def reading_world(whole_desk):
     """One world for every GET route: reading changes nothing another reading meets."""
-    return doors.build_world(desk[0])
+    return doors.build_world(whole_desk[0])
 
 
 def _to_sign_in(answer) -> bool:
@@ -92,14 +86,14 @@ def _answers(http, method: str, path: str, headers: dict, hops: int = 3) -> list
     return answers
 
 
-def test_knock_at_every_get_route_otherwise(desk):
-    app, _ = desk
+def test_knock_at_every_get_route_otherwise(whole_desk):
+    app, _ = whole_desk
     assert {r for r in doors.routes(app) if r[0] == "GET"} == set(GET_ROUTES)
 
 
 @pytest.mark.parametrize("route", GET_ROUTES, ids=lambda r: r[1])
-def test_refuse_the_same_callers_at_head_and_trailing_slash(desk, reading_world, route):
-    _, http = desk
+def test_refuse_the_same_callers_at_head_and_trailing_slash(whole_desk, reading_world, route):
+    _, http = whole_desk
     world = reading_world
     path = doors.knock("GET", route[1], world).path
     toggled = path.rstrip("/") if path.endswith("/") else path + "/"

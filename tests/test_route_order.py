@@ -12,8 +12,6 @@ import re
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount, compile_path
 
-from tests.support.doors import whole_app
-
 # Values that a parameter of each kind can take; a literal segment of another route (say
 # /drafts/search) is matched by a plain parameter, which is what this looks for.
 SAMPLES = {"path": "some/file.txt", "int": "7", "float": "7.5", "uuid": "0b4e6b8e-2d54-4a43-9c1e-21a6c0a4a001"}
@@ -40,9 +38,8 @@ def _routes(app) -> list[tuple[int, str, str, re.Pattern[str]]]:
     return found
 
 
-def test_reach_each_route_by_its_own_path_alone(tmp_path):
-    with whole_app(tmp_path) as (app, _):
-        routes = _routes(app)
+def test_reach_each_route_by_its_own_path_alone(whole_desk):
+    routes = _routes(whole_desk[0])
     assert len(routes) > 80  # the whole app, included routers too
     shared = [
         (method, template, other, group == other_group, here < there)

@@ -14,12 +14,6 @@ SIGN_IN = ("POST", "/api/v1/session")
 UNSAFE_ROUTES = sorted((r for r in EXPECTED if r[0] in doors.UNSAFE and r != SIGN_IN), key=lambda r: (r[1], r[0]))
 
 
-@pytest.fixture(scope="module")
-def desk(tmp_path_factory):
-    with doors.whole_app(tmp_path_factory.mktemp("csrf")) as built:
-        yield built
-
-
 def _passing_persona(route) -> str:
     """Someone the matrix lets through (with the token), so a refusal here is the CSRF check's."""
     statuses = dict(zip(doors.PERSONAS, EXPECTED[route], strict=True))
@@ -29,15 +23,15 @@ def _passing_persona(route) -> str:
     return "admin"
 
 
-def test_cover_every_unsafe_route(desk):
-    app, _ = desk
+def test_cover_every_unsafe_route(whole_desk):
+    app, _ = whole_desk
     unsafe = {r for r in doors.routes(app) if r[0] in doors.UNSAFE}
     assert unsafe == set(UNSAFE_ROUTES) | {SIGN_IN}
 
 
 @pytest.mark.parametrize("route", UNSAFE_ROUTES, ids=lambda r: f"{r[0]} {r[1]}")
-def test_refuse_session_request_without_csrf_token(desk, route):
-    app, http = desk
+def test_refuse_session_request_without_csrf_token(whole_desk, route):
+    app, http = whole_desk
     method, template = route
     world = doors.build_world(app)
     persona = _passing_persona(route)
@@ -52,8 +46,8 @@ def test_refuse_session_request_without_csrf_token(desk, route):
 
 @pytest.mark.parametrize("route", UNSAFE_ROUTES + [SIGN_IN], ids=lambda r: f"{r[0]} {r[1]}")
 @pytest.mark.parametrize("override", ["GET", "HEAD", "OPTIONS"])
-def test_refuse_method_override(desk, route, override):
-    app, http = desk
+def test_refuse_method_override(whole_desk, route, override):
+    app, http = whole_desk
     method, template = route
     world = doors.build_world(app)
     persona = _passing_persona(route)
@@ -64,8 +58,8 @@ def test_refuse_method_override(desk, route, override):
 
 
 @pytest.mark.parametrize("site", ["cross-site", "same-site"])
-def test_refuse_cross_site_sign_in_with_real_password(desk, site):
-    app, http = desk
+def test_refuse_cross_site_sign_in_with_real_password(whole_desk, site):
+    app, http = whole_desk
     from tests.support.api import PASSWORD, make_person
 
     ada = make_person(app, "author")

@@ -12,6 +12,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import pytest
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
@@ -35,6 +36,13 @@ def whole_app(data_dir) -> Iterator[tuple[object, object]]:
     with TestClient(app, base_url="http://127.0.0.1") as http:
         yield app, http
     app.state.database.dispose()
+
+
+@pytest.fixture(scope="module")
+def whole_desk(tmp_path_factory):
+    """`whole_app` once per test module: (app, client)."""
+    with whole_app(tmp_path_factory.mktemp("whole-desk")) as built:
+        yield built
 
 
 def routes(app) -> set[tuple[str, str]]:
