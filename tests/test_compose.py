@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from html.parser import HTMLParser
 
@@ -18,8 +17,6 @@ from dictation.compose import (
 )
 from dictation.errors import NotFound
 from dictation.transcribe.result import Segment, Transcript, Word
-from tests.conftest import need, shared_file
-from tests.support.wer import normalise
 
 NBSP, NNBSP = "\u00a0", "\u202f"
 WORD_S, GAP_S = 0.4, 0.05
@@ -351,36 +348,8 @@ def test_keep_dictated_paragraphs_without_pause_breaks():
     assert starts(*parts, pauses_beside_commands=True) == [0, 4, 5]
 
 
-def _words_with_breaks(paragraphs: list[str]) -> tuple[list[str], list[int]]:
-    words, breaks = [], []
-    for text in paragraphs:
-        breaks.append(len(words))
-        words += normalise(text).split()
-    return words, breaks[1:]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name, model, language", [("en_mb-us1", "tiny.en", "en"), ("fr_mb-fr1", "base", "fr")])
-def test_paragraph_real_memo_like_its_reference(tmp_path, name, model, language):
-    from dictation.transcribe import TranscribeOptions, transcribe
-    from dictation.transcribe import weights as models
-
-    need(models.installed_model_dir(model, tmp_path) is not None, f"the {model} model package is not installed")
-    audio, reference = shared_file(f"audio/memos/{name}.m4a"), shared_file(f"audio/memos/{name}.txt")
-    # Greedy, as the end-to-end tests transcribe.
-    options = TranscribeOptions(model=model, language=language, beam_size=1, model_cache_dir=tmp_path)
-    draft = compose(transcribe(audio, options))
-    spoken = [p for p in reference.read_text(encoding="utf-8").split("\n\n") if p.strip()]
-    assert abs(len(draft.paragraphs) - len(spoken)) <= 2, [p.text[:40] for p in draft.paragraphs]
-    said, said_breaks = _words_with_breaks([p.text for p in draft.paragraphs])
-    meant, meant_breaks = _words_with_breaks(spoken)
-    aligned = {}  # word of the draft -> the same word in the reference
-    for block in difflib.SequenceMatcher(None, said, meant, autojunk=False).get_matching_blocks():
-        aligned.update((block.a + k, block.b + k) for k in range(block.size))
-    for cut in said_breaks:
-        here = next(k for k in range(cut, len(said)) if k in aligned)
-        position = aligned[here] - (here - cut)
-        assert min(abs(position - b) for b in meant_breaks) <= 3, " ".join(said[cut - 5:cut + 5])
+# A real memo's paragraphs against its reference: tests/test_api_e2e.py, on the drafts the
+# server makes of the English and French memos (tests/support/paragraphs.py).
 
 
 class _Text(HTMLParser):
