@@ -35,7 +35,8 @@ def redis_answers() -> bool:
 
 
 def _stack(request, monkeypatch, model: str, language: str):
-    """The app with a real worker, on the backend named by the test's `backend` param."""
+    """The app with a real worker, on the backend the stack fixture's param names (on the CPU,
+    int8: what the paragraph and WER limits were measured on)."""
     from api import create_app
     from dictation import jobs
     from dictation.jobs import WorkerOptions, start_in_process_worker
@@ -44,6 +45,7 @@ def _stack(request, monkeypatch, model: str, language: str):
     monkeypatch.setenv("DICTATION_MODEL", model)
     monkeypatch.setenv("DICTATION_LANGUAGE", language)
     monkeypatch.setenv("DICTATION_BEAM_SIZE", "1")  # greedy: the CI machine has 2 shared cores
+    monkeypatch.setenv("DICTATION_DEVICE", "cpu")
     if request.param == "postgresql+redis":
         need(redis_answers(), f"Redis does not answer at {REDIS_URL}")
         monkeypatch.setenv("DICTATION_QUEUE_URL", REDIS_URL)

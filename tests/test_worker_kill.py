@@ -47,9 +47,10 @@ def redis_up() -> bool:
 
 
 def long_memo(path) -> bytes:
-    """The English memo (about 2 minutes) as 16-bit wav: the first worker is killed at its first
-    progress past preparing (written every 0.5 s, each a few percent of the transcription), so
-    it dies mid-job even in a quick hour. It was twice over: 2 × 40 s more of the suite."""
+    """The English memo (128 s) as 16-bit wav: the first worker is killed at its first progress
+    past preparing (progress moves one 30 s window at a time, ~22 %, and is written every 0.5 s),
+    so on the CPU it dies mid-job even in a quick hour (at 24 % here). It was twice over: ~9 s
+    more a backend (27 -> 18 s in a quick hour)."""
     once = audio.decode(shared_file("audio/memos/en_mb-us1.m4a"))
     pcm = (np.clip(once, -1, 1) * 32767).astype("<i2")
     with wave.open(str(path), "wb") as out:
@@ -90,6 +91,7 @@ def test_finish_memo_after_worker_killed_mid_transcription(request, tmp_path, mo
     database = request.getfixturevalue("db" if database_kind == "sqlite" else "pg_db")
     monkeypatch.setenv("DICTATION_MODEL", "tiny.en")
     monkeypatch.setenv("DICTATION_LANGUAGE", "en")
+    monkeypatch.setenv("DICTATION_DEVICE", "cpu")  # a GPU could finish before the kill
     settings = Settings()
     queue_name = f"kill-{uuid.uuid4().hex[:8]}"
     queue = jobs.make_queue(settings, name=queue_name)
