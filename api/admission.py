@@ -19,7 +19,8 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# Below the pool's 5 + 10 connections: the in-process worker and uploads use some too.
+# Below the pool's connections (SQLite 5 + 10, PostgreSQL 20 + 10: dictation/db.py): the in-process
+# worker and uploads use some too.
 LIMIT = 10
 _FREE = ("/healthz", "/livez")
 

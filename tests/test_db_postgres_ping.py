@@ -1,13 +1,14 @@
-"""PostgreSQL connections are pinged only after resting in the pool (dictation/db.py): a
-connection just given back is handed out again without a round trip, and one that died while
-resting is replaced before anyone gets it. On the machine's real PostgreSQL."""
+"""PostgreSQL connections are kept open between uses, and pinged only after resting in the pool
+(dictation/db.py): a connection just given back is handed out again without a round trip, and one
+that died while resting is replaced before anyone gets it. On the machine's real PostgreSQL."""
 
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from dictation import db
 
@@ -60,3 +61,22 @@ def test_replace_connection_that_died_while_resting(counted_pings, monkeypatch):
     time.sleep(0.1)
     fresh = _backend(engine)  # no error reaches the caller: the ping found it dead
     assert fresh != dead and len(pings) == 1
+
+
+def test_keep_connections_of_busy_process_open(pg_url):
+    """Twelve sessions at once, twice: the second burst is served by the connections the first
+    opened (SQLAlchemy's default pool kept 5 and closed the rest, so every burst forked new
+    PostgreSQL processes)."""
+    engine = db.make_engine(pg_url)
+    opened: list[int] = []
+    event.listen(engine, "connect", lambda *_: opened.append(1))
+    try:
+        for burst in range(2):
+            with ExitStack() as stack:
+                conns = [stack.enter_context(engine.connect()) for _ in range(12)]
+                pids = {conn.execute(text("SELECT pg_backend_pid()")).scalar_one() for conn in conns}
+            assert len(pids) == 12
+            assert len(opened) == 12, f"burst {burst + 1} opened {len(opened)} connections in all"
+        assert engine.pool.checkedin() == 12
+    finally:
+        engine.dispose()
