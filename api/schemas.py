@@ -86,8 +86,8 @@ class PersonOut(BaseModel):
 
 class MemoLinks(BaseModel):
     self: str
-    audio: str
-    playback: str | None  # once the worker made a copy every browser plays
+    audio: str | None  # None once the retention policy removed the recording
+    playback: str | None  # once the worker made a copy every browser plays (None once removed)
     draft: str | None  # once transcribed
 
 
@@ -150,7 +150,7 @@ class MemoOut(BaseModel):
             created_at=memo.created_at, updated_at=memo.updated_at,
             links=MemoLinks(
                 self=base,
-                audio=f"{base}/audio",
+                audio=f"{base}/audio" if not memo.original_purged_at else None,
                 playback=f"{base}/playback" if memo.playback_sha256 and not memo.playback_purged_at else None,
                 draft=f"{API}/drafts/{draft.id}" if draft else None,
             ),

@@ -174,9 +174,13 @@ def test_show_retention_removal_on_editor_phone_page_and_api(db, data_dir):
     assert [(r["what"], r["days_after"], r["after"]) for r in memo["retention"]] == [
         ("original", 40, "published"), ("playback", 40, "published")]
     assert memo["links"]["playback"] is None and memo["playback_removed_at"]
-    assert alice.get(memo["links"]["audio"]).status_code == 404
+    assert memo["links"]["audio"] is None and memo["audio_removed_at"]
+    for what, name in (("audio", "original recording"), ("playback", "playback copy")):
+        gone = alice.get(f"/api/v1/memos/{memo_id}/{what}")
+        assert gone.status_code == 404 and f"The {name} was removed on" in gone.json()["message"], gone.text
     kept = alice.get(f"/api/v1/memos/{kept_id}").json()
-    assert kept["retention"] == [] and kept["links"]["playback"]
+    assert kept["retention"] == [] and kept["links"]["playback"] and kept["links"]["audio"]
+    assert alice.get(kept["links"]["audio"]).status_code == 200
 
     editor = alice.get(f"/memos/{memo_id}").text
     assert "The original recording was removed on" in editor and "(40 days after publication)" in editor

@@ -184,6 +184,9 @@ _AUDIO_DOC: dict[int | str, dict[str, Any]] = {
 )
 def get_audio(memo_id: Id, user: CurrentUser, session: SessionDep, store: StoreDep) -> FileResponse:
     memo = visible_memo(session, user, memo_id)
+    if memo.original_purged_at is not None:
+        raise NotFound(f"The original recording was removed on {memo.original_purged_at:%Y-%m-%d} by the "
+                       "retention policy (DICTATION_RETAIN_AUDIO_DAYS); the draft stays.")
     return _file(store, memo.media_sha256, "recording", memo.content_type, memo.original_filename)
 
 
@@ -195,6 +198,9 @@ def get_audio(memo_id: Id, user: CurrentUser, session: SessionDep, store: StoreD
 )
 def get_playback(memo_id: Id, user: CurrentUser, session: SessionDep, store: StoreDep) -> FileResponse:
     memo = visible_memo(session, user, memo_id)
+    if memo.playback_purged_at is not None:
+        raise NotFound(f"The playback copy was removed on {memo.playback_purged_at:%Y-%m-%d} by the "
+                       "retention policy (DICTATION_RETAIN_PLAYBACK_DAYS); the draft stays.")
     media_type = None
     if memo.playback_sha256 and store.exists(memo.playback_sha256):
         with store.open(memo.playback_sha256) as handle:
