@@ -39,6 +39,10 @@ def test_the_default_moves_and_is_never_dropped(any_db):
         assert defaults(session) == ["press"]
         with pytest.raises(NotFound):
             destinations.update_destination(session, "nowhere", default=True)
+        # Removing the default hands it back to the built-in blog, where drafts would go anyway.
+        destinations.delete_destination(session, "press")
+        session.flush()
+        assert defaults(session) == ["blog"] and destinations.get_destination(session, None).name == "blog"
 
 
 def test_the_builtin_blog_and_a_published_destination_stay(any_db):

@@ -93,7 +93,11 @@ def delete_destination(session: Session, name_or_id: str | int) -> None:
         raise Conflict("The built-in blog cannot be removed.")
     if session.scalar(select(Publication.id).where(Publication.destination_id == row.id).limit(1)):
         raise Conflict(f"Drafts were published on {row.name}; it stays so their posts can be updated.")
+    was_default = row.is_default
     session.delete(row)
+    if was_default:  # the default moves back to the built-in blog, which is where drafts went anyway
+        session.flush()
+        set_default(session, get_destination(session, BUILTIN_BLOG))
 
 
 def list_destinations(session: Session) -> list[Destination]:
