@@ -5,13 +5,16 @@ The real-model check (a memo heard right after acceptance) is in tests/test_lear
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from dictation import jobs
 from dictation.compose import spoken_words
+from dictation.learning import service as learning
 from dictation.learning.align import heard_words, substitutions
+from dictation.learning.tables import Correction
 from dictation.memos import processing
-from dictation.models import Draft, Job, User
+from dictation.models import Draft, Job, Memo, User
 from dictation.publish import service as publishing
 from dictation.storage import MediaStore
 from dictation.transcribe.result import Segment, Transcript, Word
@@ -116,6 +119,65 @@ def test_publish_two_drafts_proposes_term_then_staff_decide(client, api_app):
     withdrawn = client.delete(f"{API}/vocabulary/{decided[0]['entry_id']}", headers=assistant.auth)
     assert withdrawn.status_code == 204
     assert [p["written"] for p in client.get(f"{API}/vocabulary/proposals", headers=admin.auth).json()] == ["blog"]
+
+
+def _write_newest_memo(app) -> str:
+    """Touch the newest memo's row from a connection of its own, waiting 0.2 s at most for a
+    lock: "written", or why not."""
+    engine = app.state.database.engine
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA busy_timeout=200" if sqlite else "SET LOCAL lock_timeout = '200ms'")
+        try:
+            connection.execute(text("UPDATE memos SET priority = priority WHERE id = (SELECT max(id) FROM memos)"))
+            connection.commit()
+            return "written"
+        except DBAPIError as exc:
+            connection.rollback()
+            return f"waited: {exc.orig}"
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA busy_timeout=30000")
+
+
+def test_publish_aligns_outside_finishing_transaction(client, api_app, monkeypatch):
+    """Aligning a long memo costs seconds of CPU (21 s at 10,000 words). While it runs, the
+    memo's row (and on SQLite the whole database) must stay writable: a probe writes it from
+    another connection in the middle of the alignment, and the corrections are still stored."""
+    probes: list[str] = []
+    real = learning.substitutions
+
+    def probing(heard, published):
+        probes.append(_write_newest_memo(api_app))
+        return real(heard, published)
+
+    monkeypatch.setattr(learning, "substitutions", probing)
+    assistant, author = make_person(api_app, "assistant"), make_person(api_app, "author")
+    with api_app.state.database.session() as session:
+        who = session.get_one(User, author.id)
+    memo_id = _publish(client, api_app, who, assistant, spoken("the blood is live and the plan is good"),
+                       "The blog is live and the plan is good.")
+    assert probes == ["written"]
+    with api_app.state.database.session() as session:
+        rows = session.scalars(select(Correction).where(Correction.memo_id == memo_id))
+        learned = [(row.heard, row.written) for row in rows]
+    assert learned == [("blood", "blog")]
+
+
+def test_publish_fault_in_alignment_still_published(client, api_app, monkeypatch):
+    """The post is out when the corrections are looked for: a fault there is logged, learns
+    nothing, and leaves the memo published (the job reports done)."""
+    def broken(heard, published):
+        raise RuntimeError("alignment fault")
+
+    monkeypatch.setattr(learning, "substitutions", broken)
+    assistant, author = make_person(api_app, "assistant"), make_person(api_app, "author")
+    with api_app.state.database.session() as session:
+        who = session.get_one(User, author.id)
+    memo_id = _publish(client, api_app, who, assistant, spoken("the blood is live"), "The blog is live.")
+    with api_app.state.database.session() as session:
+        assert session.get_one(Memo, memo_id).status == "published"
+        assert session.scalars(select(Correction).where(Correction.memo_id == memo_id)).all() == []
 
 
 def test_open_vocabulary_page_staff_only(data_dir):

@@ -20,7 +20,7 @@ from dictation.compose import spoken_words
 from dictation.compose.learned import key
 from dictation.db import utcnow
 from dictation.errors import Forbidden, InvalidInput, NotFound
-from dictation.learning.align import heard_words, substitutions
+from dictation.learning.align import HeardWord, Substitution, heard_words, substitutions
 from dictation.learning.tables import Correction, VocabularyEntry
 from dictation.models import Draft, Memo, Role, User
 from dictation.transcribe.result import Transcript
@@ -34,23 +34,58 @@ MIN_MEMOS, MIN_MEMOS_NAME = 2, 1
 EXAMPLES = 5
 
 
-def mine(session: Session, draft: Draft, published_markdown: str) -> int:
-    """Store the corrections between the memo's transcript and the published text (replacing
-    those of an earlier publication of the same draft); how many were found."""
+@dataclass(frozen=True)
+class Heard:
+    """What the model heard in a memo, cut into words as alignment wants them."""
+
+    language: str
+    words: tuple[HeardWord, ...]
+
+
+@dataclass(frozen=True)
+class Mined:
+    """What one publication teaches: the corrections between its transcript and its text."""
+
+    language: str
+    corrections: tuple[Substitution, ...]
+
+
+def heard(draft: Draft) -> Heard | None:
+    """The words of the draft's memo (read through the draft's session); None when retention
+    removed the transcript: nothing to compare with."""
     memo: Memo = draft.memo
-    if memo.transcript is None:  # removed by retention: nothing to compare with
-        return 0
+    if memo.transcript is None:
+        return None
     transcript = Transcript.from_dict(memo.transcript)
     language = (transcript.language or memo.language or "en")[:8]
-    found = substitutions(heard_words(spoken_words(transcript)), published_markdown)
+    return Heard(language, tuple(heard_words(spoken_words(transcript))))
+
+
+def find(heard: Heard, published_markdown: str) -> Mined:
+    """The corrections between what was heard and what was published. No database: aligning
+    a long memo costs seconds of CPU (21 s at 10,000 words), so callers run it outside any
+    transaction, where it would hold SQLite's writer lock (or the memo's row) that long."""
+    return Mined(heard.language, tuple(substitutions(list(heard.words), published_markdown)))
+
+
+def store(session: Session, draft: Draft, mined: Mined) -> int:
+    """Store what `find` found, replacing the corrections of an earlier publication of the
+    same draft; how many there are."""
+    memo: Memo = draft.memo
     session.execute(delete(Correction).where(Correction.draft_id == draft.id))
-    for item in found:
+    for item in mined.corrections:
         session.add(Correction(
-            draft_id=draft.id, memo_id=memo.id, author_id=memo.author_id, language=language,
+            draft_id=draft.id, memo_id=memo.id, author_id=memo.author_id, language=mined.language,
             heard=item.heard[:200], heard_key=key(item.heard)[:200], written=item.written[:200],
             is_name=item.is_name, context=item.context[:400], start=item.start, end=item.end))
-    log.info("learned %d corrections from memo %s", len(found), memo.id)
-    return len(found)
+    log.info("learned %d corrections from memo %s", len(mined.corrections), memo.id)
+    return len(mined.corrections)
+
+
+def mine(session: Session, draft: Draft, published_markdown: str) -> int:
+    """`find` then `store` in one session (scripts and benchmarks); how many were found."""
+    words = heard(draft)
+    return store(session, draft, find(words, published_markdown)) if words is not None else 0
 
 
 @dataclass

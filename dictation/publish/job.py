@@ -95,28 +95,47 @@ def _run(ctx: JobContext) -> functools.partial[None]:
         publication = session.get_one(Publication, publication_id)
         publication.remote_id, publication.remote_url = outcome.remote.remote_id, outcome.remote.url
         publication.maybe_created = False
+    mined = _corrections(ctx, publication_id)
     ctx.progress(1.0)
-    return functools.partial(_finish, publication_id=publication_id, settings=settings)
+    return functools.partial(_finish, publication_id=publication_id, settings=settings, mined=mined)
 
 
-def _finish(session: Session, publication_id: int, settings: Settings) -> None:
+def _corrections(ctx: JobContext, publication_id: int) -> learning.Mined | None:
+    """What the assistant corrected, found before the job's finishing transaction: aligning a
+    long memo takes seconds of CPU, and inside that transaction it would hold SQLite's writer
+    lock (and the memo's row on PostgreSQL) as long. A fault here must not turn the publication
+    into a failure: the post is out (it is logged, and nothing is learned)."""
+    try:
+        with ctx.database.session() as session:
+            draft = session.get_one(Draft, session.get_one(Publication, publication_id).draft_id)
+            markdown = published_text(session, draft).body_markdown
+            heard = learning.heard(draft)
+        return learning.find(heard, markdown) if heard is not None else None
+    except Exception:
+        log.exception("Could not find the corrections of publication %s", publication_id)
+        return None
+
+
+def _finish(session: Session, publication_id: int, settings: Settings, mined: learning.Mined | None) -> None:
     publication = session.get_one(Publication, publication_id)
     draft = session.get_one(Draft, publication.draft_id)
     publication.status, publication.error = PublicationStatus.published.value, None
     publication.published_version = published_version(draft)
     workflow.system(session, draft.memo, State.published,
                     f"on {publication.destination.name}: {publication.remote_url or publication.remote_id}")
-    _learn(session, draft)
+    _learn(session, draft, mined)
     Mailer(settings).published(draft.memo.author.email, draft.title, publication.remote_url or "",
                                publication.destination.name)
 
 
-def _learn(session: Session, draft: Draft) -> None:
+def _learn(session: Session, draft: Draft, mined: learning.Mined | None) -> None:
     """What the assistant corrected teaches the next transcriptions. In a savepoint: the post
     is out, and a fault here must not turn its publication into a failure (it is logged)."""
+    if mined is None:
+        return
     try:
         with session.begin_nested():
-            learning.mine(session, draft, published_text(session, draft).body_markdown)
+            learning.store(session, draft, mined)
     except Exception:
         log.exception("Could not learn from the corrections of memo %s", draft.memo_id)
 
