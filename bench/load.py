@@ -281,6 +281,23 @@ def pg_database() -> Iterator[str | None]:
         admin.dispose()
 
 
+def database_cpu_seconds() -> float:
+    """CPU spent so far by the local PostgreSQL server's processes (backends that exit in
+    between are not counted: with the pool they live as long as the server's processes)."""
+    total = 0.0
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        times = process.info["cpu_times"]
+        if process.info["name"] in ("postgres", "postmaster") and times is not None:
+            total += times.user + times.system
+    return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (every process, this one and any other)."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
 def run_backend(name: str, url: str | None, args: argparse.Namespace, work: Path) -> bool:
     data_dir = work / f"load-{name}"
     settings = base.Settings(data_dir=data_dir, database_url=url)
@@ -312,8 +329,11 @@ def run_backend(name: str, url: str | None, args: argparse.Namespace, work: Path
         gc.collect()
         gc.freeze()
         cpu_before, own_before = rss.cpu_seconds(), psutil.Process().cpu_times()
+        db_before, busy_before, window = database_cpu_seconds(), machine_busy_seconds(), time.perf_counter()
         sent, took = asyncio.run(load(server_url, tokens, args, tally, own))
         cpu_after, own_after = rss.cpu_seconds(), psutil.Process().cpu_times()
+        db_after, busy_after = database_cpu_seconds(), machine_busy_seconds()
+        window = time.perf_counter() - window  # the load and the wait for its last answers
         peak = rss.peak
         gc.unfreeze()
     # CPU seconds, not wall time: what each request cost the server, however busy the machine was.
@@ -343,6 +363,12 @@ def run_backend(name: str, url: str | None, args: argparse.Namespace, work: Path
     print(f"server RSS: {idle / MIB:.0f} MB before the load, peak {peak / MIB:.0f} MB; server CPU "
           f"{server_cpu:.1f} s ({server_cpu / took:.2f} cores, {server_cpu * 1000 / max(1, answered):.1f} ms a "
           f"request), this load generator {client_cpu:.1f} s")
+    # Where the cores went: a tail that the server's own CPU does not explain is waiting for a
+    # core that the database server, the load generator or anything else had.
+    database = f"PostgreSQL {db_after - db_before:.1f} s ({(db_after - db_before) / window:.2f} cores), " \
+        if url else ""
+    print(f"{database}the whole machine busy {(busy_after - busy_before) / window:.2f} of {os.cpu_count()} cores "
+          f"over {window:.1f} s")
     worklist = tally.times.get("worklist", [])
     met = not tally.errors and bool(worklist) and float(np.percentile(worklist, 95)) < 50
     if name == "floor":
