@@ -118,12 +118,19 @@ class JobContext:
     heartbeat: Heartbeat
     stopping: StopFlag | None = None  # set when the worker shuts down: the job goes back to the queue
     progress_value: float = field(default=0.0)
+    too_late_to_cancel: bool = field(default=False)
+
+    def done_in_the_world(self) -> None:
+        """From here what the job did is out of the desk's hands (a post on the CMS): a cancel
+        asked now comes too late, and honouring it would call done work failed. A lost claim
+        or a stopping worker still stop the job (its next run finds the work done)."""
+        self.too_late_to_cancel = True
 
     def check(self) -> None:
         """Raise if the job was cancelled, taken over, or the worker is stopping."""
         if self.heartbeat.lost.is_set():
             raise JobLost()
-        if self.heartbeat.cancelled.is_set():
+        if self.heartbeat.cancelled.is_set() and not self.too_late_to_cancel:
             raise JobCancelled()
         if self.stopping is not None and self.stopping.is_set():
             raise JobInterrupted()

@@ -95,6 +95,7 @@ def _run(ctx: JobContext) -> functools.partial[None]:
         publication = session.get_one(Publication, publication_id)
         publication.remote_id, publication.remote_url = outcome.remote.remote_id, outcome.remote.url
         publication.maybe_created = False
+    ctx.done_in_the_world()  # the post is out: a cancel from here would mark a published memo failed
     mined = _corrections(ctx, publication_id)
     ctx.progress(1.0)
     return functools.partial(_finish, publication_id=publication_id, settings=settings, mined=mined)
