@@ -68,6 +68,35 @@ def test_resend_recording_note_becomes_comment_once(app, recording):
     assert comments == ["Title: Another title\n\nUse the long version"]
 
 
+def test_resend_recording_note_inside_earlier_note_is_kept(app, recording):
+    """A word of the earlier note is not the same note: "Monday" alone is new text."""
+    client, csrf = signed_in(app, "erin@example.com")
+    memo_id = send(client, csrf, recording, note="Please don't publish before the board meeting on Monday").json()["id"]
+    again = send(client, csrf, recording, note="Monday")
+    assert again.json()["kept"] == ["note"]
+    memo, _ = memo_row(app, memo_id)
+    assert memo.note == "Please don't publish before the board meeting on Monday\n\nMonday"
+    with app.state.database.session() as session:
+        make_draft(session, session.get(Memo, memo_id))
+    assert send(client, csrf, recording, note="publish").json()["kept"] == ["note"]
+    assert memo_row(app, memo_id)[1] == ["publish"]
+    assert send(client, csrf, recording, note="Monday").json()["kept"] == []  # a whole paragraph of the note
+
+
+def test_resend_title_on_untitled_memo_with_draft_goes_to_comment(app, recording):
+    """Once there is a draft, the worklist and the editor show the draft's title: the new title
+    goes where the assistant reads it, not onto the memo's hidden title."""
+    client, csrf = signed_in(app, "erin@example.com")
+    memo_id = send(client, csrf, recording).json()["id"]
+    with app.state.database.session() as session:
+        make_draft(session, session.get(Memo, memo_id), title="And so my fellow Americans")
+    again = send(client, csrf, recording, title="Board update: Q3 numbers")
+    assert again.json()["kept"] == ["note"]
+    memo, comments = memo_row(app, memo_id)
+    assert memo.title is None and comments == ["Title: Board update: Q3 numbers"]
+    assert send(client, csrf, recording, title="And so my fellow Americans").json()["kept"] == []  # the shown one
+
+
 def test_retry_same_key_is_not_duplicate(app, recording):
     client, csrf = signed_in(app, "erin@example.com")
     first = send(client, csrf, recording, key="k-1", note="Hello")

@@ -194,8 +194,11 @@ def keep_resent_details(session: Session, memo: Memo, author: User, details: Mem
     text sent twice is kept once; a title that cannot replace the memo's goes into the comment."""
     kept: list[str] = []
     lines: list[str] = []
-    if details.title and details.title != memo.title:
-        if not memo.title:
+    shown = memo.draft.title if memo.draft is not None else memo.title
+    if details.title and details.title not in (memo.title, shown):
+        # Once there is a draft, the worklist and the editor show its title, not the memo's:
+        # a title set on the memo then would be kept where nobody looks.
+        if not memo.title and memo.draft is None:
             memo.title = details.title
             kept.append("title")
         else:
@@ -214,7 +217,8 @@ def keep_resent_details(session: Session, memo: Memo, author: User, details: Mem
 
 
 def _already_said(session: Session, memo: Memo, author: User, text: str) -> bool:
-    if memo.note and text in memo.note:
+    # Whole paragraphs only: "Monday" inside "not before Monday's board" was not said yet.
+    if memo.note and f"\n\n{text}\n\n" in f"\n\n{memo.note}\n\n":
         return True
     if memo.draft is None:
         return False
