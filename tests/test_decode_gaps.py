@@ -123,6 +123,36 @@ def test_process_cut_memo_shows_gap_everywhere(app, memo_m4a, tmp_path):
     assert f'"gaps": [[{start}, {end}]]' in editor
 
 
+def test_add_twice_to_cut_memo_keeps_its_gap(app, memo_m4a, tmp_path):
+    """After an addition the memo's recording is a joined FLAC where the lost end is silence:
+    a second addition must carry the recorded gap over, not decode it away."""
+    from dictation import jobs
+    from tests.conftest import shared_file
+
+    def run_latest(memo_id: int) -> str:
+        with app.state.database.session() as session:
+            job_id = session.scalar(select(Job.id).where(Job.memo_id == memo_id).order_by(Job.id.desc()))
+        return jobs.run_job(job_id, app.state.settings, app.state.queue)
+
+    half = cut(memo_m4a, 0.5, tmp_path / "half.m4a")
+    author, csrf = signed_in(app, "erin@example.com")
+    memo_id = author.post("/api/v1/memos", files={"file": ("half.m4a", half.read_bytes(), "audio/mp4")},
+                          headers={"X-CSRF-Token": csrf}).json()["id"]
+    assert run_latest(memo_id) == "done"
+    gaps = author.get(f"/api/v1/memos/{memo_id}").json()["decode_gaps"]
+    assert len(gaps) == 1
+    for name in ("audio/real/pv_test.wav", "audio/real/jfk.flac"):
+        added = author.post(f"/api/v1/memos/{memo_id}/additions", headers={"X-CSRF-Token": csrf},
+                            files={"file": (Path(name).name, shared_file(name).read_bytes())})
+        assert added.status_code == 202, added.text
+        assert run_latest(memo_id) == "done"
+        answer = author.get(f"/api/v1/memos/{memo_id}").json()
+        assert answer["decode_gaps"] == gaps, name  # the additions lost nothing of their own
+        assert answer["duration_s"] > gaps[0][1]
+    assistant, _ = signed_in(app, "alice@example.com")
+    assert 'id="gap-warning"' in assistant.get(f"/memos/{memo_id}").text
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_editor_draws_band_over_lost_end(page, live_server, memo_m4a, tmp_path):

@@ -221,12 +221,26 @@ def _shifted(transcript: Transcript, seconds: float) -> list[Segment]:
     ]
 
 
+def _union(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The time covered by `spans`, as sorted ranges that do not overlap."""
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1] + 1e-3:  # rounded to the millisecond when stored
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
 def _run(ctx: JobContext) -> Callable[[Session], None]:
     with ctx.database.session() as session:
         job = session.get_one(Job, ctx.job_id)
         added = _addition(session, job)
         memo = session.get_one(Memo, added.memo_id)
         addition_id, old_sha, new_sha = added.id, memo.media_sha256, added.media_sha256
+        # After an earlier addition the memo's recording is a joined FLAC, where what its parts
+        # lost is plain silence: decoding it again finds no gap, so the recorded ones carry over.
+        known_gaps = [(float(a), float(b)) for a, b in memo.decode_gaps or []]
         language = memo.language if memo.language != "auto" else (memo.transcript or {}).get("language", "auto")
     store = MediaStore(ctx.settings.media_dir)
     for sha in (old_sha, new_sha):
@@ -248,7 +262,7 @@ def _run(ctx: JobContext) -> Callable[[Session], None]:
     finally:
         joined.unlink(missing_ok=True)
         playback.unlink(missing_ok=True)
-    gaps = [(a, b) for a, b in old.gaps] + [(a + offset, b + offset) for a, b in new.gaps]
+    gaps = _union(known_gaps + list(old.gaps)) + [(a + offset, b + offset) for a, b in new.gaps]
     ctx.progress(0.1)
 
     ctx.stage("transcribe")
