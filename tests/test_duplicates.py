@@ -8,7 +8,7 @@ import base64
 import pytest
 from sqlalchemy import select
 
-from dictation.models import Comment, Draft, Memo
+from dictation.models import Comment, Draft, Job, Memo
 from tests.conftest import shared_file
 from tests.support.dbfixtures import make_draft
 from tests.support.desk import ERIN, FRED, desk_app, signed_in
@@ -95,6 +95,36 @@ def test_resend_title_on_untitled_memo_with_draft_goes_to_comment(app, recording
     memo, comments = memo_row(app, memo_id)
     assert memo.title is None and comments == ["Title: Board update: Q3 numbers"]
     assert send(client, csrf, recording, title="And so my fellow Americans").json()["kept"] == []  # the shown one
+
+
+def test_resend_addition_answers_duplicate_and_keeps_note(app, recording):
+    """The same follow-up recording sent again (no key, or another one) is not added twice; a
+    new note sent with it becomes a comment, an identical one is kept once."""
+    client, csrf = signed_in(app, "erin@example.com")
+    memo_id = send(client, csrf, recording).json()["id"]
+    with app.state.database.session() as session:
+        memo = session.get(Memo, memo_id)
+        make_draft(session, memo)
+        memo.status = "ready"
+        for job in session.scalars(select(Job).where(Job.memo_id == memo_id)):  # as if transcribed
+            job.status = "done"
+    follow_up = shared_file("audio/real/pv_test.wav").read_bytes()
+
+    def add(note: str, key: str | None = None):
+        headers = {"X-CSRF-Token": csrf} | ({"Idempotency-Key": key} if key else {})
+        return client.post(f"/api/v1/memos/{memo_id}/additions", files={"file": ("more.wav", follow_up)},
+                           data={"note": note}, headers=headers)
+
+    first = add("First note", key="a-1")
+    assert first.status_code == 202 and first.json()["duplicate"] is False
+    replay = add("First note", key="a-1")  # the same request again: nothing new
+    assert replay.status_code == 200 and replay.json()["duplicate"] is False
+    for _ in range(2):
+        again = add("Second thoughts: use the long version")
+        assert again.status_code == 200, again.text
+        assert again.json()["id"] == first.json()["id"] and again.json()["duplicate"] is True
+    assert memo_row(app, memo_id)[1] == ["First note", "Second thoughts: use the long version"]
+    assert again.json()["kept"] == []  # the second time: said already
 
 
 def test_retry_same_key_is_not_duplicate(app, recording):

@@ -144,3 +144,15 @@ def test_add_to_memo_from_phone_page(page, live_server, tmp_path):
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     post = page.frame_locator("iframe.post-frame").locator("body")
     expect(post).to_contain_text("quilter", ignore_case=True, timeout=15_000)
+    # The same file again, with a note: not added twice, and the note is kept as a comment.
+    page.get_by_role("button", name="Add to this memo").click()
+    page.locator("#add-file").set_input_files(str(shared_file(FOLLOW_UP)))
+    page.locator("#add-note").fill("Use this one for the ending")
+    page.get_by_role("button", name="Send the addition").click()
+    expect(page.locator("#add-status")).to_contain_text("already added", timeout=30_000)
+    expect(page.locator("#add-status")).to_contain_text("your note was added as a comment")
+    with live_server.api("dan") as client:
+        assert [a["status"] for a in client.get(f"/api/v1/memos/{memo['id']}/additions").json()] == ["done"]
+        draft = client.get(f"/api/v1/drafts/{memo['draft_id']}/comments")
+    assert draft.status_code == 200, draft.text
+    assert [c["body"] for c in draft.json()] == ["Use this one for the ending"]

@@ -44,11 +44,14 @@ class AdditionOut(BaseModel):
     duration_s: float | None
     error: str | None
     created_at: dt.datetime
+    duplicate: bool = False  # these bytes were added before: this is the earlier addition
+    kept: list[str] = []  # of a duplicate: "note" when the note sent with it became a comment
 
     @classmethod
-    def of(cls, added: MemoAddition) -> AdditionOut:
+    def of(cls, added: MemoAddition, duplicate: bool = False, kept: tuple[str, ...] = ()) -> AdditionOut:
         return cls(id=added.id, memo_id=added.memo_id, status=added.status, offset_s=added.offset_s,
-                   duration_s=added.duration_s, error=added.error, created_at=added.created_at)
+                   duration_s=added.duration_s, error=added.error, created_at=added.created_at,
+                   duplicate=duplicate, kept=list(kept))
 
 
 _BODY = {
@@ -107,12 +110,12 @@ async def add_to_memo(
         filename=upload.filename,
     )
     key = idempotency_key.strip() if idempotency_key and idempotency_key.strip() else None
-    added, created = await run_in_threadpool(
+    receipt = await run_in_threadpool(
         additions.receive_addition, database, store, queue, caller.user, memo_id, recording, upload.fields, key,
         settings.max_memo_minutes * 60, language,
     )
-    body = AdditionOut.of(added).model_dump(mode="json")
-    return JSONResponse(body, status_code=202 if created else 200,
+    body = AdditionOut.of(receipt.added, receipt.duplicate, receipt.kept).model_dump(mode="json")
+    return JSONResponse(body, status_code=202 if receipt.created else 200,
                         headers={"Location": f"{API}/memos/{memo_id}/additions"})
 
 

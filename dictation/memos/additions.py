@@ -37,7 +37,7 @@ from dictation.db import Database, rows_changed, utcnow
 from dictation.errors import Conflict, Forbidden, NotFound, TransitionRefused
 from dictation.jobs import JobContext, JobKind, active_job, send_after_commit
 from dictation.memos import drafts
-from dictation.memos.intake import Recording, forget_unreferenced
+from dictation.memos.intake import MemoDetails, Recording, forget_unreferenced, keep_resent_details
 from dictation.memos.processing import WORKER_CHUNK_SECONDS
 from dictation.models import Draft, DraftRevision, Job, JobStatus, Memo, MemoAddition, State, User
 from dictation.storage import MediaStore
@@ -117,15 +117,26 @@ def check(session: Session, memo: Memo, user: User, language: str | None = None,
     raise Conflict(why, status=memo.status)
 
 
+@dataclasses.dataclass(frozen=True)
+class AdditionReceipt:
+    """What became of a sent addition."""
+
+    added: MemoAddition
+    created: bool  # False: the same request again, or these bytes were added before
+    duplicate: bool = False  # these bytes were added before under another key (or none)
+    kept: tuple[str, ...] = ()  # of a duplicate: "note" when its new note became a comment
+
+
 def receive_addition(
     database: Database, store: MediaStore, queue: huey.Huey, author: User, memo_id: int, recording: Recording,
     fields: Mapping[str, str], key: str | None = None, max_seconds: float | None = None,
     language: str | None = None,
-) -> tuple[MemoAddition, bool]:
-    """Queue `recording` to be added to the memo; (the addition, created). The same key, or the
-    same bytes already added to this memo, answer with the first addition. Refused (403/409 with
-    a sentence) when the memo may not take one now, TooLarge (413) when the joined memo would
-    pass `max_seconds`; the recording is then removed from the store unless something uses it."""
+) -> AdditionReceipt:
+    """Queue `recording` to be added to the memo. The same key, or the same bytes already added
+    to this memo, answer with the first addition (a new note sent with the same bytes becomes a
+    comment: nothing typed is dropped). Refused (403/409 with a sentence) when the memo may not
+    take one now, TooLarge (413) when the joined memo would pass `max_seconds`; the recording is
+    then removed from the store unless something uses it."""
     sha256 = recording.stored.sha256
     try:
         with database.session() as session:
@@ -138,12 +149,18 @@ def receive_addition(
             earlier = session.scalar(
                 select(MemoAddition).where(MemoAddition.memo_id == memo_id, MemoAddition.status != JobStatus.failed,
                                            same).order_by(MemoAddition.id).limit(1))
+            note = clean_text(fields.get("note", ""), "note").strip()
             if earlier is not None and memo.author_id == author.id:
-                return earlier, False
+                if key is not None and earlier.idempotency_key == key:  # the same request again
+                    return AdditionReceipt(earlier, created=False)
+                kept = keep_resent_details(session, memo, author, MemoDetails(note=note or None))
+                session.flush()
+                session.refresh(earlier)
+                session.expunge(earlier)
+                return AdditionReceipt(earlier, created=False, duplicate=True, kept=kept)
             check(session, memo, author, language)
             if max_seconds is not None:
                 audio.check_stated_length(store.path(sha256), max_seconds - (memo.duration_s or 0.0) - GAP_SECONDS)
-            note = clean_text(fields.get("note", ""), "note").strip()
             if note and memo.draft is not None:  # for the assistant, like a memo's note
                 drafts.add_comment(session, author, memo.draft, note)
             added = MemoAddition(
@@ -160,7 +177,7 @@ def receive_addition(
             session.flush()
             session.refresh(added)
             session.expunge(added)
-            return added, True
+            return AdditionReceipt(added, created=True)
     except BaseException:
         forget_upload(database, store, sha256)
         raise

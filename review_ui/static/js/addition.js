@@ -67,6 +67,11 @@ if (open && form) {
       return;
     }
     form.hidden = true;
+    if (result.data && result.data.duplicate) {
+      // Nothing new to wait for; what was typed with it is kept (the answer says where).
+      status.textContent = t((result.data.kept || []).includes("note") ? "add.duplicate_note" : "add.duplicate");
+      return;
+    }
     open.hidden = true;
     status.textContent = t("add.sent");
     follow();
