@@ -4,6 +4,7 @@ what was typed with it is kept on the earlier memo: nothing typed is dropped."""
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import pytest
 from sqlalchemy import select
@@ -125,6 +126,46 @@ def test_resend_addition_answers_duplicate_and_keeps_note(app, recording):
         assert again.json()["id"] == first.json()["id"] and again.json()["duplicate"] is True
     assert memo_row(app, memo_id)[1] == ["First note", "Second thoughts: use the long version"]
     assert again.json()["kept"] == []  # the second time: said already
+
+
+def test_resend_recording_after_addition_answers_duplicate(data_dir, recording):
+    """Once an addition is joined on, the memo's recording is the joined file: the original
+    bytes, or the follow-up's, sent again are still that memo. Another author's copy of them is
+    their own memo, and deleting it leaves the files the addition still holds."""
+    from dictation import jobs
+    from dictation.storage import MediaStore
+
+    app = desk_app(data_dir, (ERIN, FRED), model="tiny.en", language="en", beam_size=1)
+    client, csrf = signed_in(app, "erin@example.com")
+    memo_id = send(client, csrf, recording).json()["id"]
+    with app.state.database.session() as session:
+        memo = session.get(Memo, memo_id)
+        make_draft(session, memo)
+        memo.status = "ready"
+        for job in session.scalars(select(Job).where(Job.memo_id == memo_id)):  # as if transcribed
+            job.status = "done"
+    follow_up = shared_file("audio/real/pv_test.wav").read_bytes()
+    added = client.post(f"/api/v1/memos/{memo_id}/additions", files={"file": ("more.wav", follow_up)},
+                        headers={"X-CSRF-Token": csrf})
+    assert added.status_code == 202, added.text
+    with app.state.database.session() as session:
+        job_id = session.scalar(select(Job.id).where(Job.memo_id == memo_id).order_by(Job.id.desc()))
+    assert jobs.run_job(job_id, app.state.settings, app.state.queue) == "done"
+
+    for data, note in ((recording, "Did you get this?"), (follow_up, "And this one?")):
+        again = client.post("/api/v1/memos", files={"file": ("memo.wav", data)}, data={"note": note},
+                            headers={"X-CSRF-Token": csrf})
+        assert again.status_code == 200, again.text
+        assert again.json()["id"] == memo_id and again.json()["duplicate"] is True
+    assert memo_row(app, memo_id)[1] == ["Did you get this?", "And this one?"]
+
+    fred, fred_csrf = signed_in(app, "fred@example.com")
+    theirs = send(fred, fred_csrf, recording)
+    assert theirs.status_code == 201 and theirs.json()["duplicate"] is False
+    assert fred.delete(f"/api/v1/memos/{theirs.json()['id']}", headers={"X-CSRF-Token": fred_csrf}).status_code == 204
+    original = hashlib.sha256(recording).hexdigest()
+    assert MediaStore(app.state.settings.media_dir).path(original).is_file()  # erin's addition holds it
+    app.state.database.dispose()
 
 
 def test_retry_same_key_is_not_duplicate(app, recording):

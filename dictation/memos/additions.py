@@ -185,10 +185,7 @@ def receive_addition(
 
 def forget_upload(database: Database, store: MediaStore, sha256: str) -> None:
     """Remove a refused addition's file unless an addition or a memo uses it."""
-    with database.session() as session:
-        used = session.scalar(select(MemoAddition.id).where(MemoAddition.media_sha256 == sha256).limit(1))
-    if used is None:
-        forget_unreferenced(database, store, sha256)
+    forget_unreferenced(database, store, sha256)
 
 
 def recordings(session: Session, memo: Memo) -> set[str]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import huey
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -32,7 +32,7 @@ from dictation.db import Database
 from dictation.errors import InvalidInput
 from dictation.memos.drafts import add_comment
 from dictation.memos.processing import enqueue_processing
-from dictation.models import Comment, Memo, Priority, State, User
+from dictation.models import Comment, JobStatus, Memo, MemoAddition, Priority, State, User
 from dictation.storage import MediaStore, StoredFile
 from dictation.text import clean_line, clean_text, file_name
 
@@ -177,6 +177,14 @@ def _existing(session: Session, author: User, key: str | None, sha256: str) -> t
     found = session.scalar(
         select(Memo.id).where(Memo.author_id == author.id, Memo.media_sha256 == sha256).order_by(Memo.id).limit(1)
     )
+    if found is None:  # the recording a memo had before an addition joined onto it, or that addition
+        found = session.scalar(
+            select(MemoAddition.memo_id).join(Memo, Memo.id == MemoAddition.memo_id)
+            .where(Memo.author_id == author.id,
+                   or_(MemoAddition.previous_sha256 == sha256,
+                       and_(MemoAddition.media_sha256 == sha256,
+                            MemoAddition.status.not_in((JobStatus.failed.value, JobStatus.cancelled.value)))))
+            .order_by(MemoAddition.id).limit(1))
     return (found, False) if found is not None else None
 
 
@@ -235,11 +243,13 @@ def _load(session: Session, memo_id: int) -> Memo:
 
 
 def forget_unreferenced(database: Database, store: MediaStore, sha256: str) -> None:
-    """Remove a stored file that no memo points at (an upload refused after it was stored, or
-    the last memo using it deleted)."""
+    """Remove a stored file that no memo and no addition points at (an upload refused after it
+    was stored, or the last memo using it deleted). Another author's memo may be the same bytes
+    as a follow-up queued for a memo, or as the recording a memo had before an addition."""
     with database.session() as session:
         used = session.scalar(
             select(Memo.id).where(or_(Memo.media_sha256 == sha256, Memo.playback_sha256 == sha256)).limit(1)
-        )
+        ) or session.scalar(select(MemoAddition.id).where(
+            or_(MemoAddition.media_sha256 == sha256, MemoAddition.previous_sha256 == sha256)).limit(1))
     if used is None:
         store.delete(sha256)
