@@ -242,7 +242,7 @@ class MemoAddition(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     media_sha256: Mapped[str] = mapped_column(String(64), index=True)  # the added part alone
     # The memo's recording before this part was joined on: kept, so nothing recorded is lost.
-    previous_sha256: Mapped[str | None] = mapped_column(String(64))
+    previous_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     original_filename: Mapped[str | None] = mapped_column(String(300))
     content_type: Mapped[str | None] = mapped_column(String(100))
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
