@@ -180,32 +180,6 @@ def test_publish_fault_in_alignment_still_published(client, api_app, monkeypatch
         assert session.scalars(select(Correction).where(Correction.memo_id == memo_id)).all() == []
 
 
-def test_cancel_publication_after_post_is_out_still_published(client, api_app, monkeypatch):
-    """A cancel asked while the corrections are looked for (seconds on a long memo) comes after
-    the post is on the CMS: the job finishes, the memo is published and learns, not 'failed'."""
-    assistant, author = make_person(api_app, "assistant"), make_person(api_app, "author")
-    answers: list[tuple[int, str]] = []
-    real = learning.substitutions
-
-    def cancel_meanwhile(heard, published):
-        with api_app.state.database.session() as session:
-            memo_id = session.scalar(select(Memo.id).order_by(Memo.id.desc()))
-        answer = client.post(f"{API}/memos/{memo_id}/cancel", headers=assistant.auth)
-        answers.append((answer.status_code, answer.json().get("status", "")))
-        return real(heard, published)
-
-    monkeypatch.setattr(learning, "substitutions", cancel_meanwhile)
-    with api_app.state.database.session() as session:
-        who = session.get_one(User, author.id)
-    memo_id = _publish(client, api_app, who, assistant, spoken("the blood is live and the plan is good"),
-                       "The blog is live and the plan is good.")  # asserts the job is done
-    assert answers == [(200, "publishing")]  # the cancel was taken: the job saw it
-    memo = client.get(f"{API}/memos/{memo_id}", headers=assistant.auth).json()
-    assert memo["status"] == "published", memo
-    with api_app.state.database.session() as session:
-        assert session.scalars(select(Correction.written).where(Correction.memo_id == memo_id)).all() == ["blog"]
-
-
 def test_open_vocabulary_page_staff_only(data_dir):
     app = desk_app(data_dir, people=(ERIN, ALICE, ("ada@example.com", "admin", "Ada")))
     for email, status in ((ERIN[0], 403), (ALICE[0], 200), ("ada@example.com", 200)):

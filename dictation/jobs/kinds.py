@@ -28,6 +28,10 @@ class JobKind:
     failed: Callable[[Session, Job, str], None]
     # The job was cancelled at someone's request.
     cancelled: Callable[[Session, Job], None]
+    # Why a cancel comes too late (what the job did is out in the world: a post on the CMS), as
+    # its stored state says, or None. A cancel is then refused, and a run stopped by a dying or
+    # stopping worker is queued again to finish rather than cancelled.
+    too_late_to_cancel: Callable[[Session, Job], str | None] = lambda _session, _job: None
 
 
 KINDS: dict[str, JobKind] = {}

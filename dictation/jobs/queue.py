@@ -28,6 +28,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from dictation.db import Database, rows_changed, utcnow
+from dictation.errors import Conflict
 from dictation.jobs.kinds import kind_of
 from dictation.jobs.options import JobOptions
 from dictation.models import Job, JobStatus, Memo
@@ -103,6 +104,9 @@ def cancel(session: Session, memo: Memo) -> Job | None:
     job = active_job(session, memo)
     if job is None:
         return None
+    too_late = kind_of(job).too_late_to_cancel(session, job)
+    if too_late is not None:
+        raise Conflict(too_late, status=memo.status)
     # Conditional: the worker may have finished or claimed the job meanwhile.
     stopped = rows_changed(session.execute(
         update(Job)

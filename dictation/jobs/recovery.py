@@ -91,7 +91,7 @@ def recover_stale_jobs(session: Session, stale_after_s: float | None = None,
         if not (job.heartbeat_at is None or job.heartbeat_at < stale_before or worker_is_dead(job.worker)):
             continue
         owner = job.worker
-        if job.cancel_requested:
+        if job.cancel_requested and kind_of(job).too_late_to_cancel(session, job) is None:
             if _take_over(session, job, owner, JobStatus.cancelled):
                 kind_of(job).cancelled(session, job)
         elif job.attempts >= options.max_attempts:
@@ -123,7 +123,9 @@ def _take_over(session: Session, job: Job, owner: str | None, status: JobStatus,
     """Move a dead worker's job, unless another worker's recovery did first."""
     values: dict[str, object] = dict(status=status.value, worker=None)
     if status is JobStatus.queued:
-        values["run_at"] = utcnow()
+        # Queued again with a cancel still asked, it would never be claimed: only a job past
+        # cancelling gets here with one (the rest are cancelled), and its cancel came too late.
+        values.update(run_at=utcnow(), cancel_requested=False)
     else:
         values.update(finished_at=utcnow(), error=error)
     owned = Job.worker.is_(None) if owner is None else Job.worker == owner

@@ -201,8 +201,10 @@ def _execute(job_id: int, settings: Settings, queue: huey.Huey | None) -> str:
     except (JobInterrupted, KeyboardInterrupt):
         # Shutting down: back to the queue now, rather than waiting for the heartbeat to go stale.
         with database.session() as session:
+            # A cancel ignored as too late must not stay asked: a job queued with one is never claimed.
+            late = {"cancel_requested": False} if ctx.too_late_to_cancel else {}
             if _settle(session, job_id, me, status=JobStatus.queued.value, worker=None, run_at=utcnow(),
-                       attempts=Job.attempts - 1):
+                       attempts=Job.attempts - 1, **late):
                 send_after_commit(session, job_id, queue)
                 # An operator stopping a worker wants to see that nothing was dropped.
                 log.info("job %s handed back to the queue: this worker is stopping", job_id)

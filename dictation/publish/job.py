@@ -12,6 +12,7 @@ import functools
 import logging
 import time
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from dictation import workflow
@@ -28,6 +29,7 @@ from dictation.settings import Settings
 from dictation.telemetry import metrics
 
 log = logging.getLogger("dictation.publish")
+POSTED = "posted"  # the job's stage once the CMS has the post and its id is stored
 
 
 def _publication(session: Session, job: Job) -> Publication:
@@ -95,7 +97,10 @@ def _run(ctx: JobContext) -> functools.partial[None]:
         publication = session.get_one(Publication, publication_id)
         publication.remote_id, publication.remote_url = outcome.remote.remote_id, outcome.remote.url
         publication.maybe_created = False
-    ctx.done_in_the_world()  # the post is out: a cancel from here would mark a published memo failed
+        # With the remote id, so that whoever reads the job (a cancel, a recovery) knows the post is out.
+        session.execute(update(Job).where(Job.id == ctx.job_id).values(stage=POSTED))
+    ctx.done_in_the_world()  # a cancel from here would mark a published memo failed
+    ctx.stage(POSTED)  # the heartbeat's last pending stage must not write an older one over it
     mined = _corrections(ctx, publication_id)
     ctx.progress(1.0)
     return functools.partial(_finish, publication_id=publication_id, settings=settings, mined=mined)
@@ -165,4 +170,14 @@ def _cancelled(session: Session, job: Job) -> None:
         workflow.system(session, memo, State.failed, "Publishing was cancelled while under way.")
 
 
-KIND = JobKind(run=_run, started=_started, failed=_failed, cancelled=_cancelled)
+def _too_late_to_cancel(session: Session, job: Job) -> str | None:
+    if job.stage != POSTED:
+        return None
+    publication = session.get(Publication, job.publication_id) if job.publication_id else None
+    where = publication.destination.name if publication is not None else "the destination"
+    return (f"The post is already on {where}: it is too late to cancel its publication. "
+            "Once it is finished, unpublish it there or edit the draft and publish again.")
+
+
+KIND = JobKind(run=_run, started=_started, failed=_failed, cancelled=_cancelled,
+               too_late_to_cancel=_too_late_to_cancel)
