@@ -128,6 +128,32 @@ def test_resend_addition_answers_duplicate_and_keeps_note(app, recording):
     assert again.json()["kept"] == []  # the second time: said already
 
 
+def test_resend_cancelled_addition_is_added(app, recording):
+    """A follow-up whose addition was cancelled is not in the memo: sent again, it is queued
+    again, not answered 'already added' (which would leave no way to add it)."""
+    client, csrf = signed_in(app, "erin@example.com")
+    memo_id = send(client, csrf, recording).json()["id"]
+    with app.state.database.session() as session:
+        memo = session.get(Memo, memo_id)
+        make_draft(session, memo)
+        memo.status = "ready"
+        for job in session.scalars(select(Job).where(Job.memo_id == memo_id)):  # as if transcribed
+            job.status = "done"
+    follow_up = shared_file("audio/real/pv_test.wav").read_bytes()
+    headers = {"X-CSRF-Token": csrf}
+    first = client.post(f"/api/v1/memos/{memo_id}/additions", files={"file": ("more.wav", follow_up)},
+                        headers=headers)
+    assert first.status_code == 202
+    assert client.post(f"/api/v1/memos/{memo_id}/cancel", headers=headers).status_code == 200
+    again = client.post(f"/api/v1/memos/{memo_id}/additions", files={"file": ("more.wav", follow_up)},
+                        data={"note": "Please do add it after all"}, headers=headers)
+    assert again.status_code == 202, again.text
+    assert again.json()["duplicate"] is False and again.json()["id"] != first.json()["id"]
+    assert again.json()["status"] == "queued"
+    statuses = [a["status"] for a in client.get(f"/api/v1/memos/{memo_id}/additions").json()]
+    assert statuses == ["cancelled", "queued"]
+
+
 def test_resend_recording_after_addition_answers_duplicate(data_dir, recording):
     """Once an addition is joined on, the memo's recording is the joined file: the original
     bytes, or the follow-up's, sent again are still that memo. Another author's copy of them is

@@ -143,12 +143,14 @@ def receive_addition(
             memo = session.get(Memo, memo_id)
             if memo is None:
                 raise NotFound(f"There is no memo {memo_id}.")
-            same = MemoAddition.media_sha256 == sha256
+            # A failed or cancelled addition is not in the memo: its bytes may be sent again. The
+            # same key is the same request (a failed one may be tried again).
+            same = (MemoAddition.media_sha256 == sha256) & MemoAddition.status.not_in(
+                (JobStatus.failed.value, JobStatus.cancelled.value))
             if key is not None:
-                same = same | (MemoAddition.idempotency_key == key)
+                same = same | ((MemoAddition.idempotency_key == key) & (MemoAddition.status != JobStatus.failed.value))
             earlier = session.scalar(
-                select(MemoAddition).where(MemoAddition.memo_id == memo_id, MemoAddition.status != JobStatus.failed,
-                                           same).order_by(MemoAddition.id).limit(1))
+                select(MemoAddition).where(MemoAddition.memo_id == memo_id, same).order_by(MemoAddition.id).limit(1))
             note = clean_text(fields.get("note", ""), "note").strip()
             if earlier is not None and memo.author_id == author.id:
                 if key is not None and earlier.idempotency_key == key:  # the same request again
