@@ -13,7 +13,7 @@ from sqlalchemy.orm import undefer
 
 from dictation import accounts, jobs
 from dictation.db import utcnow
-from dictation.models import AuditEntry, Job, Memo
+from dictation.models import AuditEntry, Job, Memo, MemoAddition
 from dictation.ops import retention
 from dictation.settings import Settings
 from dictation.storage import MediaStore
@@ -94,6 +94,22 @@ def test_purge_keeps_file_another_memo_still_needs(db, data_dir):
         sha = session.get(Memo, old).media_sha256
         # The same bytes, sent by another author, still being edited.
         make_memo(session, make_user(session, "author"), status="in_review", media_sha256=sha)
+    retention.purge(db, store, settings)
+    assert load(db, old).original_purged_at is not None
+    assert store.exists(sha)
+
+
+def test_purge_keeps_file_another_memo_addition_holds(db, data_dir):
+    settings = Settings(data_dir=data_dir, retain_audio_days=30)
+    store = MediaStore(settings.media_dir)
+    with db.session() as session:
+        old = done_memo(session, settings, "published", 40, b"part")
+        sha = session.get(Memo, old).media_sha256
+        # The same bytes, sent by another author as a follow-up to a memo still being edited.
+        other = make_memo(session, make_user(session, "author"), status="in_review",
+                          media_sha256=stored(settings, "audio/real/jfk.flac", b"other").sha256)
+        session.add(MemoAddition(memo_id=other.id, author_id=other.author_id, media_sha256=sha,
+                                 status="queued", size_bytes=1))
     retention.purge(db, store, settings)
     assert load(db, old).original_purged_at is not None
     assert store.exists(sha)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, object_session
 
 from dictation.db import Database, utcnow
 from dictation.jobs import JobContext, JobKind
-from dictation.models import AuditEntry, Job, JobStatus, Memo, State
+from dictation.models import AuditEntry, Job, JobStatus, Memo, MemoAddition, State
 from dictation.settings import Settings
 from dictation.storage import MediaStore
 
@@ -56,10 +56,13 @@ def _done_since(session: Session, memo: Memo) -> dt.datetime:
 
 
 def _still_needed(session: Session, sha: str, memo_id: int) -> bool:
-    """Another memo still keeps this file (as its recording or its playback copy)."""
+    """Another memo still keeps this file (as its recording or its playback copy), or another
+    memo's addition does (its part, or the recording before it)."""
     return bool(session.scalar(select(func.count()).select_from(Memo).where(Memo.id != memo_id, or_(
         (Memo.media_sha256 == sha) & Memo.original_purged_at.is_(None),
-        (Memo.playback_sha256 == sha) & Memo.playback_purged_at.is_(None)))))
+        (Memo.playback_sha256 == sha) & Memo.playback_purged_at.is_(None))))) or session.scalar(
+        select(MemoAddition.id).where(MemoAddition.memo_id != memo_id, or_(
+            MemoAddition.media_sha256 == sha, MemoAddition.previous_sha256 == sha)).limit(1)) is not None
 
 
 def _remove(session: Session, store: MediaStore, sha: str | None, memo_id: int) -> int:
