@@ -99,6 +99,25 @@ def test_purge_keeps_file_another_memo_still_needs(db, data_dir):
     assert store.exists(sha)
 
 
+def test_purge_original_removes_its_additions_recordings(db, data_dir):
+    """A memo with an addition has three originals: the joined recording, the added part and the
+    recording it had before; all go when its original does."""
+    settings = Settings(data_dir=data_dir, retain_audio_days=30)
+    store = MediaStore(settings.media_dir)
+    with db.session() as session:
+        old = done_memo(session, settings, "published", 40, b"joined")
+        memo = session.get(Memo, old)
+        part = stored(settings, "audio/real/jfk.flac", b"part")
+        before = stored(settings, "audio/real/jfk.flac", b"before")
+        session.add(MemoAddition(memo_id=old, author_id=memo.author_id, media_sha256=part.sha256,
+                                 previous_sha256=before.sha256, status="done", size_bytes=part.size))
+        joined, playback = memo.media_sha256, memo.playback_sha256
+    report = retention.purge(db, store, settings)
+    assert report.originals == 1 and report.bytes_freed > 3 * 300_000
+    assert not any(store.exists(sha) for sha in (joined, part.sha256, before.sha256))
+    assert store.exists(playback)
+
+
 def test_purge_keeps_file_another_memo_addition_holds(db, data_dir):
     settings = Settings(data_dir=data_dir, retain_audio_days=30)
     store = MediaStore(settings.media_dir)

@@ -65,6 +65,12 @@ def _still_needed(session: Session, sha: str, memo_id: int) -> bool:
             MemoAddition.media_sha256 == sha, MemoAddition.previous_sha256 == sha)).limit(1)) is not None
 
 
+def _addition_recordings(session: Session, memo_id: int) -> set[str]:
+    rows = session.execute(select(MemoAddition.media_sha256, MemoAddition.previous_sha256)
+                           .where(MemoAddition.memo_id == memo_id)).all()
+    return {sha for row in rows for sha in row if sha is not None}
+
+
 def _remove(session: Session, store: MediaStore, sha: str | None, memo_id: int) -> int:
     if not sha or _still_needed(session, sha, memo_id) or not store.exists(sha):
         return 0
@@ -99,6 +105,10 @@ def purge(database: Database, store: MediaStore, settings: Settings, now: dt.dat
                 session.flush()  # before the sharing check: this memo no longer keeps the file
                 if what == "original":
                     report.bytes_freed += _remove(session, store, memo.media_sha256, memo.id)
+                    # An addition's part and the recording the memo had before it are originals
+                    # too: the joined recording holds them, and they would outlive the setting.
+                    for sha in _addition_recordings(session, memo.id):
+                        report.bytes_freed += _remove(session, store, sha, memo.id)
                     report.originals += 1
                     removed.append(f"the original recording (DICTATION_RETAIN_AUDIO_DAYS={days})")
                 elif what == "playback":
