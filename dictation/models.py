@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -296,6 +297,9 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set once what the job did is out in the world (a post on the CMS): a cancel is refused from
+    # then on, and one asked just before is dropped; never reset by a later run of the job.
+    cancel_too_late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     run_at: Mapped[dt.datetime | None]  # not before (scheduled publication, backoff)
     heartbeat_at: Mapped[dt.datetime | None]
     worker: Mapped[str | None] = mapped_column(String(200))

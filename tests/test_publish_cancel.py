@@ -2,7 +2,8 @@
 desk's button, a cancel that slipped in just before, a worker stopping or dying meanwhile).
 The post is out, so the memo ends published, never 'failed' and never stuck in 'publishing'.
 The window is real: the corrections are looked for after the post is out, seconds on a long
-memo, so the probes act from inside that step."""
+memo, so the probes act from inside that step. A cancel left on a job that went back to the
+queue (by a stopping worker, a recovery or a retry) is settled when the job is next claimed."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dictation import jobs
 from dictation.learning import service as learning
 from dictation.learning.tables import Correction
 from dictation.models import Draft, Job, Memo, Publication, User
+from dictation.publish import job as job_module
 from dictation.publish import service as publishing
 from dictation.publish.cms.blog import Blog
 from dictation.storage import MediaStore
@@ -93,12 +95,35 @@ def test_cancel_slipped_in_then_worker_stops_finishes_on_next_run(client, api_ap
     monkeypatch.setattr(learning, "substitutions", cancel_and_stop)
     memo_id, job_id = _queued_publication(client, api_app, assistant, author)
     assert jobs.run_job(job_id, api_app.state.settings, queue) == "queued"
-    with api_app.state.database.session() as session:
-        assert session.get_one(Job, job_id).cancel_requested is False  # else no worker would claim it
     monkeypatch.setattr(learning, "substitutions", real)
     queue.stopping.clear()
+    # The next run starts over (a new claim, the stage reset): a cancel before it posts again is
+    # still too late, since the post went out on the first run.
+    answers = []
+    real_publish = job_module.publish_with_retries
+
+    def cancel_first(*args, **kwargs):
+        answers.append(client.post(f"{API}/memos/{memo_id}/cancel", headers=assistant.auth).status_code)
+        return real_publish(*args, **kwargs)
+
+    monkeypatch.setattr(job_module, "publish_with_retries", cancel_first)
     assert jobs.run_job(job_id, api_app.state.settings, queue) == "done"
+    assert answers == [409]
     _published_once(api_app, memo_id)
+
+
+def test_cancel_left_on_queued_job_settles_at_claim(client, api_app, people):
+    """A worker stopping before it saw a cancel hands the job back with the cancel asked: the
+    next claim cancels it (the publication is withdrawn), rather than no worker ever taking it."""
+    assistant, author = people
+    memo_id, job_id = _queued_publication(client, api_app, assistant, author)
+    _ask_cancel_directly(api_app, job_id)
+    assert jobs.run_job(job_id, api_app.state.settings, jobs.make_queue(api_app.state.settings)) == "cancelled"
+    with api_app.state.database.session() as session:
+        assert session.get_one(Memo, memo_id).status == "ready"
+        assert session.scalars(select(Publication.status).join(Draft, Draft.id == Publication.draft_id)
+                               .where(Draft.memo_id == memo_id)).one() == "cancelled"
+    assert Blog(api_app.state.settings).entries() == []
 
 
 def test_cancel_slipped_in_then_worker_dies_recovery_finishes(client, api_app, people, monkeypatch):
@@ -117,8 +142,7 @@ def test_cancel_slipped_in_then_worker_dies_recovery_finishes(client, api_app, p
     with api_app.state.database.session() as session:
         assert jobs.recover_stale_jobs(session, stale_after_s=0, queue=queue) == [job_id]  # not cancelled
     with api_app.state.database.session() as session:
-        job = session.get_one(Job, job_id)
-        assert (job.status, job.cancel_requested) == ("queued", False)
+        assert session.get_one(Job, job_id).status == "queued"
     monkeypatch.setattr(learning, "substitutions", real)
     assert jobs.run_job(job_id, api_app.state.settings, queue) == "done"
     _published_once(api_app, memo_id)

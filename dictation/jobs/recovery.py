@@ -123,9 +123,7 @@ def _take_over(session: Session, job: Job, owner: str | None, status: JobStatus,
     """Move a dead worker's job, unless another worker's recovery did first."""
     values: dict[str, object] = dict(status=status.value, worker=None)
     if status is JobStatus.queued:
-        # Queued again with a cancel still asked, it would never be claimed: only a job past
-        # cancelling gets here with one (the rest are cancelled), and its cancel came too late.
-        values.update(run_at=utcnow(), cancel_requested=False)
+        values["run_at"] = utcnow()
     else:
         values.update(finished_at=utcnow(), error=error)
     owned = Job.worker.is_(None) if owner is None else Job.worker == owner

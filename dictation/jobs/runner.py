@@ -146,7 +146,7 @@ def _execute(job_id: int, settings: Settings, queue: huey.Huey | None) -> str:
     with database.session() as session:
         claimed = rows_changed(session.execute(
             update(Job)
-            .where(Job.id == job_id, Job.status == JobStatus.queued.value, Job.cancel_requested.is_(False))
+            .where(Job.id == job_id, Job.status == JobStatus.queued.value)
             .values(status=JobStatus.running.value, worker=me, attempts=Job.attempts + 1, started_at=now,
                     heartbeat_at=now, finished_at=None, progress=0.0, stage=None)
             .execution_options(synchronize_session=False)
@@ -158,6 +158,14 @@ def _execute(job_id: int, settings: Settings, queue: huey.Huey | None) -> str:
         if not claimed:
             return "skipped"
         kind = kind_of(job)
+        if job.cancel_requested:
+            # Queued again with a cancel asked meanwhile (by a stopping worker, recovery, a retry):
+            # settled here, where every way back to the queue ends, not left for no one to claim.
+            if kind.too_late_to_cancel(session, job) is None:
+                _settle(session, job_id, me, status=JobStatus.cancelled.value, finished_at=now)
+                kind.cancelled(session, job)
+                return JobStatus.cancelled.value
+            job.cancel_requested = False  # it came after the work was out: too late, so dropped
     try:
         with database.session() as session:
             job = session.get_one(Job, job_id)
@@ -172,7 +180,7 @@ def _execute(job_id: int, settings: Settings, queue: huey.Huey | None) -> str:
     beat = Heartbeat(database, job, me, options)
     beat.start()
     ctx = JobContext(job.id, job.memo_id, job.publication_id, settings, database, beat,
-                     getattr(queue, "stopping", None))
+                     getattr(queue, "stopping", None), too_late_to_cancel=job.cancel_too_late)
     try:
         try:
             finish = kind.run(ctx)
@@ -201,10 +209,8 @@ def _execute(job_id: int, settings: Settings, queue: huey.Huey | None) -> str:
     except (JobInterrupted, KeyboardInterrupt):
         # Shutting down: back to the queue now, rather than waiting for the heartbeat to go stale.
         with database.session() as session:
-            # A cancel ignored as too late must not stay asked: a job queued with one is never claimed.
-            late = {"cancel_requested": False} if ctx.too_late_to_cancel else {}
             if _settle(session, job_id, me, status=JobStatus.queued.value, worker=None, run_at=utcnow(),
-                       attempts=Job.attempts - 1, **late):
+                       attempts=Job.attempts - 1):
                 send_after_commit(session, job_id, queue)
                 # An operator stopping a worker wants to see that nothing was dropped.
                 log.info("job %s handed back to the queue: this worker is stopping", job_id)

@@ -29,7 +29,7 @@ from dictation.settings import Settings
 from dictation.telemetry import metrics
 
 log = logging.getLogger("dictation.publish")
-POSTED = "posted"  # the job's stage once the CMS has the post and its id is stored
+POSTED = "posted"  # the stage shown once the CMS has the post and its id is stored
 
 
 def _publication(session: Session, job: Job) -> Publication:
@@ -97,10 +97,11 @@ def _run(ctx: JobContext) -> functools.partial[None]:
         publication = session.get_one(Publication, publication_id)
         publication.remote_id, publication.remote_url = outcome.remote.remote_id, outcome.remote.url
         publication.maybe_created = False
-        # With the remote id, so that whoever reads the job (a cancel, a recovery) knows the post is out.
-        session.execute(update(Job).where(Job.id == ctx.job_id).values(stage=POSTED))
+        # With the remote id, so that whoever reads the job (a cancel, a recovery, its next run)
+        # knows the post is out.
+        session.execute(update(Job).where(Job.id == ctx.job_id).values(cancel_too_late=True))
     ctx.done_in_the_world()  # a cancel from here would mark a published memo failed
-    ctx.stage(POSTED)  # the heartbeat's last pending stage must not write an older one over it
+    ctx.stage(POSTED)
     mined = _corrections(ctx, publication_id)
     ctx.progress(1.0)
     return functools.partial(_finish, publication_id=publication_id, settings=settings, mined=mined)
@@ -171,7 +172,7 @@ def _cancelled(session: Session, job: Job) -> None:
 
 
 def _too_late_to_cancel(session: Session, job: Job) -> str | None:
-    if job.stage != POSTED:
+    if not job.cancel_too_late:
         return None
     publication = session.get(Publication, job.publication_id) if job.publication_id else None
     where = publication.destination.name if publication is not None else "the destination"
