@@ -42,6 +42,19 @@ def memo_row(app, memo_id: int) -> tuple[Memo, list[str]]:
         return memo, bodies
 
 
+def ready_memo(app, client, csrf, recording: bytes) -> int:
+    """A memo of erin's, sent through the API, then ready with a draft as if transcribed: one
+    that takes additions."""
+    memo_id = send(client, csrf, recording).json()["id"]
+    with app.state.database.session() as session:
+        memo = session.get(Memo, memo_id)
+        make_draft(session, memo)
+        memo.status = "ready"
+        for job in session.scalars(select(Job).where(Job.memo_id == memo_id)):
+            job.status = "done"
+    return memo_id
+
+
 def test_resend_recording_answers_duplicate_and_keeps_note_and_title(app, recording):
     client, csrf = signed_in(app, "erin@example.com")
     first = send(client, csrf, recording, note="Publish on Monday")
@@ -102,13 +115,7 @@ def test_resend_addition_answers_duplicate_and_keeps_note(app, recording):
     """The same follow-up recording sent again (no key, or another one) is not added twice; a
     new note sent with it becomes a comment, an identical one is kept once."""
     client, csrf = signed_in(app, "erin@example.com")
-    memo_id = send(client, csrf, recording).json()["id"]
-    with app.state.database.session() as session:
-        memo = session.get(Memo, memo_id)
-        make_draft(session, memo)
-        memo.status = "ready"
-        for job in session.scalars(select(Job).where(Job.memo_id == memo_id)):  # as if transcribed
-            job.status = "done"
+    memo_id = ready_memo(app, client, csrf, recording)
     follow_up = shared_file("audio/real/pv_test.wav").read_bytes()
 
     def add(note: str, key: str | None = None):
@@ -132,13 +139,7 @@ def test_resend_cancelled_addition_is_added(app, recording):
     """A follow-up whose addition was cancelled is not in the memo: sent again, it is queued
     again, not answered 'already added' (which would leave no way to add it)."""
     client, csrf = signed_in(app, "erin@example.com")
-    memo_id = send(client, csrf, recording).json()["id"]
-    with app.state.database.session() as session:
-        memo = session.get(Memo, memo_id)
-        make_draft(session, memo)
-        memo.status = "ready"
-        for job in session.scalars(select(Job).where(Job.memo_id == memo_id)):  # as if transcribed
-            job.status = "done"
+    memo_id = ready_memo(app, client, csrf, recording)
     follow_up = shared_file("audio/real/pv_test.wav").read_bytes()
     headers = {"X-CSRF-Token": csrf}
     first = client.post(f"/api/v1/memos/{memo_id}/additions", files={"file": ("more.wav", follow_up)},
@@ -163,13 +164,7 @@ def test_resend_recording_after_addition_answers_duplicate(data_dir, recording):
 
     app = desk_app(data_dir, (ERIN, FRED), model="tiny.en", language="en", beam_size=1)
     client, csrf = signed_in(app, "erin@example.com")
-    memo_id = send(client, csrf, recording).json()["id"]
-    with app.state.database.session() as session:
-        memo = session.get(Memo, memo_id)
-        make_draft(session, memo)
-        memo.status = "ready"
-        for job in session.scalars(select(Job).where(Job.memo_id == memo_id)):  # as if transcribed
-            job.status = "done"
+    memo_id = ready_memo(app, client, csrf, recording)
     follow_up = shared_file("audio/real/pv_test.wav").read_bytes()
     added = client.post(f"/api/v1/memos/{memo_id}/additions", files={"file": ("more.wav", follow_up)},
                         headers={"X-CSRF-Token": csrf})
