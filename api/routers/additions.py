@@ -103,7 +103,7 @@ async def add_to_memo(
         if header_csrf is None:
             check_csrf(cookies, caller, upload.fields.get(CSRF_FIELD))
     except BaseException:
-        await run_in_threadpool(additions.forget_upload, database, store, upload.stored.sha256)
+        await run_in_threadpool(intake.forget_unreferenced, database, store, upload.stored.sha256)
         raise
     recording = intake.Recording(
         stored=upload.stored, media_type=MEDIA_TYPES.get(upload.audio_kind, "application/octet-stream"),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from dictation.db import Database, rows_changed, utcnow
 from dictation.jobs.options import JobOptions
@@ -120,10 +121,13 @@ class JobContext:
     progress_value: float = field(default=0.0)
     too_late_to_cancel: bool = field(default=False)
 
-    def done_in_the_world(self) -> None:
+    def done_in_the_world(self, session: Session) -> None:
         """From here what the job did is out of the desk's hands (a post on the CMS): a cancel
-        asked now comes too late, and honouring it would call done work failed. A lost claim
-        or a stopping worker still stop the job (its next run finds the work done)."""
+        asked now comes too late, and honouring it would call done work failed. Written in
+        `session`, the transaction that records the work, so a cancel, a recovery and the job's
+        next run know it too. A lost claim or a stopping worker still stop the job (its next run
+        finds the work done)."""
+        session.execute(update(Job).where(Job.id == self.job_id).values(cancel_too_late=True))
         self.too_late_to_cancel = True
 
     def check(self) -> None:

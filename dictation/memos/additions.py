@@ -181,13 +181,8 @@ def receive_addition(
             session.expunge(added)
             return AdditionReceipt(added, created=True)
     except BaseException:
-        forget_upload(database, store, sha256)
+        forget_unreferenced(database, store, sha256)
         raise
-
-
-def forget_upload(database: Database, store: MediaStore, sha256: str) -> None:
-    """Remove a refused addition's file unless an addition or a memo uses it."""
-    forget_unreferenced(database, store, sha256)
 
 
 def recordings(session: Session, memo: Memo) -> set[str]:

@@ -12,7 +12,6 @@ import functools
 import logging
 import time
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from dictation import workflow
@@ -97,10 +96,7 @@ def _run(ctx: JobContext) -> functools.partial[None]:
         publication = session.get_one(Publication, publication_id)
         publication.remote_id, publication.remote_url = outcome.remote.remote_id, outcome.remote.url
         publication.maybe_created = False
-        # With the remote id, so that whoever reads the job (a cancel, a recovery, its next run)
-        # knows the post is out.
-        session.execute(update(Job).where(Job.id == ctx.job_id).values(cancel_too_late=True))
-    ctx.done_in_the_world()  # a cancel from here would mark a published memo failed
+        ctx.done_in_the_world(session)  # with the remote id: a cancel now would call the post failed
     ctx.stage(POSTED)
     mined = _corrections(ctx, publication_id)
     ctx.progress(1.0)
