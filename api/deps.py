@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from dictation import accounts
-from dictation.db import Database, untouched
+from dictation.db import Database, nothing_to_send
 from dictation.errors import Forbidden, NotAuthenticated
 from dictation.models import Role, User
 from dictation.settings import Settings
@@ -76,9 +76,9 @@ def get_queue(request: Request):
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request's session: committed on success, rolled back on error, as
     `Database.session`. Made on the event loop (a session takes no connection until its first
-    query) and ended there when it never took one (a kept worklist answer); otherwise ended in
-    a thread, since a commit waits on the database. A plain `def` generator cost two thread
-    hops a request, each more CPU than a kept answer's own work."""
+    query) and ended there when ending it sends nothing to the database (a kept worklist answer,
+    a read); otherwise ended in a thread, since a commit waits on the database. A plain `def`
+    generator cost two thread hops a request, each more CPU than a kept answer's own work."""
     session = request.app.state.database.sessionmaker()
     try:
         yield session
@@ -89,7 +89,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 async def _end_session(session: Session, commit: bool) -> None:
-    if untouched(session):
+    if nothing_to_send(session):
         session.close()
     else:
         await run_in_threadpool(_commit_or_roll_back, session, commit)

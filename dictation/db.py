@@ -209,14 +209,34 @@ class Database:
         self.engine.dispose()
 
 
-_CONNECTED = "dictation.db.connected"
+_CONNECTION = "dictation.db.connection"
 
 
-def _mark_connected(session: Session, _transaction: Any, _connection: Any) -> None:
-    session.info[_CONNECTED] = True
+def _mark_connected(session: Session, _transaction: Any, connection: Any) -> None:
+    session.info[_CONNECTION] = connection  # the latest: a session that committed may take another
 
 
-def untouched(session: Session) -> bool:
-    """Whether this session (from `Database.sessionmaker`) never took a connection and holds
-    nothing to write: ending it sends nothing to the database, so it may end anywhere."""
-    return not session.info.get(_CONNECTED) and not (session.new or session.dirty or session.deleted)
+def nothing_to_send(session: Session) -> bool:
+    """Whether ending this session (from `Database.sessionmaker`) sends nothing to the database,
+    so it may end anywhere, the event loop included: it holds nothing to write, and it never took
+    a connection or its connection has no transaction open. A session that only read has none:
+    SQLite's driver begins a transaction only before a write, and on PostgreSQL
+    `_begin_only_to_write` does the same."""
+    if session.new or session.dirty or session.deleted:
+        return False
+    connection = session.info.get(_CONNECTION)
+    if connection is None or connection.closed:
+        return True
+    if connection.invalidated:
+        return False  # let the usual ending deal with a broken connection
+    return not _transaction_open(connection.connection.dbapi_connection)
+
+
+def _transaction_open(dbapi_connection: Any) -> bool:
+    """Whether the database holds a transaction open on this connection (psycopg or sqlite3)."""
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is not None:
+        from psycopg import pq
+
+        return bool(pgconn.transaction_status != pq.TransactionStatus.IDLE)
+    return bool(dbapi_connection.in_transaction)
