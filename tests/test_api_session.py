@@ -94,6 +94,29 @@ def test_bearer_token_needs_no_csrf(client, api_app):
     assert answer.status_code == 201 and answer.json()["token"].startswith("dd_")
 
 
+def test_record_token_use_once_a_minute_through_api(client, api_app):
+    from sqlalchemy import select, update
+
+    from dictation.models import ApiToken
+
+    ada = make_person(api_app, "author")
+
+    def last_used():
+        with api_app.state.database.session() as session:
+            return session.scalars(select(ApiToken.last_used_at).where(ApiToken.user_id == ada.id)).one()
+
+    assert last_used() is None
+    assert client.get(f"{API}/worklist", headers=ada.auth).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert client.get(f"{API}/memos", headers=ada.auth).status_code == 200
+    assert last_used() == first  # within the minute: no write
+    with api_app.state.database.session() as session:  # as if the last use were long ago
+        session.execute(update(ApiToken).where(ApiToken.user_id == ada.id).values(last_used_at=first.replace(year=2000)))
+    assert client.get(f"{API}/memos", headers=ada.auth).status_code == 200
+    assert last_used().year != 2000
+
+
 def test_sign_out_ends_the_session(client, api_app):
     ada = make_person(api_app, "author")
     csrf = sign_in(client, ada)
