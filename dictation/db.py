@@ -138,16 +138,19 @@ def _begin_only_to_write(engine: Engine) -> None:
     idle = pq.TransactionStatus.IDLE
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _begin(_conn, cursor, statement, _parameters, _context, _executemany):
+    def _begin(conn, cursor, statement, _parameters, context, _executemany):
         dbapi_connection = cursor.connection
-        if dbapi_connection.pgconn.transaction_status == idle:
-            alone = reads_only(statement)
-            if dbapi_connection.autocommit != alone:
-                dbapi_connection.autocommit = alone
+        if dbapi_connection.pgconn.transaction_status != idle or "isolation_level" in conn.get_execution_options():
+            return  # inside a transaction; or SQLAlchemy sets the level (AUTOCOMMIT, REPEATABLE READ)
+        # A server-side cursor (stream_results) is DECLAREd, which needs a transaction.
+        alone = reads_only(statement) and not (context is not None and context.execution_options.get("stream_results"))
+        if dbapi_connection.autocommit != alone:
+            dbapi_connection.autocommit = alone
 
 
 _READS_ONLY = re.compile(
-    r"\s*SELECT\b(?!.*\bFOR\s+(?:UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b)(?!.*advisory_xact)",
+    r"\s*SELECT\b(?!.*\bFOR\s+(?:UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b)"
+    r"(?!.*(?:advisory_xact|\bINTO\b|pg_notify|set_config|\blo_))",  # locks, or effects held to the commit
     re.IGNORECASE | re.DOTALL,
 )
 
@@ -155,7 +158,8 @@ _READS_ONLY = re.compile(
 @functools.lru_cache(maxsize=4096)  # statements are the same few strings, from SQLAlchemy's cache
 def reads_only(statement: str) -> bool:
     """Whether a statement needs no transaction: a SELECT that takes no row or advisory lock held
-    to the end of one. Anything else (writes, DDL, SAVEPOINT, WITH …) opens a transaction."""
+    to the end of one and has no effect that waits for a commit (SELECT INTO, pg_notify,
+    set_config, large objects). Anything else (writes, DDL, SAVEPOINT, WITH …) opens one."""
     return _READS_ONLY.match(statement) is not None
 
 
@@ -216,14 +220,21 @@ def _mark_connected(session: Session, _transaction: Any, connection: Any) -> Non
     session.info[_CONNECTION] = connection  # the latest: a session that committed may take another
 
 
+# session.info key: work waiting for the session's commit (jobs to send to the queue); a session
+# holding any is committed, never only closed.
+AFTER_COMMIT = "dictation.db.after_commit"
+
+
 def nothing_to_send(session: Session) -> bool:
     """Whether ending this session (from `Database.sessionmaker`) sends nothing to the database,
     so it may end anywhere, the event loop included: it holds nothing to write, and it never took
     a connection or its connection has no transaction open. A session that only read has none:
     SQLite's driver begins a transaction only before a write, and on PostgreSQL
     `_begin_only_to_write` does the same."""
-    if session.new or session.dirty or session.deleted:
+    if session.new or session.dirty or session.deleted or session.info.get(AFTER_COMMIT):
         return False
+    if not session.is_active:
+        return False  # a failed flush: the usual ending raises it, rather than pass for done
     connection = session.info.get(_CONNECTION)
     if connection is None or connection.closed:
         return True

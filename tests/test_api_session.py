@@ -112,7 +112,8 @@ def test_record_token_use_once_a_minute_through_api(client, api_app):
     assert client.get(f"{API}/memos", headers=ada.auth).status_code == 200
     assert last_used() == first  # within the minute: no write
     with api_app.state.database.session() as session:  # as if the last use were long ago
-        session.execute(update(ApiToken).where(ApiToken.user_id == ada.id).values(last_used_at=first.replace(year=2000)))
+        long_ago = first.replace(year=2000)
+        session.execute(update(ApiToken).where(ApiToken.user_id == ada.id).values(last_used_at=long_ago))
     assert client.get(f"{API}/memos", headers=ada.auth).status_code == 200
     assert last_used().year != 2000
 

@@ -104,6 +104,28 @@ def test_roll_back_savepoint_as_first_statement(engines):
     assert _bodies(outside) == ["kept", "added"]
 
 
+def test_leave_isolation_level_to_sqlalchemy(engines):
+    engine, outside = engines
+    # AUTOCOMMIT asked for: CREATE INDEX CONCURRENTLY refuses to run inside a transaction.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("CREATE INDEX CONCURRENTLY ix_notes_body ON notes (body)"))
+    # REPEATABLE READ asked for: every read of the transaction sees its first snapshot.
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+        assert conn.execute(text("SELECT body FROM notes")).scalar_one() == "kept"
+        with outside.connect() as other:
+            other.execute(text("UPDATE notes SET body = 'changed'"))
+        assert conn.execute(text("SELECT body FROM notes")).scalar_one() == "kept"
+    with engine.connect() as conn:  # the pooled connection is back to the usual rule
+        assert conn.execute(text("SELECT body FROM notes")).scalar_one() == "changed"
+
+
+def test_stream_rows_as_first_statement(engines):
+    engine, _ = engines
+    with engine.connect() as conn:  # a server-side cursor is DECLAREd: that needs a transaction
+        streamed = conn.execution_options(stream_results=True).execute(text("SELECT body FROM notes"))
+        assert list(streamed.scalars()) == ["kept"]
+
+
 @pytest.mark.parametrize(("statement", "alone"), [
     ("SELECT 1", True),
     ("  select id from notes where body = 'for update'", False),  # conservative: the words decide
@@ -114,6 +136,9 @@ def test_roll_back_savepoint_as_first_statement(engines):
     ("WITH gone AS (DELETE FROM notes RETURNING id) SELECT count(*) FROM gone", False),
     ("INSERT INTO notes VALUES (9, 'x')", False),
     ("SAVEPOINT sa_savepoint_1", False),
+    ("SELECT * INTO notes_copy FROM notes", False),
+    ("SELECT pg_notify('memos', '1')", False),  # sent at the commit, or never
+    ("SELECT set_config('dictation.actor', '7', true)", False),
 ])
 def test_decide_statement_needs_transaction(statement, alone):
     assert db.reads_only(statement) is alone

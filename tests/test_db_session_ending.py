@@ -4,9 +4,11 @@ On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import exc, func, select
 
 from api import deps
+from dictation import jobs
 from dictation.db import nothing_to_send
 from dictation.models import Draft, User
 from tests.support.api import make_person, make_ready_draft
@@ -35,6 +37,32 @@ def test_something_to_send_with_change_not_flushed(any_db):
         session.execute(select(User)).all()
         session.add(User(email="pending@example.test", name="Pending", role="author"))
         assert not nothing_to_send(session)
+
+
+def test_something_to_send_after_failed_flush(any_db):
+    # SQLAlchemy has rolled the database back and emptied the session; closing it quietly would
+    # let a caller that caught the error pass the lost write for done. Committing raises instead.
+    with any_db.session() as session:
+        make_user(session, email="taken@example.test")
+    with any_db.sessionmaker() as session:
+        session.add(User(email="taken@example.test", name="Again", role="author"))
+        with pytest.raises(exc.IntegrityError):
+            session.flush()
+        assert not nothing_to_send(session)
+        with pytest.raises(exc.InvalidRequestError, match="rolled back"):
+            session.commit()
+
+
+def test_something_to_send_with_job_waiting_for_commit(any_db):
+    # A read-only session that re-sends a job: the job goes to the queue only at the commit.
+    queue = jobs.make_queue(any_db.settings)
+    with any_db.sessionmaker() as session:
+        session.execute(select(User)).all()
+        jobs.send_after_commit(session, 4242, queue, priority="normal")
+        assert not nothing_to_send(session)
+        session.commit()
+        assert nothing_to_send(session)
+    assert queue.pending_count() == 1
 
 
 def test_end_read_on_loop_and_commit_write_in_thread(client, api_app, monkeypatch):

@@ -27,7 +27,7 @@ import huey
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from dictation.db import Database, rows_changed, utcnow
+from dictation.db import AFTER_COMMIT, Database, rows_changed, utcnow
 from dictation.errors import Conflict
 from dictation.jobs.kinds import kind_of
 from dictation.jobs.options import JobOptions
@@ -63,16 +63,16 @@ def send_after_commit(
     memo_priority = priority if priority is not None else session.scalar(
         select(Memo.priority).join(Job, Job.memo_id == Memo.id).where(Job.id == job_id)
     )
-    pending = session.info.setdefault("dictation.jobs.pending", [])
+    pending = session.info.setdefault(AFTER_COMMIT, [])
     pending.append((job_id, eta, queue, PRIORITIES.get(memo_priority, 0) if memo_priority else 0))
     if not session.info.get("dictation.jobs.hooked"):
         session.info["dictation.jobs.hooked"] = True
         event.listen(session, "after_commit", _flush_pending)
-        event.listen(session, "after_rollback", lambda s: s.info.get("dictation.jobs.pending", []).clear())
+        event.listen(session, "after_rollback", lambda s: s.info.get(AFTER_COMMIT, []).clear())
 
 
 def _flush_pending(session: Session) -> None:
-    pending = session.info.get("dictation.jobs.pending", [])
+    pending = session.info.get(AFTER_COMMIT, [])
     while pending:
         job_id, eta, queue, priority = pending.pop(0)
         try:
