@@ -74,6 +74,9 @@ class _Call:
     memo_id: int | None = None
     # Set when the finished file is one the author had sent before: when they sent it.
     duplicate_of: dt.datetime | None = None
+    # What of a duplicate's details was kept (a new note as a comment, a title…), as a multipart
+    # upload's answer lists under "kept".
+    kept: tuple[str, ...] = ()
 
 
 _call: contextvars.ContextVar[_Call] = contextvars.ContextVar("tus_call")
@@ -126,6 +129,7 @@ class MemoUploads:
             taken = await run_in_threadpool(self._make_memo, call, info.upload_id, dict(info.metadata))
             call.memo_id = taken.memo.id
             call.duplicate_of = taken.memo.created_at if taken.duplicate else None
+            call.kept = taken.kept
 
     def _make_memo(self, call: _Call, upload_id: str, metadata: dict[str, str]) -> intake.Intake:
         """The finished file -> a memo, through the same intake as a multipart upload."""
@@ -268,7 +272,10 @@ class MemoUploads:
         if call.duplicate_of is not None:  # the phone says "you already sent this on …"
             sent = call.duplicate_of if call.duplicate_of.tzinfo else call.duplicate_of.replace(tzinfo=dt.UTC)
             response.headers["Memo-Duplicate-Of"] = sent.isoformat()
-        response.headers["Access-Control-Expose-Headers"] = "Location, Upload-Offset, Memo-Id, Memo-Duplicate-Of"
+            response.headers["Memo-Kept"] = ", ".join(call.kept)  # empty: nothing new came with it
+        response.headers["Access-Control-Expose-Headers"] = (
+            "Location, Upload-Offset, Memo-Id, Memo-Duplicate-Of, Memo-Kept"
+        )
         return response
 
     def _identify(self, request: Request) -> Caller:

@@ -227,6 +227,10 @@ def test_resend_recording_by_tus_answers_duplicate(app, recording):
     assert again.status_code == 204
     assert again.headers["memo-id"] == first.headers["memo-id"] and again.headers["memo-duplicate-of"]
     assert "Memo-Duplicate-Of" in again.headers["access-control-expose-headers"]
+    assert "memo-kept" not in first.headers and again.headers["memo-kept"] == "note"  # as "kept" in JSON
+    assert "Memo-Kept" in again.headers["access-control-expose-headers"]
+    thrice = _tus(client, csrf, recording, filename="memo.flac", note="Second thoughts")
+    assert thrice.headers["memo-kept"] == ""  # the same note again: nothing new kept
     memo, _ = memo_row(app, int(first.headers["memo-id"]))
     assert memo.note == "Second thoughts"
     sent = client.get(f"/api/v1/memos/{memo.id}").json()["created_at"]
