@@ -84,6 +84,13 @@ class ModelUnavailable(DictationError):
     code = "model_unavailable"
 
 
+class GpuUnusable(ModelUnavailable):
+    """CTranslate2 sees a GPU but cannot run on it (most often: CUDA libraries of another
+    major version than it was built for). `auto` then runs on the CPU; `cuda` refuses."""
+
+    code = "gpu_unusable"
+
+
 class DecoderUnavailable(DictationError):
     """A recording needs a decoder library the server lacks; the message says what to install."""
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from dictation.errors import GpuUnusable
 from dictation.settings import Settings
 from dictation.telemetry.logs import Redactor
 
@@ -132,12 +133,17 @@ def check_model(settings: Settings) -> Check:
 
 
 def check_model_loads(settings: Settings) -> Check:
+    from dictation.transcribe.device import gpu_unusable
     from dictation.transcribe.engines import load_engine
     from dictation.transcribe.options import TranscribeOptions
 
     started = time.monotonic()
     load_engine(TranscribeOptions.from_settings(settings))
-    return Check("model check", True, f"loaded in {time.monotonic() - started:.1f} s")
+    took = f"loaded in {time.monotonic() - started:.1f} s"
+    reason = gpu_unusable()
+    if reason is not None:  # `auto` runs on: memos get transcribed, ten times slower
+        return Check("model check", False, f"{took}, but on the CPU: {reason}", _GPU_HINT)
+    return Check("model check", True, took)
 
 
 def check_media_store(settings: Settings) -> Check:
@@ -247,13 +253,16 @@ _HINTS = {
 }
 
 
+_GPU_HINT = "install the CUDA libraries named above, or set DICTATION_DEVICE=cpu to use the CPU on purpose."
+
+
 def _safely(name: str, check: Callable[[Settings], Check], settings: Settings) -> Check:
     try:
         return check(settings)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a line, never a traceback
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
         return Check(name, False, Redactor.from_settings(settings)(" ".join(str(message).split())[:400]),
-                     _HINTS.get(name, ""))
+                     _GPU_HINT if isinstance(exc, GpuUnusable) else _HINTS.get(name, ""))
 
 
 def run_checks(settings: Settings, skip_model: bool = False) -> Iterator[Check]:

@@ -3,15 +3,29 @@ per process. Backends are imported only when chosen (openai-whisper pulls in PyT
 
 from __future__ import annotations
 
+import logging
 import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dictation.transcribe.device import resolve_compute_type, resolve_device
+from dictation.errors import GpuUnusable
+from dictation.transcribe.device import (
+    fallback_compute_type,
+    mark_gpu_unusable,
+    resolve_compute_type,
+    resolve_device,
+)
 from dictation.transcribe.engines.base import SAMPLE_RATE, Engine, Progress
 from dictation.transcribe.options import TranscribeOptions
 from dictation.transcribe.weights import resolve_faster_whisper, resolve_openai_whisper
 
+if TYPE_CHECKING:
+    from dictation.transcribe.engines.faster_whisper import FasterWhisperEngine
+
 __all__ = ["SAMPLE_RATE", "Engine", "Progress", "load_engine"]
 
+
+log = logging.getLogger(__name__)
 
 _engines: dict[tuple[object, ...], Engine] = {}
 _lock = threading.Lock()
@@ -39,15 +53,30 @@ def load_engine(options: TranscribeOptions) -> Engine:
                     resolved, options.model, options.model_cache_dir, options.cpu_threads
                 )
             else:
-                from dictation.transcribe.engines.faster_whisper import (
-                    FasterWhisperEngine,
-                )
-
-                engine = FasterWhisperEngine(
-                    resolved, options.model, options.model_cache_dir,
-                    compute_type, options.cpu_threads, device=device,
-                )
+                faster = _faster_whisper(options, resolved, device, compute_type)
+                # Kept under where it really runs: after a fall-back, `auto` resolves to the CPU.
+                key = ("faster-whisper", str(resolved), faster.device, faster.compute_type, options.cpu_threads)
+                engine = _engines.setdefault(key, faster)
             _engines[key] = engine
     return engine
+
+
+def _faster_whisper(options: TranscribeOptions, resolved: Path | str, device: str,
+                    compute_type: str) -> FasterWhisperEngine:
+    from dictation.transcribe.engines.faster_whisper import FasterWhisperEngine
+
+    try:
+        return FasterWhisperEngine(resolved, options.model, options.model_cache_dir,
+                                   compute_type, options.cpu_threads, device=device)
+    except GpuUnusable as exc:
+        if options.device != "auto":
+            raise  # `cuda` was asked for: refusing beats running ten times slower unasked
+        # `auto` promised the GPU when there is a usable one, the CPU otherwise: memos still get
+        # transcribed, and the operator reads why in the log and in `dictation doctor`.
+        mark_gpu_unusable(exc.message)
+        log.warning("transcribing on the CPU: %s", exc.message)
+        return FasterWhisperEngine(resolved, options.model, options.model_cache_dir,
+                                   fallback_compute_type(options.compute_type), options.cpu_threads,
+                                   device="cpu")
 
 

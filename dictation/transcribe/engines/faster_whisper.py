@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from dictation.errors import ModelUnavailable
+from dictation.transcribe.device import is_gpu_failure, unusable_gpu
 from dictation.transcribe.engines.base import (
     SAMPLE_RATE,
     Progress,
@@ -42,7 +43,11 @@ class FasterWhisperEngine:
                 cpu_threads=cpu_threads,
                 download_root=str(Path(cache_dir) / "hub"),
             )
+            if device == "cuda":
+                self._run_once_on_gpu()
         except Exception as exc:  # huggingface_hub and CTranslate2 raise many kinds
+            if device == "cuda" and is_gpu_failure(exc):
+                raise unusable_gpu(exc) from exc
             from dictation.transcribe.weights import download_hint
 
             where = "load" if isinstance(model, Path) else "download"
@@ -55,6 +60,12 @@ class FasterWhisperEngine:
         # The same features, 10 s at a time rather than the whole piece at once (features.py).
         self._model.feature_extractor = BlockFeatureExtractor(**self._model.feat_kwargs)
         self.english_only = not self._model.model.is_multilingual
+
+    def _run_once_on_gpu(self) -> None:
+        """One 30 s window of silence through the encoder: CTranslate2 loads cuBLAS and cuDNN
+        only now, so a GPU it cannot use fails here, at load, rather than in every memo's job."""
+        frames = self._model.feature_extractor.nb_max_frames
+        self._model.encode(np.zeros((self._model.model.n_mels, frames), dtype=np.float32))
 
     def transcribe(
         self,
