@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from tussi import FilesystemStorage, TUSApp, UploadCompletedEvent, UploadRecord
 from tussi.storage import UploadAlreadyExistsException
 
-from api.deps import CSRF_HEADER, Caller, check_csrf, get_queue, identify
+from api.deps import CSRF_HEADER, Caller, check_csrf, identify, queue_of
 from api.errors import error_response, passing_fault
 from api.paths import UPLOADS_PATH
 from api.upload import MEDIA_TYPES, SNIFF_BYTES, sniff_audio
@@ -241,7 +241,7 @@ class MemoUploads:
                 return self._finished(memo) if memo is not None else Response(status_code=404)
             if owner != caller.user.id:
                 return Response(status_code=404)  # someone else's upload does not exist for you
-        call = _Call(user=caller.user, queue=get_queue(request))
+        call = _Call(user=caller.user, queue=queue_of(request))
         token = _call.set(call)
         try:
             response = await self.tus.get_response(request.scope, request.receive)
