@@ -125,3 +125,58 @@ def test_refuse_two_authorization_headers_at_every_route(whole_desk):
         answer = http.request(method, path, headers=[("Authorization", f"Bearer {ada.token}")] * 2)
         assert answer.status_code == 400, (method, path, answer.status_code)
         assert method == "HEAD" or answer.json()["error"] == "several_credentials"
+
+
+def test_check_token_on_loop_without_thread_for_kept_worklist_on_sqlite(client, api_app, monkeypatch):
+    """SQLite in a file: a kept answer's token is judged on the event loop, no thread hop (a
+    hop cost more than the read under load); PostgreSQL's check, a round trip, stays in a
+    thread. Either way the same token is refused once revoked."""
+    from sqlalchemy import update
+
+    from api import recent
+    from api.deps import identify_briefly
+    from dictation.models import ApiToken
+
+    database = api_app.state.database
+    on_sqlite = database.engine.dialect.name == "sqlite"
+    assert (database.loop_reader() is not None) == on_sqlite
+    eve = _prime(api_app)
+    assert client.get(WORKLIST, headers=eve.auth).status_code == 200  # computed, kept, its use recorded
+    hops: list[object] = []
+    real = recent.anyio.to_thread.run_sync
+
+    async def counted(func, *args, **kwargs):
+        hops.append(func)
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(recent.anyio.to_thread, "run_sync", counted)
+    kept = client.get(WORKLIST, headers=eve.auth)
+    assert kept.status_code == 200
+    assert hops == ([] if on_sqlite else [identify_briefly])
+    with database.session() as session:
+        session.execute(update(ApiToken).where(ApiToken.user_id == eve.id).values(revoked_at=ApiToken.created_at))
+    refused = client.get(WORKLIST, headers=eve.auth)  # the same instant: the answer is still kept
+    assert refused.status_code == 401 and "revoked" in refused.json()["message"]
+
+
+def test_record_token_use_when_due_though_answer_kept(client, api_app):
+    """The loop's connection neither writes nor waits: a token whose last use is due to be
+    recorded goes through the thread path, which records it, and still gets the kept answer."""
+    from sqlalchemy import select, update
+
+    from dictation.models import ApiToken
+
+    eve = _prime(api_app)
+    computed = client.get(WORKLIST, headers=eve.auth)
+    assert computed.status_code == 200
+
+    def last_used():
+        with api_app.state.database.session() as session:
+            return session.scalars(select(ApiToken.last_used_at).where(ApiToken.user_id == eve.id)).one()
+
+    long_ago = last_used().replace(year=2000)
+    with api_app.state.database.session() as session:
+        session.execute(update(ApiToken).where(ApiToken.user_id == eve.id).values(last_used_at=long_ago))
+    kept = client.get(WORKLIST, headers=eve.auth)
+    assert kept.status_code == 200 and kept.content == computed.content
+    assert last_used().year != 2000

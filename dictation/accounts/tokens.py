@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import Select, bindparam, inspect, select, update
+from sqlalchemy import Connection, Select, bindparam, inspect, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from dictation.db import utcnow
@@ -37,6 +37,7 @@ def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str
 
 # The owner's columns by attribute name, read beside the token's in one statement.
 _OWNER_COLUMNS = tuple((prop.key, prop.columns[0]) for prop in inspect(User).column_attrs)
+_OWNER_ACTIVE = 3 + [key for key, _ in _OWNER_COLUMNS].index("is_active")  # its place in a row
 _OWNER_QUERY = (
     select(ApiToken.id, ApiToken.revoked_at, ApiToken.last_used_at, *(column for _, column in _OWNER_COLUMNS))
     .join(User, User.id == ApiToken.user_id)
@@ -71,6 +72,20 @@ def user_for_token(session: Session, token: str) -> User | None:
         return present
     make_transient_to_detached(owner)
     return session.merge(owner, load=False)
+
+
+def token_verdict(connection: Connection, token: str) -> bool | None:
+    """`user_for_token`'s answer without writing and without a session: True for a valid,
+    unrevoked token of an active owner, False for one refused, None when the token's use is due
+    to be recorded (a write: ask `user_for_token`). For a check on a read-only connection."""
+    if not token.startswith(TOKEN_PREFIX):
+        return False
+    row = connection.execute(_OWNER_QUERY, {"token_hash": _token_hash(token)}).first()
+    if row is None or row.revoked_at is not None or not row[_OWNER_ACTIVE]:
+        return False
+    if row.last_used_at is None or utcnow() - row.last_used_at > LAST_USED_RESOLUTION:
+        return None
+    return True
 
 
 def visible_tokens_query(user: User) -> Select[ApiToken]:
