@@ -6,9 +6,11 @@ import contextlib
 import datetime as dt
 import functools
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, DateTime, Result, create_engine, event
@@ -198,7 +200,7 @@ class Database:
         self.engine = make_engine(self.settings.sqlalchemy_url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self.sessionmaker, "after_begin", _mark_connected)
-        self._loop_reader: Engine | None = None
+        self._loop_reader = self._make_loop_reader()  # connects only when first used
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
@@ -219,22 +221,27 @@ class Database:
         (a server process has one event loop; tests may run several). None on PostgreSQL, where
         a read is a round trip that must not hold the loop, and for an in-memory database, which
         a second connection would not see."""
+        return self._loop_reader
+
+    def _make_loop_reader(self) -> Engine | None:
         url = self.engine.url
         if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
             return None
-        if self._loop_reader is None:
-            reader = create_engine(url, poolclass=SingletonThreadPool,
-                                   connect_args={"check_same_thread": False, "timeout": 0})
+        # mode=rw: a missing file is an error (the app path then says so), not a new empty database.
+        address = f"{Path(url.database).resolve().as_uri()}?mode=rw"
+        reader = create_engine(
+            "sqlite://", poolclass=SingletonThreadPool,
+            creator=lambda: sqlite3.connect(address, uri=True, timeout=0, check_same_thread=False),
+        )
 
-            @event.listens_for(reader, "connect")
-            def _never_wait_never_write(dbapi_connection, _record):
-                cursor = dbapi_connection.cursor()
-                cursor.execute("PRAGMA busy_timeout=0")
-                cursor.execute("PRAGMA query_only=1")
-                cursor.close()
+        @event.listens_for(reader, "connect")
+        def _never_wait_never_write(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout=0")
+            cursor.execute("PRAGMA query_only=1")
+            cursor.close()
 
-            self._loop_reader = reader
-        return self._loop_reader
+        return reader
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.admission import Admission
@@ -127,21 +129,9 @@ def test_refuse_two_authorization_headers_at_every_route(whole_desk):
         assert method == "HEAD" or answer.json()["error"] == "several_credentials"
 
 
-def test_check_token_on_loop_without_thread_for_kept_worklist_on_sqlite(client, api_app, monkeypatch):
-    """SQLite in a file: a kept answer's token is judged on the event loop, no thread hop (a
-    hop cost more than the read under load); PostgreSQL's check, a round trip, stays in a
-    thread. Either way the same token is refused once revoked."""
-    from sqlalchemy import update
-
+def _count_hops(monkeypatch) -> list[object]:
     from api import recent
-    from api.deps import identify_briefly
-    from dictation.models import ApiToken
 
-    database = api_app.state.database
-    on_sqlite = database.engine.dialect.name == "sqlite"
-    assert (database.loop_reader() is not None) == on_sqlite
-    eve = _prime(api_app)
-    assert client.get(WORKLIST, headers=eve.auth).status_code == 200  # computed, kept, its use recorded
     hops: list[object] = []
     real = recent.anyio.to_thread.run_sync
 
@@ -150,13 +140,111 @@ def test_check_token_on_loop_without_thread_for_kept_worklist_on_sqlite(client, 
         return await real(func, *args, **kwargs)
 
     monkeypatch.setattr(recent.anyio.to_thread, "run_sync", counted)
+    return hops
+
+
+def test_check_token_on_loop_without_thread_for_kept_worklist_on_sqlite(client, api_app, monkeypatch):
+    """SQLite in a file: a kept answer's token is judged on the event loop, no thread hop (a
+    hop cost more than the read under load); PostgreSQL's check, a round trip, stays in a thread."""
+    from api.deps import identify_briefly
+
+    database = api_app.state.database
+    on_sqlite = database.engine.dialect.name == "sqlite"
+    assert (database.loop_reader() is not None) == on_sqlite
+    eve = _prime(api_app)
+    assert client.get(WORKLIST, headers=eve.auth).status_code == 200  # computed, kept, its use recorded
+    hops = _count_hops(monkeypatch)
     kept = client.get(WORKLIST, headers=eve.auth)
     assert kept.status_code == 200
     assert hops == ([] if on_sqlite else [identify_briefly])
-    with database.session() as session:
-        session.execute(update(ApiToken).where(ApiToken.user_id == eve.id).values(revoked_at=ApiToken.created_at))
-    refused = client.get(WORKLIST, headers=eve.auth)  # the same instant: the answer is still kept
-    assert refused.status_code == 401 and "revoked" in refused.json()["message"]
+
+
+def _revoke(session, eve):
+    from sqlalchemy import update
+
+    from dictation.models import ApiToken
+
+    session.execute(update(ApiToken).where(ApiToken.user_id == eve.id).values(revoked_at=ApiToken.created_at))
+
+
+def _delete_token(session, eve):
+    from sqlalchemy import delete
+
+    from dictation.models import ApiToken
+
+    session.execute(delete(ApiToken).where(ApiToken.user_id == eve.id))
+
+
+def _deactivate(session, eve):
+    from sqlalchemy import update
+
+    from dictation.models import User
+
+    session.execute(update(User).where(User.id == eve.id).values(is_active=False))
+
+
+@pytest.mark.parametrize("stop", [_revoke, _delete_token, _deactivate], ids=["revoked", "deleted", "deactivated"])
+def test_refuse_kept_worklist_once_token_stops_working(client, api_app, monkeypatch, stop):
+    """Whatever stops a token (revoked, deleted, its owner deactivated, by another connection),
+    the next read is refused though its answer is still kept; on SQLite the door itself says no,
+    on the loop, and the app's path words the 401."""
+    from api.deps import identify_briefly
+
+    eve = _prime(api_app)
+    assert client.get(WORKLIST, headers=eve.auth).status_code == 200
+    hops = _count_hops(monkeypatch)
+    with api_app.state.database.session() as session:
+        stop(session, eve)
+    refused = client.get(WORKLIST, headers=eve.auth)  # the same instant on the test's clock: still kept
+    assert refused.status_code == 401, refused.text
+    if api_app.state.database.loop_reader() is not None:
+        assert identify_briefly not in hops  # judged on the loop, not sent to the thread path
+
+
+def test_loop_reader_neither_writes_nor_waits_nor_makes_a_database(tmp_path):
+    """The loop's connection: a write is refused, another connection's write lock does not make
+    it wait, a committed change is seen at once, and a missing file stays missing."""
+    import sqlite3
+    import time
+
+    from sqlalchemy import exc, text
+
+    from dictation.db import Database
+    from dictation.settings import Settings
+
+    database = Database(Settings(data_dir=tmp_path, database_url=None))
+    with database.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    reader = database.loop_reader()
+    assert reader is not None
+    with reader.connect() as conn, pytest.raises(exc.OperationalError, match="readonly"):
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+    holder = sqlite3.connect(str(database.engine.url.database))
+    holder.execute("BEGIN IMMEDIATE")  # another process's write transaction, never committed here
+    holder.execute("INSERT INTO t VALUES (3)")
+    try:
+        started = time.monotonic()
+        with reader.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 1
+        assert time.monotonic() - started < 1.0  # no busy wait (the app's engine would allow 30 s)
+    finally:
+        holder.rollback()
+        holder.close()
+    with database.engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (4)"))
+    with reader.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 2  # committed elsewhere: seen
+    database.dispose()
+
+    elsewhere = tmp_path / "elsewhere"
+    missing = Database(Settings(data_dir=elsewhere, database_url=None))
+    db_file = Path(str(missing.engine.url.database))
+    assert not db_file.exists()
+    with pytest.raises(exc.OperationalError), missing.loop_reader().connect() as conn:  # type: ignore[union-attr]
+        conn.execute(text("SELECT 1"))
+    assert not db_file.exists()
+    missing.dispose()
 
 
 def test_record_token_use_when_due_though_answer_kept(client, api_app):
