@@ -140,6 +140,13 @@ class Caller:
     cookie: str | None  # the session cookie, when that is how they came in
 
 
+def bearer_token(header: str) -> str | None:
+    """The token of an Authorization header reading 'Bearer <token>'; None for anything else.
+    The one reading of the header, for `identify` and the door's check alike."""
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 def identify(
     request: Request, session: Session, cookies: accounts.SessionCookies, database: Database | None = None
 ) -> Caller:
@@ -147,13 +154,13 @@ def identify(
     database = database or request.app.state.database
     header = request.headers.get("authorization")
     if header:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(header)
+        if token is None:
             raise NotAuthenticated("The Authorization header must read 'Bearer <your API token>'.")
         # Its own short transaction: recording the token's last use is a write, and the
         # request's transaction must not hold a write lock (SQLite has one) while it works.
         with database.session() as own:
-            found = accounts.user_for_token(own, token.strip())
+            found = accounts.user_for_token(own, token)
         # Into the request's session as loaded, without reading the row again.
         user = session.merge(found, load=False) if found is not None else None
         if user is None:

@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.deps import SESSION_COOKIE, identify_briefly
+from api.deps import SESSION_COOKIE, bearer_token, identify_briefly
 from dictation.accounts import token_verdict
 from dictation.db import Database
 from dictation.writemarks import LocalMarks, SharedMarks
@@ -179,12 +179,12 @@ def _token_on_the_loop(request: Request, database: Database) -> bool | None:
     header = request.headers.get("authorization")
     if reader is None or not header:
         return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(header)
+    if token is None:
         return False
     try:
         with reader.connect() as connection:
-            return token_verdict(connection, token.strip())
+            return token_verdict(connection, token)
     except Exception:  # noqa: BLE001 - as the thread path: whatever failed, the app's own path says
         return None
 

@@ -65,9 +65,8 @@ def user_for_token(session: Session, token: str) -> User | None:
     present = session.identity_map.get(session.identity_key(User, owner.id))
     if not (present if present is not None else owner).is_active:
         return None
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-        session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+    if _use_due(row.last_used_at):
+        session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=utcnow()))
     if present is not None:
         return present
     make_transient_to_detached(owner)
@@ -83,9 +82,12 @@ def token_verdict(connection: Connection, token: str) -> bool | None:
     row = connection.execute(_OWNER_QUERY, {"token_hash": _token_hash(token)}).first()
     if row is None or row.revoked_at is not None or not row[_OWNER_ACTIVE]:
         return False
-    if row.last_used_at is None or utcnow() - row.last_used_at > LAST_USED_RESOLUTION:
-        return None
-    return True
+    return None if _use_due(row.last_used_at) else True
+
+
+def _use_due(last_used_at: dt.datetime | None) -> bool:
+    """Whether a token's use is to be written now: once in each LAST_USED_RESOLUTION at most."""
+    return last_used_at is None or utcnow() - last_used_at > LAST_USED_RESOLUTION
 
 
 def visible_tokens_query(user: User) -> Select[ApiToken]:

@@ -56,7 +56,7 @@ def load_engine(options: TranscribeOptions) -> Engine:
                 faster = _faster_whisper(options, resolved, device, compute_type)
                 # Kept under where it really runs: after a fall-back, `auto` resolves to the CPU.
                 key = ("faster-whisper", str(resolved), faster.device, faster.compute_type, options.cpu_threads)
-                engine = _engines.setdefault(key, faster)
+                engine = _engines.get(key, faster)
             _engines[key] = engine
     return engine
 
@@ -78,5 +78,3 @@ def _faster_whisper(options: TranscribeOptions, resolved: Path | str, device: st
         return FasterWhisperEngine(resolved, options.model, options.model_cache_dir,
                                    fallback_compute_type(options.compute_type), options.cpu_threads,
                                    device="cpu")
-
-
