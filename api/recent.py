@@ -31,7 +31,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import SESSION_COOKIE, bearer_token, identify_briefly
-from dictation.accounts import token_verdict
+from dictation.accounts import token_verdict, token_verdict_awaited
 from dictation.db import Database
 from dictation.writemarks import LocalMarks, SharedMarks
 
@@ -40,6 +40,8 @@ TTL_S = 1.0
 STALE_S = 2.0
 MAX_KEPT = 512  # callers × queries; the oldest go first
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Scope key: `RecentAnswers.ready` was asked for this request at the door.
+ASKED_AT_THE_DOOR = "dictation.recent.asked_at_the_door"
 # Threads the door may use at once to identify callers: well under the pool's 40, which the
 # requests inside the admission gate (10) need to finish.
 DOOR_THREADS = 8
@@ -65,6 +67,8 @@ class RecentAnswers:
         # credential -> when its last write started or ended; shared by the server's processes
         self._wrote: LocalMarks | SharedMarks = marks if marks is not None else LocalMarks()
         self._running: dict[tuple[str, str, str], threading.Event] = {}  # answers being computed
+        # Of those, the ones claimed by `ready` for a request on its way to `answer`: key -> when
+        self._claimed: dict[tuple[str, str, str], float] = {}
 
     def key(self, request: Request) -> tuple[str, str, str] | None:
         who = _credential(request)
@@ -92,14 +96,32 @@ class RecentAnswers:
     def ready(self, key: tuple[str, str, str] | None) -> bytes | None:
         """What `answer` would give at once, without computing or waiting: the kept answer, or
         while its successor is computed the previous one under `stale_s` old. None: call
-        `answer`. The event loop asks this first, so a kept answer costs no thread."""
+        `answer`, which computes. The event loop asks this first, so a kept answer costs no
+        thread. A None marks the successor as being computed (claimed for this caller's
+        `answer`), so the same reads arriving before that computation starts get the previous
+        answer too: each had gone inside to compute or wait, and under bench/load.py those were
+        ~5 % of worklist reads (one per process and second, plus each one arriving in the tens
+        of milliseconds it took the first to start computing): the p95. A claim nobody takes
+        (the request failed on its way) lapses after `stale_s`, or goes to the next `answer`."""
         if key is None:
             return None
         with self._lock:
             body = self._fresh(key)
-            if body is None and key in self._running:
-                body = self._fresh(key, within_s=self.stale_s)
-            return body
+            if body is not None:
+                return body
+            claimed = self._claimed.get(key)
+            if claimed is not None and self.clock() - claimed > self.stale_s:
+                self._end_claim(key)
+            if key in self._running:
+                return self._fresh(key, within_s=self.stale_s)
+            self._running[key], self._claimed[key] = threading.Event(), self.clock()
+            while len(self._claimed) > MAX_KEPT:
+                self._end_claim(next(iter(self._claimed)))
+            return None
+
+    def _end_claim(self, key: tuple[str, str, str]) -> None:
+        del self._claimed[key]
+        self._running.pop(key).set()
 
     def answer(self, key: tuple[str, str, str] | None, compute: Callable[[], bytes], wait_s: float = 30.0) -> bytes:
         """The kept answer for `key`, else `compute()`'s, kept. Callers of the same key that come
@@ -116,6 +138,8 @@ class RecentAnswers:
                 if running is None:
                     running = self._running[key] = threading.Event()
                     break
+                if self._claimed.pop(key, None) is not None:
+                    break  # claimed by `ready`: this caller computes it, whoever claimed it
                 body = self._fresh(key, within_s=self.stale_s)
                 if body is not None:
                     return body
@@ -169,19 +193,25 @@ class ForgetOnWrite:
             self.recent.wrote(who)
 
 
-def _token_on_the_loop(request: Request, database: Database) -> bool | None:
+async def _token_on_the_loop(request: Request, database: Database) -> bool | None:
     """A bearer token judged on the event loop, as `identify` would, where that reads one row
-    and writes nothing: on SQLite (`Database.loop_reader`), and unless the token's use is due to
-    be recorded. None: ask `identify_briefly` in a thread (a session cookie, PostgreSQL, a use to
-    record, a database busy or away). Under bench/load.py (SQLite, 2 processes, three alternated
-    30 s pairs, 4 December) the worklist's p95 went from 80, 33 and 35 ms to 38, 28 and 13 ms."""
-    reader = database.loop_reader()
+    and writes nothing, and unless the token's use is due to be recorded: on SQLite in the loop
+    itself (`Database.loop_reader`), on PostgreSQL awaited there (`Database.awaited_reader`).
+    None: ask `identify_briefly` in a thread (a session cookie, a use to record, a database busy
+    or away). Under bench/load.py (SQLite, 2 processes, three alternated 30 s pairs, 4 December)
+    the worklist's p95 went from 80, 33 and 35 ms to 38, 28 and 13 ms."""
     header = request.headers.get("authorization")
-    if reader is None or not header:
+    if not header:
+        return None
+    reader, awaited = database.loop_reader(), database.awaited_reader()
+    if reader is None and awaited is None:
         return None
     token = bearer_token(header)
     if token is None:
         return False
+    if awaited is not None:
+        return await token_verdict_awaited(awaited, token)
+    assert reader is not None
     try:
         with reader.connect() as connection:
             return token_verdict(connection, token)
@@ -220,11 +250,12 @@ class KeptAtTheDoor:
         request = Request(scope)
         key = self.recent.key(request)
         body = self.recent.ready(key)
+        scope[ASKED_AT_THE_DOOR] = True  # the endpoint does not ask again: a None claimed its computation
         if body is not None:
             state = scope["app"].state
             if self._threads is None:
                 self._threads = anyio.CapacityLimiter(DOOR_THREADS)
-            verdict = _token_on_the_loop(request, state.database)
+            verdict = await _token_on_the_loop(request, state.database)
             if verdict is None:
                 try:
                     await anyio.to_thread.run_sync(identify_briefly, request, state.database, state.cookies,

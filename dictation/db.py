@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
 from sqlalchemy.types import TypeDecorator
 
+from dictation.loopread import AwaitedReader
 from dictation.settings import Settings
 
 
@@ -201,6 +202,8 @@ class Database:
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self.sessionmaker, "after_begin", _mark_connected)
         self._loop_reader = self._make_loop_reader()  # connects only when first used
+        self._awaited_reader = (AwaitedReader(self.engine.url, self.engine.dialect)
+                                if self.engine.url.get_backend_name() == "postgresql" else None)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
@@ -222,6 +225,11 @@ class Database:
         a read is a round trip that must not hold the loop, and for an in-memory database, which
         a second connection would not see."""
         return self._loop_reader
+
+    def awaited_reader(self) -> AwaitedReader | None:
+        """PostgreSQL: a connection for a row read awaited on the event loop
+        (`dictation.loopread`). None on SQLite, which has `loop_reader`."""
+        return self._awaited_reader
 
     def _make_loop_reader(self) -> Engine | None:
         url = self.engine.url
@@ -247,6 +255,8 @@ class Database:
         self.engine.dispose()
         if self._loop_reader is not None:
             self._loop_reader.dispose()
+        if self._awaited_reader is not None:
+            self._awaited_reader.close()
 
 
 _CONNECTION = "dictation.db.connection"

@@ -143,20 +143,38 @@ def _count_hops(monkeypatch) -> list[object]:
     return hops
 
 
-def test_check_token_on_loop_without_thread_for_kept_worklist_on_sqlite(client, api_app, monkeypatch):
-    """SQLite in a file: a kept answer's token is judged on the event loop, no thread hop (a
-    hop cost more than the read under load); PostgreSQL's check, a round trip, stays in a thread."""
-    from api.deps import identify_briefly
-
+def test_check_token_on_loop_without_thread_for_kept_worklist(client, api_app, monkeypatch):
+    """A kept answer's token is judged on the event loop, no thread hop (a hop cost more than
+    the read under load): on SQLite in the loop itself, on PostgreSQL awaited there."""
     database = api_app.state.database
     on_sqlite = database.engine.dialect.name == "sqlite"
     assert (database.loop_reader() is not None) == on_sqlite
+    assert (database.awaited_reader() is not None) == (not on_sqlite)
     eve = _prime(api_app)
     assert client.get(WORKLIST, headers=eve.auth).status_code == 200  # computed, kept, its use recorded
     hops = _count_hops(monkeypatch)
     kept = client.get(WORKLIST, headers=eve.auth)
     assert kept.status_code == 200
-    assert hops == ([] if on_sqlite else [identify_briefly])
+    assert hops == []
+
+
+def test_check_token_in_thread_when_loop_reader_cannot_answer(client, api_app, monkeypatch):
+    """A reader that cannot answer (PostgreSQL resting after a failure, SQLite's file gone from
+    under its connection) sends the check to the thread path, which still answers."""
+    from api.deps import identify_briefly
+
+    database = api_app.state.database
+    eve = _prime(api_app)
+    computed = client.get(WORKLIST, headers=eve.auth)
+    assert computed.status_code == 200
+    if database.awaited_reader() is not None:
+        monkeypatch.setattr(database.awaited_reader(), "_rest_until", float("inf"))
+    else:
+        monkeypatch.setattr(database, "_loop_reader", None)
+    hops = _count_hops(monkeypatch)
+    kept = client.get(WORKLIST, headers=eve.auth)
+    assert kept.status_code == 200 and kept.content == computed.content
+    assert hops == [identify_briefly]
 
 
 def _revoke(session, eve):
@@ -186,8 +204,8 @@ def _deactivate(session, eve):
 @pytest.mark.parametrize("stop", [_revoke, _delete_token, _deactivate], ids=["revoked", "deleted", "deactivated"])
 def test_refuse_kept_worklist_once_token_stops_working(client, api_app, monkeypatch, stop):
     """Whatever stops a token (revoked, deleted, its owner deactivated, by another connection),
-    the next read is refused though its answer is still kept; on SQLite the door itself says no,
-    on the loop, and the app's path words the 401."""
+    the next read is refused though its answer is still kept; the door itself says no, on the
+    loop, and the app's path words the 401."""
     from api.deps import identify_briefly
 
     eve = _prime(api_app)
@@ -197,8 +215,7 @@ def test_refuse_kept_worklist_once_token_stops_working(client, api_app, monkeypa
         stop(session, eve)
     refused = client.get(WORKLIST, headers=eve.auth)  # the same instant on the test's clock: still kept
     assert refused.status_code == 401, refused.text
-    if api_app.state.database.loop_reader() is not None:
-        assert identify_briefly not in hops  # judged on the loop, not sent to the thread path
+    assert identify_briefly not in hops  # judged on the loop, not sent to the thread path
 
 
 def test_loop_reader_neither_writes_nor_waits_nor_makes_a_database(tmp_path):

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentUser, SessionDep
 from api.errors import errors_doc
+from api.recent import ASKED_AT_THE_DOOR
 from api.schemas import MemoOut, PersonOut, WorklistItem, WorklistOut
 from dictation.memos import worklist as work
 from dictation.models import State
@@ -51,7 +52,9 @@ async def worklist(
         return WorklistOut(items=items, counts=found.counts).model_dump_json().encode()
 
     key = recent.key(request)
-    body = recent.ready(key)  # on the event loop: a kept answer needs no thread
+    # On the event loop: a kept answer needs no thread. Asked once a request: the door's
+    # question (api/recent.py) may have claimed the computation for this one.
+    body = None if request.scope.get(ASKED_AT_THE_DOOR) else recent.ready(key)
     if body is None:
         body = await run_in_threadpool(recent.answer, key, compute)
     return Response(body, media_type="application/json")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, inspect, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from dictation.db import utcnow
 from dictation.errors import InvalidInput, NotFound
+from dictation.loopread import AwaitedReader, Unanswered
 from dictation.models import ApiToken, Role, User
 
 TOKEN_PREFIX = "dd_"
@@ -79,10 +82,25 @@ def token_verdict(connection: Connection, token: str) -> bool | None:
     to be recorded (a write: ask `user_for_token`). For a check on a read-only connection."""
     if not token.startswith(TOKEN_PREFIX):
         return False
-    row = connection.execute(_OWNER_QUERY, {"token_hash": _token_hash(token)}).first()
-    if row is None or row.revoked_at is not None or not row[_OWNER_ACTIVE]:
+    return _verdict(connection.execute(_OWNER_QUERY, {"token_hash": _token_hash(token)}).first())
+
+
+async def token_verdict_awaited(reader: AwaitedReader, token: str) -> bool | None:
+    """`token_verdict` read on the event loop from PostgreSQL, with None also when the reader
+    cannot answer now (the thread path then judges the token)."""
+    if not token.startswith(TOKEN_PREFIX):
         return False
-    return None if _use_due(row.last_used_at) else True
+    try:
+        return _verdict(await reader.first(_OWNER_QUERY, {"token_hash": _token_hash(token)}))
+    except Unanswered:
+        return None
+
+
+def _verdict(row: Sequence[Any] | None) -> bool | None:
+    """The answer for a row of `_OWNER_QUERY` (positions: id, revoked_at, last_used_at, owner)."""
+    if row is None or row[1] is not None or not row[_OWNER_ACTIVE]:
+        return False
+    return None if _use_due(row[2]) else True
 
 
 def _use_due(last_used_at: dt.datetime | None) -> bool:
