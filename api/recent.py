@@ -30,9 +30,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.deps import SESSION_COOKIE, bearer_token, identify_briefly
-from dictation.accounts import token_verdict, token_verdict_awaited
-from dictation.db import Database
+from api.deps import SESSION_COOKIE, identify_briefly, owner_on_the_loop
 from dictation.writemarks import LocalMarks, SharedMarks
 
 TTL_S = 1.0
@@ -193,32 +191,6 @@ class ForgetOnWrite:
             self.recent.wrote(who)
 
 
-async def _token_on_the_loop(request: Request, database: Database) -> bool | None:
-    """A bearer token judged on the event loop, as `identify` would, where that reads one row
-    and writes nothing, and unless the token's use is due to be recorded: on SQLite in the loop
-    itself (`Database.loop_reader`), on PostgreSQL awaited there (`Database.awaited_reader`).
-    None: ask `identify_briefly` in a thread (a session cookie, a use to record, a database busy
-    or away). Under bench/load.py (SQLite, 2 processes, three alternated 30 s pairs, 4 December)
-    the worklist's p95 went from 80, 33 and 35 ms to 38, 28 and 13 ms."""
-    header = request.headers.get("authorization")
-    if not header:
-        return None
-    reader, awaited = database.loop_reader(), database.awaited_reader()
-    if reader is None and awaited is None:
-        return None
-    token = bearer_token(header)
-    if token is None:
-        return False
-    if awaited is not None:
-        return await token_verdict_awaited(awaited, token)
-    assert reader is not None
-    try:
-        with reader.connect() as connection:
-            return token_verdict(connection, token)
-    except Exception:  # noqa: BLE001 - as the thread path: whatever failed, the app's own path says
-        return None
-
-
 class KeptAtTheDoor:
     """ASGI middleware, outside the admission gate: a GET whose caller has a kept answer for it
     (the same path and query) is answered with it once the caller is identified, without
@@ -227,10 +199,11 @@ class KeptAtTheDoor:
     Why: under bench/load.py almost every worklist read is a kept answer (~1.6 ms of CPU), yet
     half of its latency was the wait at the gate behind draft reads, each holding a place for
     several milliseconds. Who the caller is is checked exactly as inside (the token or session
-    row, revoked or deactivated refused): a bearer token on SQLite on the loop itself, from a
-    connection of its own that neither waits nor writes (`_token_on_the_loop`); otherwise
-    `identify_briefly` in one thread hop that holds a database connection only while it runs,
-    as the streamed upload's own check does, so it cannot deadlock the pool the gate protects;
+    row, revoked or deactivated refused): a bearer token on the loop, as inside
+    (`api.deps.owner_on_the_loop`: read in the loop on SQLite, awaited there on PostgreSQL,
+    from connections of their own that neither wait nor write); otherwise `identify_briefly`
+    in one thread hop that holds a database connection only while it runs, as the streamed
+    upload's own check does, so it cannot deadlock the pool the gate protects;
     at most `DOOR_THREADS` at once, so a burst of them (each may wait on SQLite's writer lock
     when a token's last use is due to be written) leaves threads for the requests inside, whose
     commits free that lock. Anything else (no kept answer, a credential that does not work, a
@@ -255,15 +228,12 @@ class KeptAtTheDoor:
             state = scope["app"].state
             if self._threads is None:
                 self._threads = anyio.CapacityLimiter(DOOR_THREADS)
-            verdict = await _token_on_the_loop(request, state.database)
-            if verdict is None:
+            if await owner_on_the_loop(request, state.database) is None:
                 try:
                     await anyio.to_thread.run_sync(identify_briefly, request, state.database, state.cookies,
                                                    limiter=self._threads)
                 except Exception:
                     body = None  # refused or unanswered: the app's own path says why, as JSON
-            elif not verdict:
-                body = None
         if body is None:
             await self.app(scope, receive, send)
             return

@@ -103,6 +103,38 @@ def test_give_up_when_database_away():
     assert time.monotonic() - started < 3
 
 
+def test_wait_once_for_database_that_never_answers():
+    """A server that takes connections and never answers (a hung host): one caller waits
+    TIMEOUT_S for the connection being made, the others meanwhile are told at once."""
+    import socket
+
+    from sqlalchemy import make_url
+    from sqlalchemy.dialects import postgresql
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    port = listener.getsockname()[1]
+    try:
+        reader = AwaitedReader(make_url(f"postgresql+psycopg://nobody@127.0.0.1:{port}/nothing"),
+                               postgresql.psycopg.dialect())
+
+        async def timed() -> float:
+            started = time.monotonic()
+            with pytest.raises(Unanswered):
+                await reader.first(text("SELECT 1"), {})
+            return time.monotonic() - started
+
+        async def together():
+            return await asyncio.gather(*(timed() for _ in range(20)))
+
+        waits = sorted(asyncio.run(together()))
+    finally:
+        listener.close()
+    assert waits[-1] < 1.5  # TIMEOUT_S, not the connect's own time-out
+    assert waits[-2] < 0.2  # the other 19: at once
+
+
 def test_read_from_each_event_loop(pg_db):
     """A connection belongs to the loop that made it: another loop (tests run several) gets its own."""
     reader = _reader(pg_db)
@@ -111,15 +143,116 @@ def test_read_from_each_event_loop(pg_db):
     assert first is not None and second is not None and first != second
     pg_db.dispose()
     assert reader._idle == []
+    with pytest.raises(Unanswered):
+        asyncio.run(reader.first(pid, {}))  # closed for good
 
 
-def test_read_side_by_side_on_few_connections(pg_db):
-    """Reads at once do not queue on one connection, nor open one each."""
+def test_read_side_by_side_without_queueing(pg_db):
+    """Reads at once each get a connection of their own, up to CONNECTIONS, made one at a time;
+    past that a caller does not queue behind them: `Unanswered` at once (the thread path)."""
     reader = _reader(pg_db)
     slow = text("SELECT pg_backend_pid() FROM pg_sleep(:s)")
 
-    async def together():
-        return await asyncio.gather(*(reader.first(slow, {"s": 0.05}) for _ in range(12)))
+    async def scenario():
+        reads = []
+        for _ in range(loopread.CONNECTIONS):
+            reads.append(asyncio.ensure_future(reader.first(slow, {"s": 0.4})))
+            await asyncio.sleep(0.08)  # its connection made: the next may make one
+        started = time.monotonic()
+        with pytest.raises(Unanswered):
+            await reader.first(slow, {"s": 0})
+        refused_in = time.monotonic() - started
+        rows = await asyncio.gather(*reads)
+        again = await asyncio.gather(*(reader.first(slow, {"s": 0.05}) for _ in range(loopread.CONNECTIONS)))
+        return refused_in, rows, again
 
-    backends = {row[0] for row in asyncio.run(together()) if row is not None}
-    assert 1 < len(backends) <= loopread.CONNECTIONS
+    refused_in, rows, again = asyncio.run(scenario())
+    assert refused_in < 0.2
+    backends = {row[0] for row in rows}
+    assert len(backends) == loopread.CONNECTIONS
+    assert {row[0] for row in again} == backends  # the same connections, kept
+
+
+def test_give_up_on_read_without_cancelling_it(pg_db, monkeypatch):
+    """A caller gives up after TIMEOUT_S while the read goes on by itself (cancelling it in place
+    makes psycopg wait for the server) and gives its connection back for the next."""
+    monkeypatch.setattr(loopread, "TIMEOUT_S", 0.2)
+    reader = _reader(pg_db)
+    pid = text("SELECT pg_backend_pid() FROM pg_sleep(:s)")
+
+    async def scenario():
+        first = await reader.first(pid, {"s": 0})
+        started = time.monotonic()
+        with pytest.raises(Unanswered):
+            await reader.first(pid, {"s": 0.6})
+        gave_up_in = time.monotonic() - started
+        await asyncio.sleep(0.8)  # the slow read ends meanwhile
+        return first, gave_up_in, await reader.first(pid, {"s": 0})
+
+    first, gave_up_in, after = asyncio.run(scenario())
+    assert gave_up_in < 0.5
+    assert after == first  # not rested, not reconnected: the same connection
+
+
+def test_keep_no_connection_after_close(pg_db):
+    """Closed while a read is under way: that connection ends with its read, none is kept, and
+    no read starts after."""
+    reader = _reader(pg_db)
+    pid = text("SELECT pg_backend_pid() FROM pg_sleep(:s)")
+
+    async def scenario():
+        reading = asyncio.ensure_future(reader.first(pid, {"s": 0.2}))
+        await asyncio.sleep(0.1)
+        reader.close()
+        row = await reading
+        with pytest.raises(Unanswered):
+            await reader.first(pid, {"s": 0})
+        return row[0]
+
+    backend = asyncio.run(scenario())
+    assert reader._idle == []
+    with pg_db.engine.connect() as conn:
+        alive = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": backend}).scalar_one()
+    assert alive == 0
+
+
+def test_connect_with_password_url_cannot_render(monkeypatch):
+    """The connection's arguments are the app pool's (a password with a space survives)."""
+    from sqlalchemy import make_url
+    from sqlalchemy.dialects import postgresql
+
+    url = make_url("postgresql+psycopg://someone:p%20ss%23@127.0.0.1:5432/test?options=-csearch_path%3Dabc")
+    reader = AwaitedReader(url, postgresql.psycopg.dialect())
+    assert reader._connect_args["password"] == "p ss#"
+    assert reader._connect_args["options"] == "-csearch_path=abc"
+
+
+def test_build_owner_on_loop_as_session_loads_it(any_db):
+    """The owner the loop's check builds from its row is the user a session loads: the same
+    values of the same types (the role an enum, times aware), on both backends."""
+    from dictation import accounts
+    from dictation.models import Role, User
+
+    with any_db.session() as session:
+        user = User(email="ada@example.org", name="Ada", role=Role.assistant, language="fr")
+        session.add(user)
+        session.flush()
+        _, token = accounts.create_token(session, user, "phone")
+    with any_db.session() as session:
+        accounts.user_for_token(session, token)  # records its use: the loop's check then answers
+    with any_db.session() as session:
+        loaded = session.get(User, user.id)
+        expected = {key: getattr(loaded, key) for key in User.__mapper__.columns.keys()}
+
+    async def on_the_loop():
+        if (awaited := any_db.awaited_reader()) is not None:
+            return await accounts.token_owner_awaited(awaited, token)
+        with any_db.loop_reader().connect() as connection:
+            return accounts.token_owner(connection, token)
+
+    owner = asyncio.run(on_the_loop())
+    assert owner is not None
+    built = {key: getattr(owner, key) for key in User.__mapper__.columns.keys()}
+    assert built == expected
+    assert {key: type(value) for key, value in built.items()} == {key: type(value) for key, value in expected.items()}
+    assert built["created_at"].tzinfo is not None

@@ -28,8 +28,8 @@ from dictation.accounts.tokens import (
     TOKEN_PREFIX,
     create_token,
     revoke_token,
-    token_verdict,
-    token_verdict_awaited,
+    token_owner,
+    token_owner_awaited,
     user_for_token,
     visible_tokens_query,
 )
@@ -37,7 +37,7 @@ from dictation.accounts.tokens import (
 __all__ = [
     "MIN_PASSWORD_LENGTH", "TOKEN_PREFIX", "SessionCookies", "SignInThrottle", "authenticate", "can_see",
     "change_password", "create_token", "create_user", "deactivate_user", "hash_password", "normalise_email",
-    "parse_role", "require_role", "revoke_token", "set_password", "token_verdict", "token_verdict_awaited",
+    "parse_role", "require_role", "revoke_token", "set_password", "token_owner", "token_owner_awaited",
     "user_for_token", "verify_password",
     "visible_memos_query", "visible_tokens_query", "delete_expired_sessions", "end_all_sessions", "end_session",
     "list_sessions", "safe_next",

@@ -76,31 +76,35 @@ def user_for_token(session: Session, token: str) -> User | None:
     return session.merge(owner, load=False)
 
 
-def token_verdict(connection: Connection, token: str) -> bool | None:
-    """`user_for_token`'s answer without writing and without a session: True for a valid,
-    unrevoked token of an active owner, False for one refused, None when the token's use is due
-    to be recorded (a write: ask `user_for_token`). For a check on a read-only connection."""
+def token_owner(connection: Connection, token: str) -> User | None:
+    """`user_for_token`'s owner where it would write nothing, without a session: for a valid,
+    unrevoked token of an active owner whose use is not due to be recorded, the owner (detached,
+    built from the row); else None (refused, or a use to record: ask `user_for_token`, which
+    also words a refusal). For a check on a read-only connection."""
     if not token.startswith(TOKEN_PREFIX):
-        return False
-    return _verdict(connection.execute(_OWNER_QUERY, {"token_hash": _token_hash(token)}).first())
+        return None
+    return _owner_if_valid(connection.execute(_OWNER_QUERY, {"token_hash": _token_hash(token)}).first())
 
 
-async def token_verdict_awaited(reader: AwaitedReader, token: str) -> bool | None:
-    """`token_verdict` read on the event loop from PostgreSQL, with None also when the reader
-    cannot answer now (the thread path then judges the token)."""
+async def token_owner_awaited(reader: AwaitedReader, token: str) -> User | None:
+    """`token_owner` read on the event loop from PostgreSQL; None also when the reader cannot
+    answer now."""
     if not token.startswith(TOKEN_PREFIX):
-        return False
+        return None
     try:
-        return _verdict(await reader.first(_OWNER_QUERY, {"token_hash": _token_hash(token)}))
+        return _owner_if_valid(await reader.first(_OWNER_QUERY, {"token_hash": _token_hash(token)}))
     except Unanswered:
         return None
 
 
-def _verdict(row: Sequence[Any] | None) -> bool | None:
-    """The answer for a row of `_OWNER_QUERY` (positions: id, revoked_at, last_used_at, owner)."""
-    if row is None or row[1] is not None or not row[_OWNER_ACTIVE]:
-        return False
-    return None if _use_due(row[2]) else True
+def _owner_if_valid(row: Sequence[Any] | None) -> User | None:
+    """The owner of a row of `_OWNER_QUERY` (id, revoked_at, last_used_at, the owner's columns)
+    when its token works and its use is not due to be recorded."""
+    if row is None or row[1] is not None or not row[_OWNER_ACTIVE] or _use_due(row[2]):
+        return None
+    owner = User(**{key: row[3 + index] for index, (key, _) in enumerate(_OWNER_COLUMNS)})
+    make_transient_to_detached(owner)
+    return owner
 
 
 def _use_due(last_used_at: dt.datetime | None) -> bool:
