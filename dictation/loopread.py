@@ -11,8 +11,9 @@ It only reads (read-only sessions, autocommit), and it never makes a request wai
 `TIMEOUT_S`: the caller gets `Unanswered` and takes the thread path, whose answers (a 503 with a
 sentence for a database away) are the app's. A read is never cancelled in place (psycopg then
 sends a cancel and waits for the result, seconds on a dead link): it goes on by itself and gives
-its connection back, or ends it. When every connection is busy, or one is being made, a caller
-does not queue: `Unanswered` at once. After a failure nothing is tried for `REST_S`, so a
+its connection back, or ends it. When every connection is busy a caller waits for one within its
+`TIMEOUT_S` (busy is not broken: nothing is closed for it); while the first one is being made,
+`Unanswered` at once. After a failure nothing is tried for `REST_S`, so a
 database that is down or hung costs one attempt per rest, not one per request.
 """
 
@@ -58,6 +59,7 @@ class AwaitedReader:
         self._idle: list[Any] = []  # psycopg.AsyncConnection, imported only where used
         self._busy = 0  # reads under way in this loop, each holding or making a connection
         self._connecting = False
+        self._freed = asyncio.Event()  # set when a read ends and gives its place back
         self._loop: asyncio.AbstractEventLoop | None = None
         self._generation = 0  # a read of an earlier loop, or from before `close`, keeps nothing
         self._closed = False
@@ -72,16 +74,22 @@ class AwaitedReader:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self._start_over(loop)
-        if (self._closed or time.monotonic() < self._rest_until or self._busy >= CONNECTIONS
-                or (not self._idle and self._connecting)):
-            raise Unanswered
+        deadline = loop.time() + TIMEOUT_S
+        while self._busy >= CONNECTIONS:  # all in use: wait for one, as long as a caller may
+            freed = self._freed
+            try:
+                await asyncio.wait_for(freed.wait(), deadline - loop.time())
+            except TimeoutError:
+                raise Unanswered from None  # busy, not broken: nothing is closed for it
+        if self._closed or time.monotonic() < self._rest_until or (not self._idle and self._connecting):
+            raise Unanswered  # a connection being made may take seconds on a hung server
         sql, processors = self._compile(statement)
         # Taken now, not when the read starts: the callers of this same turn of the loop see it.
         connection = self._idle.pop() if self._idle else None
         self._connecting |= connection is None
         self._busy += 1
         reading = loop.create_task(self._read(connection, sql, params, self._generation))
-        done, _ = await asyncio.wait({reading}, timeout=TIMEOUT_S)
+        done, _ = await asyncio.wait({reading}, timeout=max(0.0, deadline - loop.time()))
         if not done:
             raise Unanswered  # the read goes on without anyone waiting for it
         row = reading.result()
@@ -115,6 +123,8 @@ class AwaitedReader:
         finally:
             if generation == self._generation:
                 self._busy -= 1
+                self._freed.set()  # wakes those waiting for a place; later ones wait on a new one
+                self._freed = asyncio.Event()
         if generation == self._generation and not self._closed:
             self._idle.append(connection)
             self._told = False
@@ -155,7 +165,7 @@ class AwaitedReader:
 
     def _start_over(self, loop: asyncio.AbstractEventLoop) -> None:
         self._drop_idle()
-        self._loop, self._busy, self._connecting = loop, 0, False
+        self._loop, self._busy, self._connecting, self._freed = loop, 0, False, asyncio.Event()
         self._generation += 1
 
     def _drop_idle(self) -> None:

@@ -147,30 +147,40 @@ def test_read_from_each_event_loop(pg_db):
         asyncio.run(reader.first(pid, {}))  # closed for good
 
 
-def test_read_side_by_side_without_queueing(pg_db):
-    """Reads at once each get a connection of their own, up to CONNECTIONS, made one at a time;
-    past that a caller does not queue behind them: `Unanswered` at once (the thread path)."""
+def test_read_side_by_side_on_few_connections(pg_db, monkeypatch):
+    """Reads at once each get a connection of their own, up to CONNECTIONS; past that a caller
+    waits for one to be free within TIMEOUT_S, and one that cannot get it in time is told so
+    without anything being closed or rested (busy is not broken)."""
+    monkeypatch.setattr(loopread, "TIMEOUT_S", 1.0)
     reader = _reader(pg_db)
     slow = text("SELECT pg_backend_pid() FROM pg_sleep(:s)")
 
-    async def scenario():
+    async def start_all(seconds: float) -> list:
         reads = []
         for _ in range(loopread.CONNECTIONS):
-            reads.append(asyncio.ensure_future(reader.first(slow, {"s": 0.4})))
-            await asyncio.sleep(0.08)  # its connection made: the next may make one
-        started = time.monotonic()
-        with pytest.raises(Unanswered):
-            await reader.first(slow, {"s": 0})
-        refused_in = time.monotonic() - started
-        rows = await asyncio.gather(*reads)
-        again = await asyncio.gather(*(reader.first(slow, {"s": 0.05}) for _ in range(loopread.CONNECTIONS)))
-        return refused_in, rows, again
+            reads.append(asyncio.ensure_future(reader.first(slow, {"s": seconds})))
+            await asyncio.sleep(0.01)
+            while reader._connecting:  # connections are made one at a time
+                await asyncio.sleep(0.01)
+        return reads
 
-    refused_in, rows, again = asyncio.run(scenario())
-    assert refused_in < 0.2
-    backends = {row[0] for row in rows}
+    async def scenario():
+        reads = await start_all(0.6)
+        waited = await reader.first(slow, {"s": 0})  # a place frees within its 1 s
+        first = await asyncio.gather(*reads)
+        reads = await start_all(2.5)  # their callers give up; the reads go on, holding the places
+        with pytest.raises(Unanswered):
+            await reader.first(slow, {"s": 0})  # none frees in time
+        await asyncio.gather(*reads, return_exceptions=True)
+        await asyncio.sleep(1.5)  # the reads end and give their connections back
+        after = await asyncio.gather(*(reader.first(slow, {"s": 0.1}) for _ in range(loopread.CONNECTIONS)))
+        return waited, first, after
+
+    waited, first, after = asyncio.run(scenario())
+    backends = {row[0] for row in first}
     assert len(backends) == loopread.CONNECTIONS
-    assert {row[0] for row in again} == backends  # the same connections, kept
+    assert waited[0] in backends  # it waited for one of them, no fifth was made
+    assert {row[0] for row in after} == backends  # nothing closed or rested for those who gave up
 
 
 def test_give_up_on_read_without_cancelling_it(pg_db, monkeypatch):
