@@ -298,13 +298,10 @@ def machine_busy_seconds() -> float:
     return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
 
-def run_backend(name: str, url: str | None, args: argparse.Namespace, work: Path) -> bool:
-    data_dir = work / f"load-{name}"
-    settings = base.Settings(data_dir=data_dir, database_url=url)
-    tokens = base.prepare_users(settings)
-    started = time.perf_counter()
-    size = base.seed(settings, args.drafts)
-    if url is not None:  # the seed wrote ids itself: move PostgreSQL's sequences past them
+def seed(settings: base.Settings, drafts: int, url: str | None) -> str:
+    """`base.seed`, and on PostgreSQL its sequences moved past the ids it wrote itself."""
+    size = base.seed(settings, drafts)
+    if url is not None:
         import sqlalchemy as sa
 
         engine = sa.create_engine(url)
@@ -313,6 +310,15 @@ def run_backend(name: str, url: str | None, args: argparse.Namespace, work: Path
                 conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                      f"(SELECT max(id) FROM {table}))"))
         engine.dispose()
+    return size
+
+
+def run_backend(name: str, url: str | None, args: argparse.Namespace, work: Path) -> bool:
+    data_dir = work / f"load-{name}"
+    settings = base.Settings(data_dir=data_dir, database_url=url)
+    tokens = base.prepare_users(settings)
+    started = time.perf_counter()
+    size = seed(settings, args.drafts, url)
     print(f"\n## {name}: {args.drafts:,} drafts seeded in {time.perf_counter() - started:.1f} s ({size}); "
           f"load average {os.getloadavg()[0]:.1f}")
     env = {"dictation_database_url": url} if url else {}

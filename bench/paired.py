@@ -37,22 +37,6 @@ def _load_module(path: Path, name: str) -> ModuleType:
     return module
 
 
-def _seeded(load: ModuleType, url: str | None, data_dir: Path, drafts: int) -> dict[str, str]:
-    settings = load.base.Settings(data_dir=data_dir, database_url=url)
-    tokens = load.base.prepare_users(settings)
-    load.base.seed(settings, drafts)
-    if url is not None:  # the seed wrote ids itself: move PostgreSQL's sequences past them
-        import sqlalchemy as sa
-
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            for table in ("memos", "drafts"):
-                conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                     f"(SELECT max(id) FROM {table}))"))
-        engine.dispose()
-    return tokens
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", type=Path, required=True, help="a checkout of the code to compare against")
@@ -77,7 +61,9 @@ def main() -> int:
             if options.postgres and url is None:
                 print(f"PostgreSQL does not answer at {load.base.PG_URL}")
                 return 2
-            tokens[side] = _seeded(module, url, work / side, options.drafts)
+            settings = load.base.Settings(data_dir=work / side, database_url=url)
+            tokens[side] = load.base.prepare_users(settings)
+            load.seed(settings, options.drafts, url)
             env = {"dictation_database_url": url} if url else {}
             servers[side] = stack.enter_context(
                 module.base.app_server("api.app:create_app", work / side, work / f"{side}.log", 2, **env))
