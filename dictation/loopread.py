@@ -89,6 +89,7 @@ class AwaitedReader:
         self._connecting |= connection is None
         self._busy += 1
         reading = loop.create_task(self._read(connection, sql, params, self._generation))
+        reading.add_done_callback(_seen)
         done, _ = await asyncio.wait({reading}, timeout=max(0.0, deadline - loop.time()))
         if not done:
             raise Unanswered  # the read goes on without anyone waiting for it
@@ -186,3 +187,10 @@ def _finish(connection: Any) -> None:
     nothing, it ends the libpq connection."""
     if not connection.closed:
         connection.pgconn.finish()
+
+
+def _seen(reading: asyncio.Task[Any]) -> None:
+    """Takes a read's outcome, so that one nobody waited for (its caller gave up) does not end
+    in asyncio's "exception was never retrieved" in the log."""
+    if not reading.cancelled():
+        reading.exception()

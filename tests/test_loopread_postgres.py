@@ -266,3 +266,24 @@ def test_build_owner_on_loop_as_session_loads_it(any_db):
     assert built == expected
     assert {key: type(value) for key, value in built.items()} == {key: type(value) for key, value in expected.items()}
     assert built["created_at"].tzinfo is not None
+
+
+def test_leave_no_unretrieved_error_after_giving_up(pg_db, monkeypatch, caplog):
+    """A read whose caller gave up and which then fails leaves nothing for asyncio to complain
+    about ("Task exception was never retrieved")."""
+    import gc
+    import logging
+
+    monkeypatch.setattr(loopread, "TIMEOUT_S", 0.1)
+    reader = _reader(pg_db)
+
+    async def scenario():
+        with pytest.raises(Unanswered):
+            await reader.first(text("SELECT 1 / (0 * count(*)) FROM pg_sleep(0.3)"), {})
+        await asyncio.sleep(0.6)  # the read fails meanwhile (division by zero), unwatched
+        gc.collect()
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        asyncio.run(scenario())
+        gc.collect()
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
