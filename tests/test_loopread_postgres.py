@@ -6,6 +6,7 @@ at every request, and it recovers by itself; the door then judges the token in a
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 
 import pytest
@@ -13,6 +14,13 @@ from sqlalchemy import text
 
 from dictation import loopread
 from dictation.loopread import AwaitedReader, Unanswered
+
+
+def _run(coroutine):
+    """`asyncio.run` in a thread of its own: the suite's browser tests (Playwright's sync API)
+    leave an event loop running in the main thread, where `asyncio.run` refuses to start."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _reader(pg_db) -> AwaitedReader:
@@ -32,7 +40,7 @@ def test_read_row_from_schema_of_url(pg_db):
         return await reader.first(text("SELECT max(x) FROM marker WHERE x > :low"), {"low": 0}), \
             await reader.first(text("SELECT x FROM marker WHERE x > :low"), {"low": 99})
 
-    assert asyncio.run(read()) == ((42,), None)
+    assert _run(read()) == ((42,), None)
 
 
 def test_refuse_write_through_reader(pg_db):
@@ -40,7 +48,7 @@ def test_refuse_write_through_reader(pg_db):
         conn.execute(text("CREATE TABLE marker (x integer)"))
     reader = _reader(pg_db)
     with pytest.raises(Unanswered):
-        asyncio.run(reader.first(text("INSERT INTO marker VALUES (:x) RETURNING x"), {"x": 1}))
+        _run(reader.first(text("INSERT INTO marker VALUES (:x) RETURNING x"), {"x": 1}))
     with pg_db.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM marker")).scalar_one() == 0
 
@@ -50,7 +58,7 @@ def test_give_up_on_slow_read_at_once(pg_db, monkeypatch):
     reader = _reader(pg_db)
     started = time.monotonic()
     with pytest.raises(Unanswered):
-        asyncio.run(reader.first(text("SELECT pg_sleep(:s)"), {"s": 5}))
+        _run(reader.first(text("SELECT pg_sleep(:s)"), {"s": 5}))
     assert time.monotonic() - started < 3  # gave up, not the 5 s of the statement
 
 
@@ -86,7 +94,7 @@ def test_rest_after_failure_then_recover(pg_db, monkeypatch):
         again = await reader.first(pid, {})
         assert again is not None and again[0] != first[0] and len(connects) == 2
 
-    asyncio.run(scenario())
+    _run(scenario())
 
 
 def test_give_up_when_database_away():
@@ -99,7 +107,7 @@ def test_give_up_when_database_away():
     reader = AwaitedReader(away, postgresql.psycopg.dialect())
     started = time.monotonic()
     with pytest.raises(Unanswered):
-        asyncio.run(reader.first(text("SELECT 1"), {}))
+        _run(reader.first(text("SELECT 1"), {}))
     assert time.monotonic() - started < 3
 
 
@@ -128,7 +136,7 @@ def test_wait_once_for_database_that_never_answers():
         async def together():
             return await asyncio.gather(*(timed() for _ in range(20)))
 
-        waits = sorted(asyncio.run(together()))
+        waits = sorted(_run(together()))
     finally:
         listener.close()
     assert waits[-1] < 1.5  # TIMEOUT_S, not the connect's own time-out
@@ -139,12 +147,12 @@ def test_read_from_each_event_loop(pg_db):
     """A connection belongs to the loop that made it: another loop (tests run several) gets its own."""
     reader = _reader(pg_db)
     pid = text("SELECT pg_backend_pid()")
-    first, second = asyncio.run(reader.first(pid, {})), asyncio.run(reader.first(pid, {}))
+    first, second = _run(reader.first(pid, {})), _run(reader.first(pid, {}))
     assert first is not None and second is not None and first != second
     pg_db.dispose()
     assert reader._idle == []
     with pytest.raises(Unanswered):
-        asyncio.run(reader.first(pid, {}))  # closed for good
+        _run(reader.first(pid, {}))  # closed for good
 
 
 def test_read_side_by_side_on_few_connections(pg_db, monkeypatch):
@@ -176,7 +184,7 @@ def test_read_side_by_side_on_few_connections(pg_db, monkeypatch):
         after = await asyncio.gather(*(reader.first(slow, {"s": 0.1}) for _ in range(loopread.CONNECTIONS)))
         return waited, first, after
 
-    waited, first, after = asyncio.run(scenario())
+    waited, first, after = _run(scenario())
     backends = {row[0] for row in first}
     assert len(backends) == loopread.CONNECTIONS
     assert waited[0] in backends  # it waited for one of them, no fifth was made
@@ -199,7 +207,7 @@ def test_give_up_on_read_without_cancelling_it(pg_db, monkeypatch):
         await asyncio.sleep(0.8)  # the slow read ends meanwhile
         return first, gave_up_in, await reader.first(pid, {"s": 0})
 
-    first, gave_up_in, after = asyncio.run(scenario())
+    first, gave_up_in, after = _run(scenario())
     assert gave_up_in < 0.5
     assert after == first  # not rested, not reconnected: the same connection
 
@@ -219,7 +227,7 @@ def test_keep_no_connection_after_close(pg_db):
             await reader.first(pid, {"s": 0})
         return row[0]
 
-    backend = asyncio.run(scenario())
+    backend = _run(scenario())
     assert reader._idle == []
     with pg_db.engine.connect() as conn:
         alive = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": backend}).scalar_one()
@@ -260,7 +268,7 @@ def test_build_owner_on_loop_as_session_loads_it(any_db):
         with any_db.loop_reader().connect() as connection:
             return accounts.token_owner(connection, token)
 
-    owner = asyncio.run(on_the_loop())
+    owner = _run(on_the_loop())
     assert owner is not None
     built = {key: getattr(owner, key) for key in User.__mapper__.columns.keys()}
     assert built == expected
@@ -284,6 +292,6 @@ def test_leave_no_unretrieved_error_after_giving_up(pg_db, monkeypatch, caplog):
         gc.collect()
 
     with caplog.at_level(logging.ERROR, logger="asyncio"):
-        asyncio.run(scenario())
+        _run(scenario())
         gc.collect()
     assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
