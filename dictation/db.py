@@ -227,7 +227,7 @@ class Database:
         return self._loop_reader
 
     def awaited_reader(self) -> AwaitedReader | None:
-        """PostgreSQL: a connection for a row read awaited on the event loop
+        """PostgreSQL: a few connections of its own for a row read awaited on the event loop
         (`dictation.loopread`). None on SQLite, which has `loop_reader`."""
         return self._awaited_reader
 

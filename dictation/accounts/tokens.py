@@ -62,7 +62,7 @@ def user_for_token(session: Session, token: str) -> User | None:
     row = session.connection().execute(_OWNER_QUERY, {"token_hash": _token_hash(token)}).first()
     if row is None or row.revoked_at is not None:
         return None
-    owner = User(**{key: row[3 + index] for index, (key, _) in enumerate(_OWNER_COLUMNS)})
+    owner = _owner_of(row)
     # An owner already in this session is the one to return, as an ORM load would: merging the
     # row without loading would overwrite it and drop changes it has not flushed yet.
     present = session.identity_map.get(session.identity_key(User, owner.id))
@@ -102,9 +102,14 @@ def _owner_if_valid(row: Sequence[Any] | None) -> User | None:
     when its token works and its use is not due to be recorded."""
     if row is None or row[1] is not None or not row[_OWNER_ACTIVE] or _use_due(row[2]):
         return None
-    owner = User(**{key: row[3 + index] for index, (key, _) in enumerate(_OWNER_COLUMNS)})
+    owner = _owner_of(row)
     make_transient_to_detached(owner)
     return owner
+
+
+def _owner_of(row: Sequence[Any]) -> User:
+    """The owner built from a row of `_OWNER_QUERY`, transient (not read again)."""
+    return User(**{key: row[3 + index] for index, (key, _) in enumerate(_OWNER_COLUMNS)})
 
 
 def _use_due(last_used_at: dt.datetime | None) -> bool:
