@@ -30,6 +30,7 @@ from api.routers import (
 )
 from api.security import SecurityHeaders
 from dictation import accounts
+from dictation.accounts.changes import watch as watch_credential_changes
 from dictation.db import Base, Database
 from dictation.jobs import start_in_process_worker
 from dictation.settings import Settings, get_settings
@@ -107,6 +108,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, worker
     # caller's writes, which several server processes (DICTATION_WEB_PROCESSES) must all see.
     marks = SharedMarks(marks_path(settings.data_dir)) if settings.web_processes > 1 else None
     app.state.recent = RecentAnswers(marks=marks)
+    # The door's recent verdicts on tokens end at any change to users, tokens or sessions.
+    watch_credential_changes(database.sessionmaker, app.state.recent.credentials_changed)
     app.add_middleware(ForgetOnWrite, recent=app.state.recent)
     app.add_middleware(Admission, exempt=middleware.OWN_LIMIT)  # no pool/thread deadlock under bursts
     # Outside the gate: a kept worklist answer does not wait for a place inside.

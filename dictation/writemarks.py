@@ -12,6 +12,9 @@ raised. Times are `time.monotonic()`, one clock for every process of the machine
 made afresh by the parent process at each start (`reset`). Marks left from an earlier boot,
 whose clock started elsewhere, could only be too high: answers would be computed, never kept
 past a write.
+
+One more mark, in a slot of its own, is when credentials last changed (a token revoked, a user
+deactivated: `dictation.accounts.changes`), for the verdicts the door keeps on callers.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from pathlib import Path
 
 SLOTS = 4096
 _SLOT = struct.Struct("<d")
+_SIZE = (SLOTS + 1) * _SLOT.size  # the callers' slots, then the credentials' mark
+_CREDENTIALS = SLOTS * _SLOT.size
 
 
 def marks_path(data_dir: Path) -> Path:
@@ -33,6 +38,13 @@ class LocalMarks:
 
     def __init__(self) -> None:
         self._marks: dict[str, float] = {}
+        self._credentials = float("-inf")
+
+    def credentials_changed(self) -> float:
+        return self._credentials
+
+    def change_credentials(self, when: float) -> None:
+        self._credentials = max(when, self._credentials)
 
     def get(self, credential: str) -> float:
         return self._marks.get(credential, float("-inf"))
@@ -51,15 +63,15 @@ class SharedMarks:
         if not path.exists():  # a process started without `dictation serve`: no marks yet
             self.reset(path)
         with path.open("r+b") as file:
-            if file.seek(0, 2) < SLOTS * _SLOT.size:
-                file.truncate(SLOTS * _SLOT.size)
-            self._map = mmap.mmap(file.fileno(), SLOTS * _SLOT.size)
+            if file.seek(0, 2) < _SIZE:
+                file.truncate(_SIZE)
+            self._map = mmap.mmap(file.fileno(), _SIZE)
 
     @staticmethod
     def reset(path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as file:
-            file.truncate(SLOTS * _SLOT.size)  # zeros: no caller has written
+            file.truncate(_SIZE)  # zeros: no caller has written
         return path
 
     def _offset(self, credential: str) -> int:
@@ -75,3 +87,11 @@ class SharedMarks:
         offset = self._offset(credential)
         if when > _SLOT.unpack_from(self._map, offset)[0]:
             _SLOT.pack_into(self._map, offset, when)
+
+    def credentials_changed(self) -> float:
+        value = _SLOT.unpack_from(self._map, _CREDENTIALS)[0]
+        return value if value else float("-inf")
+
+    def change_credentials(self, when: float) -> None:
+        if when > _SLOT.unpack_from(self._map, _CREDENTIALS)[0]:
+            _SLOT.pack_into(self._map, _CREDENTIALS, when)

@@ -25,9 +25,14 @@ def test_share_write_marks_between_mappings(tmp_path):
     assert other.get(caller) == 12.5 and other.get(someone) == float("-inf")
     other.set(caller, 3.0)  # a mark is only ever raised
     assert one.get(caller) == 12.5
+    assert one.credentials_changed() == float("-inf")
+    other.change_credentials(7.0)  # a token revoked in the other process
+    assert one.credentials_changed() == 7.0 and one.get(caller) == 12.5
+    one.change_credentials(2.0)
+    assert other.credentials_changed() == 7.0
     SharedMarks.reset(path)  # a new start of the server
-    assert one.get(caller) == float("-inf")
-    assert path.stat().st_size == SLOTS * 8
+    assert one.get(caller) == float("-inf") and one.credentials_changed() == float("-inf")
+    assert path.stat().st_size == (SLOTS + 1) * 8
 
 
 def _answering_processes(server: psutil.Process, port: int) -> set[int]:
@@ -43,7 +48,8 @@ def test_serve_two_processes_see_callers_write_and_transcribe_upload(tmp_path):
             login = http.post(f"{API}/session", json={"email": served.email, "password": served.password})
             assert login.status_code == 200, login.text
             csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
-            token = http.post(f"{API}/tokens", json={"name": "desk"}, headers=csrf).json()["token"]
+            created = http.post(f"{API}/tokens", json={"name": "desk"}, headers=csrf).json()
+        token, token_id = created["token"], created["id"]
         auth = {"Authorization": f"Bearer {token}"}
         with shared_file("audio/real/jfk.flac").open("rb") as handle:
             memo = httpx.post(f"{base}{API}/memos", files={"file": ("jfk.flac", handle)}, headers=auth,
@@ -76,8 +82,19 @@ def test_serve_two_processes_see_callers_write_and_transcribe_upload(tmp_path):
                 item = next(i for i in client.get(f"{API}/worklist").json()["items"]
                             if i["memo"]["id"] == memo["id"])
                 assert item["assignee"] is not None and item["memo"]["status"] == "in_review"
+            for client in clients:  # kept again, and the token vouched for at each process's door
+                assert client.get(f"{API}/worklist").status_code == 200
+            with httpx.Client(base_url=base, timeout=30) as desk:  # another credential: the token's
+                # own answers stay kept (a write drops only its writer's), only the verdicts end
+                login = desk.post(f"{API}/session", json={"email": served.email, "password": served.password})
+                revoked = desk.delete(f"{API}/tokens/{token_id}", headers={"X-CSRF-Token": login.json()["csrf_token"]})
+            assert revoked.status_code == 204, revoked.text
+            for client in clients:  # the same second: no process answers the revoked token
+                assert client.get(f"{API}/worklist").status_code == 401
         finally:
             for client in clients:
                 client.close()
-        claimed_memo = httpx.get(f"{base}{API}/memos/{memo['id']}", headers=auth, timeout=10).json()
-        assert claimed_memo["status"] == "in_review"
+        with httpx.Client(base_url=base, timeout=30) as http:  # the desk, signed in
+            assert http.post(f"{API}/session", json={"email": served.email, "password": served.password}
+                             ).status_code == 200
+            assert http.get(f"{API}/memos/{memo['id']}").json()["status"] == "in_review"
