@@ -188,10 +188,11 @@ async def reader(client: Loopback, token: str, kind: str, path: str, due: float,
         tally.error(kind, f"{answer.status} {answer.text()}")
 
 
-async def reads(client: Loopback, token: str, rate: float, until: float, drafts: int, tally: Tally,
+async def reads(client: Loopback, tokens: list[str], rate: float, until: float, drafts: int, tally: Tally,
                 only: str | None = None) -> tuple[int, set[asyncio.Task]]:
-    """Open loop: a read every 1/rate s, on time whatever the earlier ones are doing. Returns how
-    many were sent and those still running."""
+    """Open loop: a read every 1/rate s, on time whatever the earlier ones are doing, each pair
+    (a worklist, a draft) from the next of the desks' `tokens` in turn. Returns how many were
+    sent and those still running."""
     rng, tasks, sent = random.Random(3), set(), 0
     start = time.perf_counter()
     while True:
@@ -205,7 +206,7 @@ async def reads(client: Loopback, token: str, rate: float, until: float, drafts:
             kind, path = "draft", f"/api/v1/drafts/{rng.randint(1, drafts)}"
         else:
             kind, path = "worklist", "/api/v1/worklist"
-        task = asyncio.create_task(reader(client, token, kind, path, due, tally))
+        task = asyncio.create_task(reader(client, tokens[sent // 2 % len(tokens)], kind, path, due, tally))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
         sent += 1
@@ -244,7 +245,8 @@ async def load(url: str, tokens: dict[str, str], args: argparse.Namespace, tally
                                         args.uplink_kbps * 1000))
            for i in range(uploaders)}
     lag = asyncio.create_task(own_delay(until, own))
-    sent, running = await reads(readers, tokens["assistant"], rate, until, drafts, tally)
+    desks = [token for name, token in tokens.items() if name.startswith("assistant")]
+    sent, running = await reads(readers, desks, rate, until, drafts, tally)
     took = time.perf_counter() - started
     await finish(running, tally, "reads")
     await finish(ups, tally, "upload")
@@ -253,7 +255,7 @@ async def load(url: str, tokens: dict[str, str], args: argparse.Namespace, tally
 
 
 async def baseline(url: str, token: str, rate: float, seconds: float, tally: Tally) -> None:
-    _, running = await reads(Loopback(url, 256), token, rate, time.perf_counter() + seconds, 1, tally, only="healthz")
+    _, running = await reads(Loopback(url, 256), [token], rate, time.perf_counter() + seconds, 1, tally, only="healthz")
     await finish(running, tally, "healthz")
 
 
@@ -316,7 +318,7 @@ def seed(settings: base.Settings, drafts: int, url: str | None) -> str:
 def run_backend(name: str, url: str | None, args: argparse.Namespace, work: Path) -> bool:
     data_dir = work / f"load-{name}"
     settings = base.Settings(data_dir=data_dir, database_url=url)
-    tokens = base.prepare_users(settings)
+    tokens = base.prepare_users(settings, args.desks)
     started = time.perf_counter()
     size = seed(settings, args.drafts, url)
     print(f"\n## {name}: {args.drafts:,} drafts seeded in {time.perf_counter() - started:.1f} s ({size}); "
@@ -347,7 +349,7 @@ def run_backend(name: str, url: str | None, args: argparse.Namespace, work: Path
     client_cpu = (own_after.user + own_after.system) - (own_before.user + own_before.system)
     answered = sum(len(t) for t in tally.times.values()) + sum(len(e) for e in tally.errors.values())
     print(f"{args.uploaders} uploaders ({args.upload_seconds:g} s WAVs at {args.uplink_kbps:g} kbit/s, worker off) + "
-          f"{sent / took:.0f} reads/s "
+          f"{sent / took:.0f} reads/s from {args.desks} desk{'s' if args.desks > 1 else ''} "
           f"for {took:.1f} s; load average after: {os.getloadavg()[0]:.1f}")
     print(f"{'request':<22} {'count':>7} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'per s':>7}")
     for kind, label in (("healthz", "healthz (baseline)"), ("worklist", "GET worklist"),
@@ -395,6 +397,10 @@ def main() -> int:
                         help="each phone's upload rate (0: as fast as loopback goes)")
     parser.add_argument("--rate", type=float, default=200.0, help="reads per second (worklist and draft, half each)")
     parser.add_argument("--processes", type=int, default=1, help="server processes (uvicorn --workers)")
+    parser.add_argument("--desks", type=int, default=1,
+                        help="assistants reading, each with a token of its own, in turn (default 1: every read "
+                             "from one desk, whose worklist answers are kept a second; many desks polling "
+                             "every few seconds get few kept answers)")
     parser.add_argument("--floor", action="store_true",
                         help="the same load against a bare app with the same routes (no database): the floor")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")

@@ -240,8 +240,9 @@ def post_file(url: str, path: Path, token: str | None = None, **fields: str) -> 
     return time.perf_counter() - started, answer
 
 
-def prepare_users(settings) -> dict[str, str]:
-    """Migrate the database; make an author and an assistant; return their API tokens."""
+def prepare_users(settings, desks: int = 1) -> dict[str, str]:
+    """Migrate the database; make an author and `desks` assistants; return their API tokens (the
+    assistants' as "assistant", "assistant-2", ...)."""
     from api.app import prepare_database
     from dictation import accounts
     from dictation.db import Database
@@ -250,9 +251,10 @@ def prepare_users(settings) -> dict[str, str]:
     prepare_database(database)
     tokens = {}
     with database.session() as session:
-        for role in ("author", "assistant"):
-            user = accounts.create_user(session, f"{role}@bench.test", role, name=f"Bench {role}")
-            tokens[role] = accounts.create_token(session, user, "bench")[1]
+        for name in ("author", "assistant", *(f"assistant-{n}" for n in range(2, desks + 1))):
+            role = name.split("-")[0]
+            user = accounts.create_user(session, f"{name}@bench.test", role, name=f"Bench {name}")
+            tokens[name] = accounts.create_token(session, user, "bench")[1]
     database.dispose()
     return tokens
 
