@@ -29,8 +29,7 @@ from api.routers import (
     worklist,
 )
 from api.security import SecurityHeaders
-from dictation import accounts
-from dictation.accounts.changes import watch as watch_credential_changes
+from dictation import accounts, credential_changes
 from dictation.db import Base, Database
 from dictation.jobs import start_in_process_worker
 from dictation.settings import Settings, get_settings
@@ -109,12 +108,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True, worker
     marks = SharedMarks(marks_path(settings.data_dir)) if settings.web_processes > 1 else None
     app.state.recent = RecentAnswers(marks=marks)
     # The door's recent verdicts on tokens end at any change to users, tokens or sessions.
-    watch_credential_changes(database.sessionmaker, app.state.recent.credentials_changed)
+    credential_changes.listen(app.state.recent.credentials_changed)
     app.add_middleware(ForgetOnWrite, recent=app.state.recent)
     app.add_middleware(Admission, exempt=middleware.OWN_LIMIT)  # no pool/thread deadlock under bursts
     # Outside the gate: a kept worklist answer does not wait for a place inside.
     app.add_middleware(KeptAtTheDoor, recent=app.state.recent, routes={
-        f"{API_PREFIX}{route.path}": route for route in worklist.router.routes if isinstance(route, APIRoute)})
+        f"{API_PREFIX}{route.path}": route for route in worklist.router.routes if isinstance(route, APIRoute)},
+        shared=worklist.answer_shared)
     observability.install(app)  # request ids, latency by route, /metrics
     middleware.install(app, settings)  # body limit, no method overrides
     # Outermost: every answer gets the browser defences, errors and static files included.

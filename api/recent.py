@@ -4,12 +4,15 @@ The worklist is the one expensive read (a sorted page of memos with their drafts
 jobs and publications: tens of milliseconds of Python per answer), and desks poll it. Under
 bench/load.py (100 worklist reads a second beside 50 uploads) computing each one was more CPU
 than one server process has. An answer is kept for `TTL_S` per caller (the credential they
-came with, hashed: no answer is ever shared between two callers) and query string, so what
-others changed shows within `STALE_S` at most (see below), as the live worklist promises (2 s).
+came with, hashed) and query string, or, for callers whose answer is everyone's who may see
+every memo (assistants and admins, not asking for "mine": `api.routers.worklist.answer_shared`),
+once for all of them under `SHARED`, after each is identified; so what others changed shows
+within `STALE_S` at most (see below), as the live worklist promises (2 s).
 Read-your-writes:
 any write request (not GET/HEAD/OPTIONS) from the same credential drops that caller's kept
-answers, when it starts and again when it ends, so after a claim or an edit the next worklist
-is fresh. One computation at a time per caller and query: the same reads arriving while it runs
+answers, when it starts and again when it ends, and no answer read before it is given to that
+caller (a shared one stays for the others), so after a claim or an edit the next worklist is
+fresh. One computation at a time per caller and query: the same reads arriving while it runs
 get the answer it replaces when that is under `STALE_S` old and the caller has not written
 since, else wait for its answer. Waiting was the tail: under bench/load.py a computation took up
 to a few hundred milliseconds, and every worklist read arriving meanwhile sat in one of the
@@ -23,6 +26,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -31,6 +35,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import SESSION_COOKIE, identify_briefly, owner_on_the_loop
+from dictation.models import User
 from dictation.writemarks import LocalMarks, SharedMarks
 
 TTL_S = 1.0
@@ -41,6 +46,9 @@ _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 # How long the door trusts its own check of a bearer token, unless a credential changed since
 # (`dictation.accounts.changes` marks every change): the bound for changes made outside the app.
 VERDICT_S = 1.0
+# The key of answers shared by every caller who would get the same (see `RecentAnswers.key`): a
+# hex digest, as the write marks' slots are chosen by one (dictation/writemarks.py).
+SHARED = hashlib.sha256(b"dictation.recent: the same for every caller who sees it").hexdigest()
 # Scope key: `RecentAnswers.ready` was asked for this request at the door.
 ASKED_AT_THE_DOOR = "dictation.recent.asked_at_the_door"
 # Threads the door may use at once to identify callers: well under the pool's 40, which the
@@ -70,33 +78,50 @@ class RecentAnswers:
         self._running: dict[tuple[str, str, str], threading.Event] = {}  # answers being computed
         # Of those, the ones claimed by `ready` for a request on its way to `answer`: key -> when
         self._claimed: dict[tuple[str, str, str], float] = {}
-        # Bearer credentials the door found valid: credential -> when that check began
-        self._vouched: OrderedDict[str, float] = OrderedDict()
+        # Bearer credentials the door found valid: credential -> when that check began, the owner
+        self._vouched: OrderedDict[str, tuple[float, User]] = OrderedDict()
 
-    def key(self, request: Request) -> tuple[str, str, str] | None:
+    def key(self, request: Request, shared: bool = False) -> tuple[str, str, str] | None:
+        """The answer's key: the caller's credential, or with `shared` (the caller is one of those
+        whose answer to this request is everyone's: `worklist.same_for_all`), `SHARED`."""
         who = _credential(request)
-        return (who, request.url.path, request.url.query) if who else None
+        return (SHARED if shared else who, request.url.path, request.url.query) if who else None
 
-    def get(self, key: tuple[str, str, str] | None) -> bytes | None:
+    @staticmethod
+    def who(request: Request) -> str | None:
+        """The caller, as the write marks name them: their credential, hashed."""
+        return _credential(request)
+
+    def may_have(self, request: Request, who: str) -> bool:
+        """Whether an answer is kept, however old, that `ready` might give this caller for this
+        request: their own or the shared one."""
+        with self._lock:
+            return any(key in self._kept for key in (self.key(request), self.key(request, shared=True)))
+
+    def get(self, key: tuple[str, str, str] | None, who: str | None = None) -> bytes | None:
         if key is None:
             return None
         with self._lock:
-            return self._fresh(key)
+            return self._fresh(key, who or key[0])
 
-    def _fresh(self, key: tuple[str, str, str], within_s: float | None = None) -> bytes | None:
-        """The kept answer if it is under `within_s` (the TTL) old and no write of its caller
-        began after it was read. Answers past any use are dropped."""
+    def _fresh(self, key: tuple[str, str, str], who: str, within_s: float | None = None) -> bytes | None:
+        """The kept answer if it is under `within_s` (the TTL) old and no write of the caller
+        `who` began after it was read. Answers past any use are dropped: a caller's own, at
+        their write; a shared one stays for the others."""
         found = self._kept.get(key)
         if found is None:
             return None
         started, body = found
         age = self.clock() - started
-        if age > max(self.ttl_s, self.stale_s) or started <= self._wrote.get(key[0]):
+        if (age > max(self.ttl_s, self.stale_s) or (key[0] == who and started <= self._wrote.get(who))
+                or started < self._wrote.credentials_changed()):  # read under someone's old role
             del self._kept[key]
             return None
+        if started <= self._wrote.get(who):
+            return None  # read before this caller's write: it may miss it
         return body if age <= (self.ttl_s if within_s is None else within_s) else None
 
-    def ready(self, key: tuple[str, str, str] | None) -> bytes | None:
+    def ready(self, key: tuple[str, str, str] | None, who: str | None = None) -> bytes | None:
         """What `answer` would give at once, without computing or waiting: the kept answer, or
         while its successor is computed the previous one under `stale_s` old. None: call
         `answer`, which computes. The event loop asks this first, so a kept answer costs no
@@ -108,15 +133,16 @@ class RecentAnswers:
         (the request failed on its way) lapses after `stale_s`, or goes to the next `answer`."""
         if key is None:
             return None
+        who = who or key[0]
         with self._lock:
-            body = self._fresh(key)
+            body = self._fresh(key, who)
             if body is not None:
                 return body
             claimed = self._claimed.get(key)
             if claimed is not None and self.clock() - claimed > self.stale_s:
                 self._end_claim(key)
             if key in self._running:
-                return self._fresh(key, within_s=self.stale_s)
+                return self._fresh(key, who, within_s=self.stale_s)
             self._running[key], self._claimed[key] = threading.Event(), self.clock()
             while len(self._claimed) > MAX_KEPT:
                 self._end_claim(next(iter(self._claimed)))
@@ -126,15 +152,17 @@ class RecentAnswers:
         del self._claimed[key]
         self._running.pop(key).set()
 
-    def answer(self, key: tuple[str, str, str] | None, compute: Callable[[], bytes], wait_s: float = 30.0) -> bytes:
+    def answer(self, key: tuple[str, str, str] | None, compute: Callable[[], bytes], wait_s: float = 30.0,
+               who: str | None = None) -> bytes:
         """The kept answer for `key`, else `compute()`'s, kept. Callers of the same key that come
         while it computes get the previous answer if it is under `stale_s` old, else wait for
         the new one (in threads: the worklist is a sync endpoint)."""
         if key is None:
             return compute()
+        who = who or key[0]
         while True:
             with self._lock:
-                body = self._fresh(key)
+                body = self._fresh(key, who)
                 if body is not None:
                     return body
                 running = self._running.get(key)
@@ -143,7 +171,7 @@ class RecentAnswers:
                     break
                 if self._claimed.pop(key, None) is not None:
                     break  # claimed by `ready`: this caller computes it, whoever claimed it
-                body = self._fresh(key, within_s=self.stale_s)
+                body = self._fresh(key, who, within_s=self.stale_s)
                 if body is not None:
                     return body
             # Its answer, or none if the caller wrote meanwhile: then this one computes afresh.
@@ -151,19 +179,19 @@ class RecentAnswers:
         started = self.clock()
         try:
             body = compute()
-            self.put(key, started, body)
+            self.put(key, started, body, who)
             return body
         finally:
             with self._lock:
                 del self._running[key]
             running.set()
 
-    def put(self, key: tuple[str, str, str] | None, started: float, body: bytes) -> None:
-        """Keep `body`, computed from a read that began at `started` (this clock)."""
+    def put(self, key: tuple[str, str, str] | None, started: float, body: bytes, who: str | None = None) -> None:
+        """Keep `body`, computed for the caller `who` from a read that began at `started`."""
         if key is None:
             return
         with self._lock:
-            if started <= self._wrote.get(key[0]):
+            if started <= self._wrote.get(who or key[0]):
                 return  # a write of this caller began meanwhile: the answer may miss it
             self._kept[key] = (started, body)
             self._kept.move_to_end(key)
@@ -174,24 +202,26 @@ class RecentAnswers:
         with self._lock:
             self._wrote.set(credential, self.clock())
 
-    def vouched(self, credential: str) -> bool:
-        """Whether a check of this bearer credential that began under `VERDICT_S` ago, after the
-        last change to any credential, found it valid."""
+    def vouched(self, credential: str) -> User | None:
+        """The owner found by a check of this bearer credential that began under `VERDICT_S` ago,
+        after the last change to any credential; else None."""
         with self._lock:
-            checked = self._vouched.get(credential)
-            if checked is None:
-                return False
+            found = self._vouched.get(credential)
+            if found is None:
+                return None
+            checked, owner = found
             if self.clock() - checked > VERDICT_S or checked <= self._wrote.credentials_changed():
                 del self._vouched[credential]
-                return False
-            return True
+                return None
+            return owner
 
-    def vouch(self, credential: str, checked_at: float) -> None:
-        """A check of this bearer credential that began at `checked_at` found it valid."""
+    def vouch(self, credential: str, checked_at: float, owner: User) -> None:
+        """A check of this bearer credential that began at `checked_at` found it valid, its owner
+        `owner` (detached: read, never changed)."""
         with self._lock:
             if checked_at <= self._wrote.credentials_changed():
                 return  # it may have read a row as it was before the change
-            self._vouched[credential] = checked_at
+            self._vouched[credential] = (checked_at, owner)
             self._vouched.move_to_end(credential)
             while len(self._vouched) > MAX_KEPT:
                 self._vouched.popitem(last=False)
@@ -237,48 +267,40 @@ class KeptAtTheDoor:
     (`api.deps.owner_on_the_loop`: read in the loop on SQLite, awaited there on PostgreSQL,
     from connections of their own that neither wait nor write); otherwise `identify_briefly`
     in one thread hop that holds a database connection only while it runs, as the streamed
-    upload's own check does, so it cannot deadlock the pool the gate protects;
-    a bearer token found valid on the loop is not read again for `VERDICT_S` (a second) unless
-    a credential changes meanwhile (api/app.py has every change to users, tokens and browser
-    sessions marked, in all the server's processes): reading the token's row was most of a
-    kept answer's time at the door on PostgreSQL under bench/load.py (p50 0.5 of 1.0 ms, p95
-    4.8 of 6.4 ms), a round trip to a database process on the same busy cores;
-    at most `DOOR_THREADS` at once, so a burst of them (each may wait on SQLite's writer lock
-    when a token's last use is due to be written) leaves threads for the requests inside, whose
-    commits free that lock. Anything else (no kept answer, a credential that does not work, a
-    database that does not answer) goes on into the app, which answers it the usual way. It sits
+    upload's own check does, so it cannot deadlock the pool the gate protects, at most
+    `DOOR_THREADS` at once, so a burst of them (each may wait on SQLite's writer lock when a
+    token's last use is due to be written) leaves threads for the requests inside, whose commits
+    free that lock. A bearer token found valid on the loop is not read again for `VERDICT_S` (a
+    second) unless a credential changes meanwhile (api/app.py has every change to users, tokens
+    and browser sessions marked, in all the server's processes): reading the token's row was most
+    of a kept answer's time at the door on PostgreSQL under bench/load.py (p50 0.5 of 1.0 ms, p95
+    4.8 of 6.4 ms), a round trip to a database process on the same busy cores. The caller is
+    identified before the answer is picked (their own, or the one `shared` says is theirs too),
+    and only when one is kept that could be theirs. Anything else (no kept answer, a credential
+    that does not work, a database that does not answer) goes on into the app, which answers it the usual way. It sits
     inside the request guard (a method override or a second Authorization header is refused
     first) and the request context (ids, metrics under the route's template)."""
 
-    def __init__(self, app: ASGIApp, recent: RecentAnswers, routes: dict[str, BaseRoute]) -> None:
-        self.app, self.recent, self.routes = app, recent, routes
+    def __init__(self, app: ASGIApp, recent: RecentAnswers, routes: dict[str, BaseRoute],
+                 shared: Callable[[User, Request], bool]) -> None:
+        self.app, self.recent, self.routes, self.shared = app, recent, routes, shared
         self._threads: anyio.CapacityLimiter | None = None  # made in the server's own loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self.routes.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
-        if route is None:
+        request = Request(scope) if route is not None else None
+        who = self.recent.who(request) if request is not None else None
+        # Who the caller is decides which answer is theirs (their own or the shared one), so they
+        # are identified first; not when no answer is kept that could be theirs.
+        caller = None
+        if request is not None and who is not None and self.recent.may_have(request, who):
+            caller = await self._identify(request, who, scope["app"].state)
+        if caller is None:  # no kept answer, or refused or unanswered: the app's own path says why
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
-        key = self.recent.key(request)
-        body = self.recent.ready(key)
+        assert request is not None and route is not None
+        body = self.recent.ready(self.recent.key(request, shared=self.shared(caller, request)), who)
         scope[ASKED_AT_THE_DOOR] = True  # the endpoint does not ask again: a None claimed its computation
-        if body is not None:
-            state = scope["app"].state
-            if self._threads is None:
-                self._threads = anyio.CapacityLimiter(DOOR_THREADS)
-            assert key is not None  # an answer is kept only for a credential
-            checked_at = self.recent.clock()
-            if request.headers.get("authorization") and self.recent.vouched(key[0]):
-                pass  # its token was found valid a moment ago, and no credential changed since
-            elif await owner_on_the_loop(request, state.database) is not None:
-                self.recent.vouch(key[0], checked_at)
-            else:
-                try:
-                    await anyio.to_thread.run_sync(identify_briefly, request, state.database, state.cookies,
-                                                   limiter=self._threads)
-                except Exception:
-                    body = None  # refused or unanswered: the app's own path says why, as JSON
         if body is None:
             await self.app(scope, receive, send)
             return
@@ -286,3 +308,23 @@ class KeptAtTheDoor:
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})
+
+    async def _identify(self, request: Request, who: str, state: Any) -> User | None:
+        """The caller, judged as `identify` would; None if refused or not answered now."""
+        if request.headers.get("authorization"):
+            owner = self.recent.vouched(who)
+            if owner is not None:
+                return owner  # its token was found valid a moment ago, and no credential changed since
+            checked_at = self.recent.clock()
+            owner = await owner_on_the_loop(request, state.database)
+            if owner is not None:
+                self.recent.vouch(who, checked_at, owner)
+                return owner
+        if self._threads is None:
+            self._threads = anyio.CapacityLimiter(DOOR_THREADS)
+        try:
+            caller = await anyio.to_thread.run_sync(identify_briefly, request, state.database, state.cookies,
+                                                    limiter=self._threads)
+        except Exception:
+            return None
+        return caller.user

@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
 from sqlalchemy.types import TypeDecorator
 
+from dictation import credential_changes
 from dictation.loopread import AwaitedReader
 from dictation.settings import Settings
 
@@ -199,6 +200,7 @@ class Database:
         if self.settings.database_url is None:
             self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(self.settings.sqlalchemy_url)
+        credential_changes.watch(self.engine)  # the door's verdicts on tokens end at each change
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self.sessionmaker, "after_begin", _mark_connected)
         self._loop_reader = self._make_loop_reader()  # connects only when first used

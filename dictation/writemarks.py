@@ -19,6 +19,7 @@ deactivated: `dictation.accounts.changes`), for the verdicts the door keeps on c
 
 from __future__ import annotations
 
+import fcntl
 import mmap
 import struct
 from pathlib import Path
@@ -60,6 +61,7 @@ class SharedMarks:
     """Marks in a file every server process maps (made by `reset` before they start)."""
 
     def __init__(self, path: Path) -> None:
+        self._path = path
         if not path.exists():  # a process started without `dictation serve`: no marks yet
             self.reset(path)
         with path.open("r+b") as file:
@@ -93,5 +95,13 @@ class SharedMarks:
         return value if value else float("-inf")
 
     def change_credentials(self, when: float) -> None:
-        if when > _SLOT.unpack_from(self._map, _CREDENTIALS)[0]:
-            _SLOT.pack_into(self._map, _CREDENTIALS, when)
+        # Under a lock, unlike a caller's mark: two processes raising it at once must not leave
+        # the lower time, or a verdict checked between the two, on the row as it was before the
+        # later change, would stay in use. Credentials change rarely; the lock costs nothing.
+        with self._path.open("rb") as file:
+            fcntl.flock(file, fcntl.LOCK_EX)
+            try:
+                if when > _SLOT.unpack_from(self._map, _CREDENTIALS)[0]:
+                    _SLOT.pack_into(self._map, _CREDENTIALS, when)
+            finally:
+                fcntl.flock(file, fcntl.LOCK_UN)

@@ -58,15 +58,20 @@ def test_forget_kept_worklist_after_callers_own_write(client, api_app, clock):
     assert item["assignee"]["id"] == eve.id and item["memo"]["status"] == "in_review"
 
 
-def test_keep_answers_apart_per_caller_and_query(client, api_app, clock):
-    ada, eve, sam = (make_person(api_app, r) for r in ("author", "assistant", "assistant"))
+def test_share_answer_among_those_who_see_all_and_keep_the_rest_apart(client, api_app, clock):
+    ada, eve, sam, root = (make_person(api_app, r) for r in ("author", "assistant", "assistant", "admin"))
     first = make_ready_draft(api_app, ada)
     assert shown(client, eve) == {first}
     second = make_ready_draft(api_app, ada)
-    assert shown(client, sam) == {first, second}  # another caller never gets eve's answer
-    assert shown(client, ada) == {first, second}  # nor an author, who sees only their own memos
+    # Another assistant and an admin see every memo: eve's answer is theirs too, as kept
+    assert shown(client, sam) == {first} and shown(client, root) == {first}
+    assert shown(client, ada) == {first, second}  # an author's is their own: their memos only
+    ben = make_person(api_app, "author")
+    assert shown(client, ben) == set()  # and another author's, theirs
     mine = client.get(f"{API}/worklist?mine=true", headers=eve.auth).json()["items"]
     assert mine == []  # another query, another answer
+    clock.now += TTL_S * 1.5
+    assert shown(client, sam) == {first, second}
 
 
 def test_refuse_revoked_token_despite_kept_answer(client, api_app, clock):

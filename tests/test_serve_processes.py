@@ -9,6 +9,7 @@ import time
 import httpx
 import psutil
 
+from api.recent import VERDICT_S
 from dictation.writemarks import SLOTS, SharedMarks, marks_path
 from tests.conftest import shared_file
 from tests.support.serve import serve
@@ -82,15 +83,21 @@ def test_serve_two_processes_see_callers_write_and_transcribe_upload(tmp_path):
                 item = next(i for i in client.get(f"{API}/worklist").json()["items"]
                             if i["memo"]["id"] == memo["id"])
                 assert item["assignee"] is not None and item["memo"]["status"] == "in_review"
-            for client in clients:  # kept again, and the token vouched for at each process's door
-                assert client.get(f"{API}/worklist").status_code == 200
-            with httpx.Client(base_url=base, timeout=30) as desk:  # another credential: the token's
-                # own answers stay kept (a write drops only its writer's), only the verdicts end
+            with httpx.Client(base_url=base, timeout=30) as desk:
+                # Another credential, signed in first (a sign-in is itself a credential change):
+                # the token's own write would drop its answers, and a sign-in after the reads below
+                # would end their verdicts whatever the revocation does.
                 login = desk.post(f"{API}/session", json={"email": served.email, "password": served.password})
+                assert login.status_code == 200, login.text
+                began = time.monotonic()
+                for client in clients:  # kept again, and the token vouched for at each process's door
+                    assert client.get(f"{API}/worklist").status_code == 200
                 revoked = desk.delete(f"{API}/tokens/{token_id}", headers={"X-CSRF-Token": login.json()["csrf_token"]})
-            assert revoked.status_code == 204, revoked.text
-            for client in clients:  # the same second: no process answers the revoked token
-                assert client.get(f"{API}/worklist").status_code == 401
+                assert revoked.status_code == 204, revoked.text
+                refused = [client.get(f"{API}/worklist").status_code for client in clients]
+            assert refused == [401] * len(clients)  # no process answers the revoked token
+            # Within the second the answers and verdicts last, or the 401s above prove less
+            assert time.monotonic() - began < VERDICT_S, "too slow to tell the marks from the expiry"
         finally:
             for client in clients:
                 client.close()

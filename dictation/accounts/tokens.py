@@ -69,9 +69,7 @@ def user_for_token(session: Session, token: str) -> User | None:
     if not (present if present is not None else owner).is_active:
         return None
     if _use_due(row.last_used_at):
-        # On the connection, not through the ORM: a use hint, not a change to the credential, so
-        # recent verdicts on tokens (dictation/accounts/changes.py) need not end.
-        session.connection().execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=utcnow()))
+        session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=utcnow()))
     if present is not None:
         return present
     make_transient_to_detached(owner)
