@@ -49,6 +49,8 @@ VERDICT_S = 1.0
 # The key of answers shared by every caller who would get the same (see `RecentAnswers.key`): a
 # hex digest, as the write marks' slots are chosen by one (dictation/writemarks.py).
 SHARED = hashlib.sha256(b"dictation.recent: the same for every caller who sees it").hexdigest()
+# Scope key: when the door saw the request, before its caller was identified (`answer` says why).
+ARRIVED = "dictation.recent.arrived"
 # Scope key: `RecentAnswers.ready` was asked for this request at the door.
 ASKED_AT_THE_DOOR = "dictation.recent.asked_at_the_door"
 # Threads the door may use at once to identify callers: well under the pool's 40, which the
@@ -114,7 +116,10 @@ class RecentAnswers:
         started, body = found
         age = self.clock() - started
         if (age > max(self.ttl_s, self.stale_s) or (key[0] == who and started <= self._wrote.get(who))
-                or started < self._wrote.credentials_changed()):  # read under someone's old role
+                # A caller's own answer, read under a role they may no longer have. Not the shared
+                # one, which is no role's (each caller is identified before it is picked), so that
+                # anyone's new token or sign-in does not empty it for everyone.
+                or (key[0] != SHARED and started <= self._wrote.credentials_changed())):
             del self._kept[key]
             return None
         if started <= self._wrote.get(who):
@@ -153,7 +158,7 @@ class RecentAnswers:
         self._running.pop(key).set()
 
     def answer(self, key: tuple[str, str, str] | None, compute: Callable[[], bytes], wait_s: float = 30.0,
-               who: str | None = None) -> bytes:
+               who: str | None = None, arrived: float | None = None) -> bytes:
         """The kept answer for `key`, else `compute()`'s, kept. Callers of the same key that come
         while it computes get the previous answer if it is under `stale_s` old, else wait for
         the new one (in threads: the worklist is a sync endpoint)."""
@@ -176,7 +181,9 @@ class RecentAnswers:
                     return body
             # Its answer, or none if the caller wrote meanwhile: then this one computes afresh.
             running.wait(wait_s)
-        started = self.clock()
+        # Timed from the request's arrival when known: the caller was identified (their role read)
+        # after it, so a credential change between the two makes the answer too old to keep.
+        started = self.clock() if arrived is None else min(arrived, self.clock())
         try:
             body = compute()
             self.put(key, started, body, who)
@@ -288,6 +295,8 @@ class KeptAtTheDoor:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self.routes.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "GET" else None
+        if route is not None:
+            scope[ARRIVED] = self.recent.clock()
         request = Request(scope) if route is not None else None
         who = self.recent.who(request) if request is not None else None
         # Who the caller is decides which answer is theirs (their own or the shared one), so they

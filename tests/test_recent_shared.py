@@ -101,3 +101,84 @@ def test_share_answer_with_signed_in_desk(api_app, monkeypatch):
         assert computed == []
         desk.cookies.clear()
         assert desk.get(WORKLIST).status_code == 401  # no credential: nothing shared
+
+
+def _mine(client, person) -> set[int]:
+    answer = client.get(f"{WORKLIST}?mine=true", headers=person.auth)
+    assert answer.status_code == 200, answer.text
+    return {item["memo"]["draft_id"] for item in answer.json()["items"]}
+
+
+def _claim(client, person, draft) -> None:
+    claimed = client.post(f"/api/v1/drafts/{draft}/transitions", json={"action": "claim"}, headers=person.auth)
+    assert claimed.status_code == 200, claimed.text
+
+
+def test_keep_mine_apart_between_assistants(client, api_app):
+    clock = _prime(api_app)
+    ada, eve, sam = make_person(api_app, "author"), make_person(api_app, "assistant"), make_person(api_app, "assistant")
+    draft = make_ready_draft(api_app, ada)
+    _claim(client, eve, draft)
+    clock.now += 0.01
+    assert _mine(client, eve) == {draft}
+    assert _mine(client, sam) == set()
+    assert _mine(client, sam) == set()  # the second time at the door
+
+
+def test_drop_own_answer_read_before_demotion(client, api_app):
+    clock = _prime(api_app)
+    root, ada, eve = make_person(api_app, "admin"), make_person(api_app, "author"), make_person(api_app, "assistant")
+    draft = make_ready_draft(api_app, ada)
+    _claim(client, eve, draft)
+    clock.now += 0.01
+    assert _mine(client, eve) == {draft}
+    assert _mine(client, eve) == {draft}  # kept
+    clock.now += 0.01
+    assert client.patch(f"/api/v1/users/{eve.id}", json={"role": "author"}, headers=root.auth).status_code == 200
+    clock.now += 0.01
+    assert _mine(client, eve) == set()  # an author now: ada's memo is not hers, whoever claimed it
+
+
+def test_keep_no_answer_computed_after_demotion_for_caller_identified_before(client, api_app, monkeypatch):
+    """The caller was identified (as an assistant) before a demotion that committed before their
+    answer was computed: that answer is not kept for after it."""
+    from starlette.concurrency import run_in_threadpool
+
+    import api.routers.worklist as router
+    from dictation.models import User
+
+    clock = _prime(api_app)
+    ada, eve = make_person(api_app, "author"), make_person(api_app, "assistant")
+    draft = make_ready_draft(api_app, ada)
+    _claim(client, eve, draft)
+    clock.now += 0.01
+    armed = [True]
+
+    async def demoted_meanwhile(func, *args, **kwargs):
+        if armed and armed.pop():
+            with api_app.state.database.session() as session:
+                session.get(User, eve.id).role = "author"
+            clock.now += 0.01
+        return await run_in_threadpool(func, *args, **kwargs)
+
+    monkeypatch.setattr(router, "run_in_threadpool", demoted_meanwhile)
+    _mine(client, eve)  # concurrent with the demotion: either answer is fair
+    clock.now += 0.01
+    assert _mine(client, eve) == set()
+
+
+def test_keep_shared_answer_through_others_credential_changes(client, api_app, monkeypatch):
+    """Anyone's new token or sign-in is a credential change; the shared answer is no role's, so
+    it stays (else any account could keep every desk's worklist computing)."""
+    clock = _prime(api_app)
+    ada, eve, sam = make_person(api_app, "author"), make_person(api_app, "assistant"), make_person(api_app, "assistant")
+    draft = make_ready_draft(api_app, ada)
+    clock.now += 0.01
+    assert shown(client, eve) == {draft}
+    clock.now += 0.01
+    made = client.post("/api/v1/tokens", json={"name": "another"}, headers=ada.auth)
+    assert made.status_code == 201, made.text
+    clock.now += 0.01
+    computed = _count_computations(monkeypatch)
+    assert shown(client, sam) == {draft}
+    assert computed == []

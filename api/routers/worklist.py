@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentUser, SessionDep
 from api.errors import errors_doc
-from api.recent import ASKED_AT_THE_DOOR
+from api.recent import ARRIVED, ASKED_AT_THE_DOOR
 from api.schemas import MemoOut, PersonOut, WorklistItem, WorklistOut
 from dictation.memos import worklist as work
 from dictation.models import State, User
@@ -57,7 +57,7 @@ async def worklist(
     # question (api/recent.py) may have claimed the computation for this one.
     body = None if request.scope.get(ASKED_AT_THE_DOOR) else recent.ready(key, who)
     if body is None:
-        body = await run_in_threadpool(recent.answer, key, compute, who=who)
+        body = await run_in_threadpool(recent.answer, key, compute, who=who, arrived=request.scope.get(ARRIVED))
     return Response(body, media_type="application/json")
 
 
