@@ -114,23 +114,26 @@ def _claim(client, person, draft) -> None:
     assert claimed.status_code == 200, claimed.text
 
 
-def test_keep_mine_apart_between_assistants(client, api_app):
+def _claimed_by_eve(client, api_app, other_role: str):
+    """An author's draft claimed by eve, an assistant, and someone else of `other_role`."""
     clock = _prime(api_app)
-    ada, eve, sam = make_person(api_app, "author"), make_person(api_app, "assistant"), make_person(api_app, "assistant")
+    ada, eve = make_person(api_app, "author"), make_person(api_app, "assistant")
+    other = make_person(api_app, other_role)
     draft = make_ready_draft(api_app, ada)
     _claim(client, eve, draft)
     clock.now += 0.01
+    return clock, eve, other, draft
+
+
+def test_keep_mine_apart_between_assistants(client, api_app):
+    _, eve, sam, draft = _claimed_by_eve(client, api_app, "assistant")
     assert _mine(client, eve) == {draft}
     assert _mine(client, sam) == set()
     assert _mine(client, sam) == set()  # the second time at the door
 
 
 def test_drop_own_answer_read_before_demotion(client, api_app):
-    clock = _prime(api_app)
-    root, ada, eve = make_person(api_app, "admin"), make_person(api_app, "author"), make_person(api_app, "assistant")
-    draft = make_ready_draft(api_app, ada)
-    _claim(client, eve, draft)
-    clock.now += 0.01
+    clock, eve, root, draft = _claimed_by_eve(client, api_app, "admin")
     assert _mine(client, eve) == {draft}
     assert _mine(client, eve) == {draft}  # kept
     clock.now += 0.01
@@ -147,11 +150,7 @@ def test_keep_no_answer_computed_after_demotion_for_caller_identified_before(cli
     import api.routers.worklist as router
     from dictation.models import User
 
-    clock = _prime(api_app)
-    ada, eve = make_person(api_app, "author"), make_person(api_app, "assistant")
-    draft = make_ready_draft(api_app, ada)
-    _claim(client, eve, draft)
-    clock.now += 0.01
+    clock, eve, _, _ = _claimed_by_eve(client, api_app, "assistant")
     armed = [True]
 
     async def demoted_meanwhile(func, *args, **kwargs):
