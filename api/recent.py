@@ -44,7 +44,7 @@ STALE_S = 2.0
 MAX_KEPT = 512  # callers × queries; the oldest go first
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 # How long the door trusts its own check of a bearer token, unless a credential changed since
-# (`dictation.accounts.changes` marks every change): the bound for changes made outside the app.
+# (`dictation.credential_changes` marks every change): the bound for changes made outside the app.
 VERDICT_S = 1.0
 # The key of answers shared by every caller who would get the same (see `RecentAnswers.key`): a
 # hex digest, as the write marks' slots are chosen by one (dictation/writemarks.py).
@@ -83,10 +83,11 @@ class RecentAnswers:
         # Bearer credentials the door found valid: credential -> when that check began, the owner
         self._vouched: OrderedDict[str, tuple[float, User]] = OrderedDict()
 
-    def key(self, request: Request, shared: bool = False) -> tuple[str, str, str] | None:
-        """The answer's key: the caller's credential, or with `shared` (the caller is one of those
-        whose answer to this request is everyone's: `worklist.same_for_all`), `SHARED`."""
-        who = _credential(request)
+    def key(self, request: Request, shared: bool = False, who: str | None = None) -> tuple[str, str, str] | None:
+        """The answer's key: the caller's credential (`who`, when the caller already has it), or
+        with `shared` (the caller is one of those whose answer to this request is everyone's:
+        `worklist.same_for_all`), `SHARED`."""
+        who = who or _credential(request)
         return (SHARED if shared else who, request.url.path, request.url.query) if who else None
 
     @staticmethod
@@ -98,7 +99,7 @@ class RecentAnswers:
         """Whether an answer is kept, however old, that `ready` might give this caller for this
         request: their own or the shared one."""
         with self._lock:
-            return any(key in self._kept for key in (self.key(request), self.key(request, shared=True)))
+            return any(key in self._kept for key in (self.key(request, who=who), self.key(request, True, who)))
 
     def get(self, key: tuple[str, str, str] | None, who: str | None = None) -> bytes | None:
         if key is None:
@@ -278,14 +279,15 @@ class KeptAtTheDoor:
     `DOOR_THREADS` at once, so a burst of them (each may wait on SQLite's writer lock when a
     token's last use is due to be written) leaves threads for the requests inside, whose commits
     free that lock. A bearer token found valid on the loop is not read again for `VERDICT_S` (a
-    second) unless a credential changes meanwhile (api/app.py has every change to users, tokens
-    and browser sessions marked, in all the server's processes): reading the token's row was most
-    of a kept answer's time at the door on PostgreSQL under bench/load.py (p50 0.5 of 1.0 ms, p95
-    4.8 of 6.4 ms), a round trip to a database process on the same busy cores. The caller is
+    second) unless a credential changes meanwhile (every change to users, tokens and browser
+    sessions is marked, `dictation.credential_changes`, for all the server's processes):
+    reading the token's row was most of a kept answer's time at the door on PostgreSQL under
+    bench/load.py (p50 0.5 of 1.0 ms, p95 4.8 of 6.4 ms), a round trip to a database process on
+    the same busy cores. The caller is
     identified before the answer is picked (their own, or the one `shared` says is theirs too),
     and only when one is kept that could be theirs. Anything else (no kept answer, a credential
-    that does not work, a database that does not answer) goes on into the app, which answers it the usual way. It sits
-    inside the request guard (a method override or a second Authorization header is refused
+    that does not work, a database that does not answer) goes on into the app, which answers it
+    the usual way. It sits inside the request guard (a method override or a second Authorization header is refused
     first) and the request context (ids, metrics under the route's template)."""
 
     def __init__(self, app: ASGIApp, recent: RecentAnswers, routes: dict[str, BaseRoute],
@@ -308,7 +310,7 @@ class KeptAtTheDoor:
             await self.app(scope, receive, send)
             return
         assert request is not None and route is not None
-        body = self.recent.ready(self.recent.key(request, shared=self.shared(caller, request)), who)
+        body = self.recent.ready(self.recent.key(request, self.shared(caller, request), who), who)
         scope[ASKED_AT_THE_DOOR] = True  # the endpoint does not ask again: a None claimed its computation
         if body is None:
             await self.app(scope, receive, send)

@@ -14,7 +14,7 @@ whose clock started elsewhere, could only be too high: answers would be computed
 past a write.
 
 One more mark, in a slot of its own, is when credentials last changed (a token revoked, a user
-deactivated: `dictation.accounts.changes`), for the verdicts the door keeps on callers.
+deactivated: `dictation.credential_changes`), for the verdicts the door keeps on callers.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The door's recent verdicts on bearer tokens (api/recent.py, `VERDICT_S`): a token found valid
 a moment ago is not read again for a kept worklist, and any change to users, tokens or browser
-sessions (dictation/accounts/changes.py) ends every such verdict at once, whatever code path made
+sessions (dictation/credential_changes.py) ends every such verdict at once, whatever code path made
 it. On the real app and database (SQLite and PostgreSQL); the clock is the test's and stands
 still, so a refusal below is the change's doing, never the verdict's age."""
 
@@ -110,18 +110,13 @@ def test_mark_credential_changes_before_and_after_commit(api_app, marks):
 
 
 def _savepoint_released(s, uid):
+    """A change in a released savepoint, then one in a savepoint rolled back, before the commit."""
     with s.begin_nested():
         s.get(User, uid).is_active = False
-    with s.begin_nested():  # released and rolled back savepoints before the outer commit
-        s.get(User, uid).name = "Renamed"
-        s.flush()
-        raise_in_savepoint(s)
-
-
-def raise_in_savepoint(s):
-    savepoint = s.get_nested_transaction()
-    assert savepoint is not None
-    savepoint.rollback()
+    rolled_back = s.begin_nested()
+    s.get(User, uid).name = "Renamed"
+    s.flush()
+    rolled_back.rollback()
 
 
 @pytest.mark.parametrize("change", [

@@ -52,7 +52,8 @@ async def worklist(
         ]
         return WorklistOut(items=items, counts=found.counts).model_dump_json().encode()
 
-    key, who = recent.key(request, shared=answer_shared(user, request)), recent.who(request)
+    who = recent.who(request)
+    key = recent.key(request, answer_shared(user, request), who)
     # On the event loop: a kept answer needs no thread. Asked once a request: the door's
     # question (api/recent.py) may have claimed the computation for this one.
     body = None if request.scope.get(ASKED_AT_THE_DOOR) else recent.ready(key, who)
